@@ -1,0 +1,49 @@
+"""Builds the queue-, topic- and directory-driven adapters the settings enable.
+
+The HTTP adapter is not here: it is a router the composition root mounts in the
+hub's one API application (:func:`broker_adapters.http.ingress_api.ingress_router`).
+"""
+
+from pathlib import Path
+
+from broker_adapters.ingress.amqp import AmqpIngress
+from broker_adapters.ingress.base import IngressAdapter
+from broker_adapters.ingress.files import FileCatalogueIngress
+from broker_adapters.ingress.gate import IngressGate
+from broker_adapters.ingress.kafka import KafkaIngress
+from broker_adapters.kafka.settings import KafkaSettings
+from routing.principals import PrincipalsFile
+
+
+def ingress_adapters(
+    gate: IngressGate,
+    principals: PrincipalsFile,
+    kafka: KafkaSettings,
+    bootstrap_servers: str,
+    instance_id: str,
+    data_dir: Path | None = None,
+) -> list[IngressAdapter]:
+    """The AMQP, Kafka and file adapters enabled in ``gate.settings``.
+
+    ``data_dir`` anchors a relative ``file_root``; ``instance_id`` (stable per replica)
+    names the Kafka copy's transactional id.
+    """
+    settings = gate.settings
+    enabled = settings.enabled()
+    adapters: list[IngressAdapter] = []
+    if "amqp" in enabled and settings.amqp_url is not None:
+        adapters.append(
+            AmqpIngress(
+                gate, principals, settings.amqp_url.get_secret_value(), settings.amqp_prefetch
+            )
+        )
+    if "kafka" in enabled:
+        adapters.append(
+            KafkaIngress(gate, principals, kafka, bootstrap_servers, settings, instance_id)
+        )
+    if "file" in enabled:
+        root = settings.file_root
+        if data_dir is not None and not root.is_absolute():
+            root = data_dir / root
+        adapters.append(FileCatalogueIngress(gate, principals, root))
+    return adapters

@@ -1,0 +1,100 @@
+"""The one ingress interface: what every transport adapter promises, and the shapes it passes.
+
+An adapter authenticates the connecting system to a principal, refuses only
+what is not a message at all, has the raw bytes plus transport metadata written
+to ``hub.inbound`` with acks=all (through :class:`~broker_adapters.ingress.gate.IngressGate`),
+and only then acknowledges to the sender. Refusals are data
+(:class:`Refused`), never exceptions, so each transport answers in its own way:
+an HTTP status, an AMQP error queue, a ``failed/`` folder, a dead-letter record.
+"""
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+from uuid import UUID
+
+from broker_adapters.ingress.settings import AdapterName
+from routing.principals import Principal
+
+ADAPTERS: tuple[AdapterName, ...] = ("http", "amqp", "kafka", "file")
+"""Every ingress adapter; the closed set of the ``adapter`` metric label."""
+
+
+class RefusalReason(StrEnum):
+    """Why ingress refused a message; the closed set of the ``reason`` metric label."""
+
+    UNAUTHENTICATED = "unauthenticated"
+    """No credentials, or credentials the hub does not know."""
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    BAD_REQUEST = "bad_request"
+    """The transport envelope is malformed (e.g. JSON without a base64 ``businessDocument``)."""
+    TOO_LARGE = "too_large"
+    NOT_XML = "not_xml"
+    """Empty, not well-formed, or refused by the hardened parser (DOCTYPE, depth)."""
+    SENDER_NOT_ALLOWED = "sender_not_allowed"
+    """The document's sender HER-id is not one the principal may send for (spoofing)."""
+    BROKER_UNAVAILABLE = "broker_unavailable"
+    """Kafka did not durably take the write; the sender may retry (transient)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One message as a transport received it, before anything is written."""
+
+    raw: bytes
+    principal: Principal
+    adapter: AdapterName
+    received_at: datetime
+    transport_message_id: str | None = None
+    content_type: str | None = None
+    claimed_sender_her_id: int | None = None
+    """A sender HER-id the transport states beside the document (AMQP ``fromHerId``)."""
+
+    def __repr__(self) -> str:
+        """Ids and sizes only: the bytes may hold patient data."""
+        return (
+            f"Submission(adapter={self.adapter}, principal={self.principal.name!r}, "
+            f"size={len(self.raw)}, transport_message_id={self.transport_message_id!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """Durably written to ``hub.inbound``: the sender may be told so."""
+
+    hub_message_id: UUID
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Not written; ``detail`` says why in words safe to return to the sender and to log."""
+
+    reason: RefusalReason
+    detail: str
+
+    @property
+    def transient(self) -> bool:
+        """True when the same message may succeed later unchanged (the broker was down)."""
+        return self.reason is RefusalReason.BROKER_UNAVAILABLE
+
+
+Outcome = Accepted | Refused
+
+
+class IngressAdapter(ABC):
+    """A transport that hands messages to the hub; a hub component (name, run, ready)."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def run(self, stop: threading.Event) -> None:
+        """Receive until ``stop`` is set; acknowledge a message only after its durable write."""
+
+    @abstractmethod
+    def ready(self) -> bool:
+        """True while the adapter can take messages (the readiness probe asks this)."""

@@ -1,0 +1,349 @@
+"""The gate every ingress adapter goes through: the cheap checks, then the durable write.
+
+Checks are only those that say a submission is not a message at all, or not
+one this principal may send: size, XML well-formedness through the hardened
+parser, and the envelope's sender HER-id against the principal. Validation and
+routing are the router's job. The write puts the raw bytes on ``hub.inbound``
+(key: the principal, so one principal's messages share a partition and the
+router's de-duplication sees them together; header: the encoded
+:class:`~schemas.records.InboundMessage`) and reports success only when the
+broker confirmed it with acks=all.
+"""
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from confluent_kafka import KafkaError, KafkaException, Message
+
+from broker_adapters.ingress.base import Accepted, Outcome, RefusalReason, Refused, Submission
+from broker_adapters.ingress.settings import IngressSettings
+from broker_adapters.kafka import (
+    DurableProducer,
+    OutRecord,
+    producer_config,
+)
+from broker_adapters.kafka.settings import KafkaSettings
+from metrics.ingress import IngressMetrics
+from routing.principals import Principal
+from schemas.catalogue import Catalogue, default_catalogue
+from schemas.envelope import read_envelope
+from schemas.errors import MessageRejectedError
+from schemas.records import INBOUND_HEADER, InboundMessage, encode
+from schemas.xmlparse import ParseLimits, parse_message
+
+log = structlog.get_logger(__name__)
+
+Done = Callable[[Outcome], None]
+ErrorCallback = Callable[[KafkaError], None]
+ProducerFactory = Callable[[ErrorCallback], DurableProducer]
+"""Builds a durable producer that reports client errors to the given callback."""
+
+_CONFIRM_MARGIN_S = 2.0
+"""Extra wait beyond librdkafka's own delivery timeout before giving up on a report."""
+
+
+def ingress_producer_config(
+    kafka: KafkaSettings, bootstrap_servers: str, ingress: IngressSettings
+) -> dict[str, Any]:
+    """The durable producer's configuration with a delivery timeout as short as the sender waits.
+
+    librdkafka then fails a record it could not write before the sender is told 503
+    (or the AMQP delivery is returned), instead of writing it minutes later.
+    """
+    config = producer_config(kafka, bootstrap_servers)
+    config["message.timeout.ms"] = int(ingress.write_timeout_s * 1000)
+    config["message.max.bytes"] = max(
+        int(config.get("message.max.bytes", 0)), ingress.max_message_bytes + 1024 * 1024
+    )
+    return config
+
+
+class _Once:
+    """Lets exactly one of several parties (report callback, timed-out waiter) settle a write."""
+
+    def __init__(self, done: Done) -> None:
+        self._done = done
+        self._claimed = False
+        self._lock = threading.Lock()
+
+    def claim(self) -> bool:
+        """True for the first caller only."""
+        with self._lock:
+            if self._claimed:
+                return False
+            self._claimed = True
+            return True
+
+    def __call__(self, outcome: Outcome) -> None:
+        self._done(outcome)
+
+
+class IngressGate:
+    """Screens and durably writes submissions; thread-safe, one per process."""
+
+    def __init__(
+        self,
+        producer_factory: ProducerFactory,
+        topic: str,
+        settings: IngressSettings,
+        metrics: IngressMetrics | None = None,
+        catalogue: Catalogue | None = None,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._factory = producer_factory
+        self._broken: DurableProducer | None = None
+        self._producer = self._new_producer()
+        self._topic = topic
+        self._settings = settings
+        self._metrics = metrics
+        self._catalogue = catalogue or default_catalogue()
+        self._limits = ParseLimits(max_bytes=settings.max_message_bytes)
+        self._last_failure = float("-inf")
+
+    @classmethod
+    def create(
+        cls,
+        kafka: KafkaSettings,
+        bootstrap_servers: str,
+        settings: IngressSettings,
+        metrics: IngressMetrics | None = None,
+    ) -> "IngressGate":
+        """A gate with its own durable producer to ``kafka.topics.inbound``."""
+        config = ingress_producer_config(kafka, bootstrap_servers, settings)
+
+        def factory(on_error: ErrorCallback) -> DurableProducer:
+            return DurableProducer({**config, "error_cb": on_error})
+
+        return cls(factory, kafka.topics.inbound.name, settings, metrics)
+
+    @property
+    def settings(self) -> IngressSettings:
+        """The ingress settings the gate enforces."""
+        return self._settings
+
+    def close(self) -> None:
+        """Flush outstanding writes and stop the producer."""
+        self._producer.close(self._settings.write_timeout_s)
+
+    # -- the producer, replaced when it fails fatally ---------------------------------------
+
+    def _new_producer(self) -> DurableProducer:
+        built: list[DurableProducer] = []
+
+        def on_error(error: KafkaError) -> None:
+            """librdkafka's error callback (its poll thread): note fatal errors, log the rest."""
+            if error.fatal() and built:
+                log.error("ingress producer failed fatally; it will be replaced", error=str(error))
+                self._mark_broken(built[0])
+            else:
+                log.debug("kafka client error", error=str(error))
+
+        built.append(self._factory(on_error))
+        return built[0]
+
+    def _current(self) -> DurableProducer:
+        """The producer to write with; a fatally failed one is replaced first.
+
+        An idempotent producer fails fatally when the broker lost its producer state
+        (say a broker restarted without its data); a new producer starts afresh.
+        """
+        with self._lock:
+            broken, self._broken = self._broken, None
+            if broken is not None and broken is self._producer:
+                self._producer = self._new_producer()
+                threading.Thread(
+                    target=broken.close, args=(1.0,), name="producer-close", daemon=True
+                ).start()
+            return self._producer
+
+    def _mark_broken(self, producer: DurableProducer) -> None:
+        with self._lock:
+            self._broken = producer
+
+    def _replace(self, producer: DurableProducer) -> DurableProducer:
+        self._mark_broken(producer)
+        return self._current()
+
+    def ready(self) -> bool:
+        """False for ``retry_after_s`` after a write the broker did not take."""
+        return time.monotonic() - self._last_failure >= self._settings.retry_after_s
+
+    # -- checks ---------------------------------------------------------------------------
+
+    def screen(self, submission: Submission) -> Refused | None:
+        """The cheap checks; ``None`` when the submission may be written."""
+        raw = submission.raw
+        if len(raw) > self._settings.max_message_bytes:
+            return Refused(
+                RefusalReason.TOO_LARGE,
+                f"the document is {len(raw)} bytes; the limit is "
+                f"{self._settings.max_message_bytes} bytes",
+            )
+        try:
+            root = parse_message(raw, self._limits)
+        except MessageRejectedError as exc:
+            return Refused(RefusalReason.NOT_XML, f"not an XML message: {exc.reason}")
+        sender = read_envelope(root, self._catalogue).envelope.sender
+        named = (sender.organisation_her_id, sender.service_her_id, sender.person_her_id)
+        claimed = submission.claimed_sender_her_id
+        if claimed is not None and claimed not in named:
+            return Refused(
+                RefusalReason.SENDER_NOT_ALLOWED,
+                f"the transport names sender {claimed}, the document another sender",
+            )
+        return self._check_principal(submission.principal, named)
+
+    @staticmethod
+    def _check_principal(
+        principal: Principal, named: tuple[int | None, int | None, int | None]
+    ) -> Refused | None:
+        if any(h is not None for h in named) and not principal.may_send_for(named):
+            return Refused(
+                RefusalReason.SENDER_NOT_ALLOWED,
+                f"sender organisation {named[0]} is not one principal {principal.name!r} "
+                "may send for",
+            )
+        return None
+
+    # -- writing --------------------------------------------------------------------------
+
+    def record_for(self, submission: Submission) -> tuple[InboundMessage, OutRecord]:
+        """The ``hub.inbound`` record of a submission, with a new hub message id."""
+        inbound = InboundMessage(
+            hub_message_id=uuid.uuid4(),
+            adapter=submission.adapter,
+            principal=submission.principal.name,
+            received_at=submission.received_at,
+            size_bytes=len(submission.raw),
+            transport_message_id=submission.transport_message_id,
+            content_type=submission.content_type,
+        )
+        record = OutRecord(
+            topic=self._topic,
+            key=submission.principal.name.encode("utf-8"),
+            value=submission.raw,
+            headers=((INBOUND_HEADER, encode(inbound)),),
+        )
+        return inbound, record
+
+    def submit(self, submission: Submission) -> Outcome:
+        """Screen, then write and wait for the broker's confirmation (blocking)."""
+        result: list[Outcome] = []
+        arrived = threading.Event()
+
+        def done(outcome: Outcome) -> None:
+            result.append(outcome)
+            arrived.set()
+
+        once = _Once(done)
+        producer = self._write(submission, once)
+        if arrived.wait(self._settings.write_timeout_s + _CONFIRM_MARGIN_S) or not once.claim():
+            arrived.wait()
+            return result[0]
+        # librdkafka reports every record within its delivery timeout, which is shorter than
+        # this wait: a producer that stays silent is broken (its report thread is gone).
+        if producer is not None:
+            self._replace(producer)
+        return self._failed(submission, "no delivery report; the producer was replaced")
+
+    def submit_async(self, submission: Submission, done: Done) -> None:
+        """Screen now; write in the background and tell ``done`` the outcome (from another thread).
+
+        ``done`` is called once, within the write timeout; at once (in this thread) for
+        refusals.
+        """
+        self._write(submission, _Once(done))
+
+    def _write(self, submission: Submission, done: "_Once") -> DurableProducer | None:
+        """Screen and queue the write; return the producer that took it (None if refused)."""
+        refused = self._begin(submission)
+        if refused is not None:
+            done(refused)
+            return None
+        inbound, record = self.record_for(submission)
+        started = time.perf_counter()
+
+        def report(error: KafkaError | None, message: Message) -> None:
+            if not done.claim():
+                return  # the waiting sender was already told it failed
+            if error is not None:
+                if error.fatal():
+                    self._mark_broken(producer)
+                done(self._failed(submission, f"broker did not accept the write: {error}"))
+                return
+            partition, offset = message.partition(), message.offset()
+            done(self._accepted(submission, inbound, partition or 0, offset or 0, started))
+
+        producer = self._current()
+        try:
+            try:
+                producer.send(record, report)
+            except KafkaException:  # refused before queueing (fatal producer): safe to retry
+                producer = self._replace(producer)
+                producer.send(record, report)
+        except KafkaException as exc:
+            if done.claim():
+                done(self._failed(submission, str(exc)))
+            return None
+        return producer
+
+    def flush(self, timeout_s: float) -> int:
+        """Wait for outstanding background writes; return how many are still pending."""
+        return self._current().flush(timeout_s)
+
+    def _begin(self, submission: Submission) -> Refused | None:
+        if self._metrics is not None:
+            self._metrics.observe_received(submission.adapter)
+        refused = self.screen(submission)
+        if refused is not None:
+            self.count_refused(submission.adapter, refused)
+        return refused
+
+    def count_refused(self, adapter: str, refused: Refused) -> None:
+        """Count a refusal (adapters call it for refusals they decide themselves)."""
+        if self._metrics is not None:
+            self._metrics.observe_refused(adapter, refused.reason.value)
+
+    def count_accepted(self, adapter: str, size_bytes: int) -> None:
+        """Count a message an adapter wrote itself (the Kafka copy, inside its transaction)."""
+        if self._metrics is not None:
+            self._metrics.observe_accepted(adapter, size_bytes)
+
+    def count_received(self, adapter: str) -> None:
+        """Count a message refused before it reached the gate (e.g. no credentials)."""
+        if self._metrics is not None:
+            self._metrics.observe_received(adapter)
+
+    def _accepted(
+        self,
+        submission: Submission,
+        inbound: InboundMessage,
+        partition: int,
+        offset: int,
+        started: float,
+    ) -> Accepted:
+        if self._metrics is not None:
+            self._metrics.observe_accepted(
+                submission.adapter, len(submission.raw), time.perf_counter() - started
+            )
+        return Accepted(inbound.hub_message_id, partition, offset)
+
+    def _failed(self, submission: Submission, why: str) -> Refused:
+        with self._lock:
+            self._last_failure = time.monotonic()
+        log.warning(
+            "durable write failed; sender not acknowledged",
+            adapter=submission.adapter,
+            principal=submission.principal.name,
+            error=why,
+        )
+        refused = Refused(
+            RefusalReason.BROKER_UNAVAILABLE,
+            "the hub cannot store the message right now; nothing was accepted, send it again",
+        )
+        self.count_refused(submission.adapter, refused)
+        return refused

@@ -1,0 +1,48 @@
+"""Typed settings of the ingress adapters (``MELDINGSHUB_INGRESS__*``)."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+AdapterName = Literal["http", "amqp", "kafka", "file"]
+
+
+class IngressSettings(BaseModel):
+    """Which adapters run and the limits they hold senders to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    adapters: frozenset[AdapterName] = frozenset({"http", "file"})
+    """Adapters ``meldingshub run`` starts; AMQP also runs whenever ``amqp_url`` is set."""
+    max_message_bytes: int = Field(default=35 * 1024 * 1024, ge=1024)
+    """Larger documents are refused (HTTP 413); 35 MB is what NHN's message server takes."""
+    write_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    """How long a sender waits for the durable write before the hub says 503 / retries."""
+    retry_after_s: int = Field(default=5, ge=1, le=3600)
+    """``Retry-After`` on a 503, and the pause before AMQP/file adapters try the broker again."""
+    status_cache_size: int = Field(default=100_000, ge=0)
+    """Recently accepted ids remembered per process, so their status reads ``accepted`` at
+    once, before the router's events reach the statistics store."""
+
+    amqp_url: SecretStr | None = None
+    """``amqp://user:password@host:5672/vhost`` of RabbitMQ; set it to run the AMQP adapter."""
+    amqp_prefetch: int = Field(default=200, ge=1, le=10_000)
+    """Unacknowledged deliveries in flight; the durable writes of these overlap."""
+
+    file_root: Path = Path("inbox")
+    """Default directory of the file catalogue, relative to the data directory:
+    ``<file_root>/<principal>/`` unless the principal names its own ``file_inbox``."""
+    file_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    file_batch: int = Field(default=200, ge=1, le=10_000)
+    """Files written to Kafka together before they are moved to ``done/``."""
+
+    kafka_topic: str = Field(default="hub.ingress.kafka", pattern=r"^[A-Za-z0-9._-]+$")
+    """Topic native Kafka producers write raw documents to."""
+    kafka_group_id: str = "hub.ingress.kafka"
+    kafka_principal_header: str = "principal"
+    """Record header naming the producer's (SASL) principal, mapped through the principals file."""
+
+    def enabled(self) -> frozenset[AdapterName]:
+        """The adapters to run: the configured ones, plus AMQP when a URL is set."""
+        return self.adapters | ({"amqp"} if self.amqp_url is not None else frozenset())

@@ -1,0 +1,224 @@
+"""The transactional consume-process-produce loop every stage reuses.
+
+Per batch: consume what has arrived (``consume`` waits for a full batch or the
+poll timeout, so the timeout is short: it bounds the latency an idle-ish stream
+adds), run ``process`` on each record, then in one transaction
+produce all outputs and ``send_offsets_to_transaction`` the consumed positions,
+and commit. On an abortable error the transaction is aborted and the consumer
+rewound to the last committed offsets, so the batch is processed again and no
+output is ever seen twice by ``read_committed`` readers. Fatal errors (for
+example, being fenced by a newer instance) stop the loop.
+
+``process`` returns failures as data (records for a dead-letter topic); if it
+raises anyway, ``on_error`` turns the record into output, so one bad record
+never stops the partition.
+"""
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import structlog
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_INVALID,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from broker_adapters.kafka.errors import KafkaLayerError
+from broker_adapters.kafka.records import OutRecord
+
+log = structlog.get_logger(__name__)
+
+Process = Callable[[Message], Sequence[OutRecord]]
+OnError = Callable[[Message, Exception], Sequence[OutRecord]]
+OnPartitions = Callable[[list[TopicPartition]], None]
+
+
+class FatalTransactionError(KafkaLayerError):
+    """The transactional producer cannot continue (fenced, or a fatal broker error)."""
+
+
+def produce_record(producer: Producer, record: OutRecord) -> None:
+    """Produce ``record`` (to its explicit partition, if any), waiting while the queue is full."""
+    kwargs: dict[str, Any] = {
+        "value": record.value,
+        "key": record.key,
+        "headers": list(record.headers),
+    }
+    if record.partition is not None:
+        kwargs["partition"] = record.partition
+    while True:
+        try:
+            producer.produce(record.topic, **kwargs)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
+def commit_transaction(producer: Producer) -> None:
+    """Commit the open transaction, retrying what the client marks retriable."""
+    while True:
+        try:
+            producer.commit_transaction(30)
+            return
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if error.retriable():
+                time.sleep(0.1)
+                continue
+            raise
+
+
+def commit_batch(
+    consumer: Consumer,
+    producer: Producer,
+    outputs: Sequence[OutRecord],
+    positions: dict[tuple[str, int], int],
+    member: str | None,
+) -> None:
+    """One transaction: produce ``outputs``, send the consumed ``positions``, commit.
+
+    ``member`` is the consumer's member id when the batch was consumed. If the group
+    dropped this member meanwhile (a stalled process), another member may own the
+    partitions now and not every broker fences the commit: it is aborted instead.
+    Raises :class:`KafkaException`; the caller aborts and rewinds.
+    """
+    offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
+    producer.begin_transaction()
+    for record in outputs:
+        produce_record(producer, record)
+    producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
+    if consumer.memberid() != member:
+        raise KafkaException(
+            KafkaError(
+                KafkaError._STATE, "group membership lost during the batch", txn_requires_abort=True
+            )
+        )
+    commit_transaction(producer)
+
+
+def rewind_to_committed(consumer: Consumer) -> None:
+    """Seek every assigned partition back to its committed offset (after an abort)."""
+    assignment = consumer.assignment()
+    if not assignment:
+        return
+    for tp in consumer.committed(assignment, timeout=30):
+        offset = tp.offset if tp.offset != OFFSET_INVALID else OFFSET_BEGINNING
+        try:
+            consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
+        except KafkaException as exc:  # not fetching yet: it starts from the committed offset
+            log.debug("seek skipped", partition=tp.partition, error=str(exc))
+
+
+def _reraise(_message: Message, exc: Exception) -> Sequence[OutRecord]:
+    raise exc
+
+
+class TransactionalLoop:
+    """Exactly-once processing from ``topics`` to whatever ``process`` returns."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        consumer_config: dict[str, Any],
+        producer_config: dict[str, Any],
+        topics: Sequence[str],
+        process: Process,
+        on_error: OnError = _reraise,
+        batch_size: int = 500,
+        poll_timeout_s: float = 0.02,
+        on_assign: OnPartitions | None = None,
+        on_revoke: OnPartitions | None = None,
+    ) -> None:
+        self.name = name
+        self._consumer_config = consumer_config
+        self._producer_config = dict(producer_config)
+        self._producer_config.setdefault(
+            "transactional.id", f"{consumer_config['group.id']}-{uuid.uuid4().hex[:12]}"
+        )
+        self._topics = list(topics)
+        self._process = process
+        self._on_error = on_error
+        self._batch_size = batch_size
+        self._poll_timeout_s = poll_timeout_s
+        self._assign_hook = on_assign
+        self._revoke_hook = on_revoke
+        self.committed_batches = 0
+        self.assigned = threading.Event()
+
+    def run(self, stop: threading.Event) -> None:
+        """Process until ``stop`` is set; no transaction is left open when it returns."""
+        consumer = Consumer(self._consumer_config)
+        producer = Producer(self._producer_config)
+        producer.init_transactions(30)
+        consumer.subscribe(
+            self._topics,
+            on_assign=lambda _c, parts: self._on_assign(parts),
+            on_revoke=lambda _c, parts: self._on_revoke(parts),
+        )
+        log.info("transactional loop started", loop=self.name, topics=self._topics)
+        try:
+            while not stop.is_set():
+                messages = consumer.consume(self._batch_size, self._poll_timeout_s)
+                if messages:
+                    self._handle_batch(consumer, producer, messages)
+        finally:
+            consumer.close()
+            producer.flush(5)
+            log.info("transactional loop stopped", loop=self.name, batches=self.committed_batches)
+
+    def _on_assign(self, partitions: list[TopicPartition]) -> None:
+        log.info("partitions assigned", loop=self.name, count=len(partitions))
+        if self._assign_hook is not None:
+            self._assign_hook(partitions)
+        self.assigned.set()
+
+    def _on_revoke(self, partitions: list[TopicPartition]) -> None:
+        log.info("partitions revoked", loop=self.name, count=len(partitions))
+        if self._revoke_hook is not None:
+            self._revoke_hook(partitions)
+
+    def _handle_batch(
+        self, consumer: Consumer, producer: Producer, messages: list[Message]
+    ) -> None:
+        member = consumer.memberid()
+        outputs: list[OutRecord] = []
+        positions: dict[tuple[str, int], int] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consume error", loop=self.name, error=str(error))
+                continue
+            try:
+                outputs.extend(self._process(message))
+            except Exception as exc:
+                log.exception("record processing failed", loop=self.name, offset=message.offset())
+                outputs.extend(self._on_error(message, exc))
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            if topic is not None and partition is not None and offset is not None:
+                positions[(topic, partition)] = offset + 1
+        if not positions:
+            return
+        try:
+            commit_batch(consumer, producer, outputs, positions, member)
+            self.committed_batches += 1
+        except KafkaException as exc:
+            self._recover(consumer, producer, exc)
+
+    def _recover(self, consumer: Consumer, producer: Producer, exc: KafkaException) -> None:
+        error: KafkaError = exc.args[0]
+        if error.fatal():
+            raise FatalTransactionError(f"{self.name}: {error}") from exc
+        log.warning("transaction aborted, rewinding", loop=self.name, error=str(error))
+        producer.abort_transaction(30)
+        rewind_to_committed(consumer)

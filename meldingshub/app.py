@@ -1,0 +1,131 @@
+"""The application object: starts the broker (when embedded), topics, components and ops server.
+
+One ``Hub`` per process. ``Hub.run`` returns when ``stop`` is set or a
+component fails; it stops components first and the embedded broker last, so
+no transaction is cut off by its own broker going away.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import structlog
+from confluent_kafka.admin import AdminClient
+from prometheus_client import CollectorRegistry
+
+from broker_adapters.kafka import client_config, ensure_topics, wait_until_reachable
+from meldingshub.components import Component
+from meldingshub.embedded_broker import EmbeddedBroker
+from meldingshub.errors import MeldingshubError
+from meldingshub.ops_server import OpsServer
+from meldingshub.settings import Settings
+
+if TYPE_CHECKING:
+    from meldingshub.wiring import Assembly
+
+log = structlog.get_logger(__name__)
+
+ComponentFactory = Callable[[str], "Assembly"]
+"""Builds the process's components once the bootstrap servers are known."""
+
+
+class ComponentFailedError(MeldingshubError):
+    """A component stopped with an error; the process stops so it can be restarted."""
+
+
+class Hub:
+    """Runs one hub process: its broker connection, components and ops endpoint."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        components: ComponentFactory,
+        registry: CollectorRegistry | None = None,
+        ready_timeout_s: float = 30.0,
+    ) -> None:
+        self.settings = settings
+        self._factory = components
+        self.registry = registry or CollectorRegistry()
+        self._ready_timeout_s = ready_timeout_s
+        self.bootstrap_servers = settings.kafka.bootstrap_servers
+        self.broker: EmbeddedBroker | None = None
+        self.ready = threading.Event()
+        self._failures: list[tuple[str, BaseException]] = []
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until ``stop`` is set; raise :class:`ComponentFailedError` if a component died."""
+        kafka = self.settings.kafka
+        if kafka.embedded:
+            self.broker = EmbeddedBroker(kafka.embedded_host, kafka.embedded_port)
+            self.broker.start()
+            self.bootstrap_servers = self.broker.bootstrap_servers
+        try:
+            self._run_components(stop)
+        finally:
+            if self.broker is not None:
+                self.broker.stop()
+        if self._failures:
+            name, error = self._failures[0]
+            raise ComponentFailedError(f"component {name} failed: {error}")
+
+    def _run_components(self, stop: threading.Event) -> None:
+        kafka = self.settings.kafka
+        config = client_config(kafka, self.bootstrap_servers)
+        wait_until_reachable(config, kafka.connect_timeout_s)
+        ensure_topics(config, kafka.topics.all())
+        assembly = self._factory(self.bootstrap_servers)
+        components = assembly.components
+        admin = AdminClient({**config, "log_level": 0})
+        ops = OpsServer(
+            self.settings.http.ops_bind,
+            self.registry,
+            {"broker": lambda: bool(admin.list_topics(timeout=2).brokers)}
+            | assembly.checks
+            | {c.name: c.ready for c in components},
+        )
+        ops.start()
+        threads = [
+            threading.Thread(target=self._guard, args=(c, stop), name=c.name, daemon=True)
+            for c in components
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            self._announce_when_ready(ops, stop)
+            stop.wait()
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=10)
+            assembly.close()
+            ops.stop()
+
+    def _guard(self, component: Component, stop: threading.Event) -> None:
+        structlog.contextvars.bind_contextvars(component=component.name)
+        try:
+            component.run(stop)
+        except BaseException as exc:
+            log.exception("component failed", failed_component=component.name)
+            self._failures.append((component.name, exc))
+            stop.set()
+
+    def _announce_when_ready(self, ops: OpsServer, stop: threading.Event) -> None:
+        """Log ``hub ready`` once every check passes; warn (once) if that takes long."""
+        warn_at = time.monotonic() + self._ready_timeout_s
+        while not stop.is_set():
+            failing = ops.failing_checks()
+            if not failing:
+                self.ready.set()
+                log.info(
+                    "hub ready",
+                    bootstrap_servers=self.bootstrap_servers,
+                    inbound=self.settings.kafka.topics.inbound.name,
+                    outbound=self.settings.kafka.topics.outbound.name,
+                    ops=ops.url,
+                )
+                return
+            if time.monotonic() >= warn_at:
+                log.warning("hub not ready yet", failing=failing)
+                warn_at = float("inf")
+            stop.wait(0.1)

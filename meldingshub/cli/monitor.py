@@ -1,0 +1,91 @@
+"""``meldingshub monitor report``: the e-helsemonitor indicators as a table, CSV and PNG charts."""
+
+import sys
+from pathlib import Path
+
+import click
+import structlog
+from rich.console import Console
+from rich.table import Table
+
+from meldingshub.cli.common import main, settings_from, setup_logging
+from meldingshub.settings import Settings
+from metrics.report import Report, build_report, report_csv
+from metrics.store import StatisticsStore
+
+
+@main.group()
+def monitor() -> None:
+    """National statistics (e-helsemonitor) from the statistics store."""
+
+
+@monitor.command()
+@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--month", type=click.IntRange(1, 12), help="Only this month of the year.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the figures to this CSV file.",
+)
+@click.option(
+    "--png-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also draw one PNG chart per indicator into this directory.",
+)
+@click.pass_context
+def report(
+    ctx: click.Context,
+    year: int,
+    month: int | None,
+    csv_path: Path | None,
+    png_dir: Path | None,
+) -> None:
+    """Regenerate the indicators for --year (or --month of it) and print them."""
+    settings = settings_from(ctx)
+    _logs_to_stderr(settings)
+    store = StatisticsStore.open(settings.store.dsn, settings.statistics.timezone)
+    try:
+        result = build_report(store, year, month)
+    finally:
+        store.close()
+    Console().print(*_tables(result))
+    if csv_path is not None:
+        csv_path.parent.mkdir(parents=True, exist_ok=True)
+        csv_path.write_text(report_csv(result), encoding="utf-8")
+        click.echo(f"wrote {csv_path}", err=True)
+    if png_dir is not None:
+        from metrics.charts import draw_report  # matplotlib only when charts are asked for
+
+        for path in draw_report(result, png_dir):
+            click.echo(f"wrote {path}", err=True)
+
+
+def _tables(result: Report) -> list[Table]:
+    tables = []
+    for indicator in result.indicators:
+        table = Table(title=f"{indicator.title} — {result.period}", title_justify="left")
+        several = len({v.series for v in indicator.values}) > 1
+        if several:
+            table.add_column("series")
+        table.add_column("")
+        table.add_column(indicator.unit, justify="right")
+        for value in indicator.values:
+            cells = [value.series] if several else []
+            table.add_row(*cells, value.label, _cell(value.value, indicator.unit))
+        tables.append(table)
+    return tables
+
+
+def _cell(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "percent":
+        return f"{value:.2f} %"
+    return f"{int(value):,}".replace(",", " ")
+
+
+def _logs_to_stderr(settings: Settings) -> None:
+    """The hub's log set-up, but on stderr: standard output carries the report."""
+    setup_logging(settings, "monitor")
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))

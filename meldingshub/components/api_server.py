@@ -1,0 +1,44 @@
+"""An HTTP API component: one FastAPI app served by uvicorn in a thread, stopped on request."""
+
+import asyncio
+import threading
+
+import structlog
+import uvicorn
+from fastapi import FastAPI
+
+log = structlog.get_logger(__name__)
+
+
+class ApiServer:
+    """Serves ``app`` on ``bind`` (``host:port``) until stopped."""
+
+    def __init__(self, name: str, app: FastAPI, bind: str) -> None:
+        self.name = name
+        host, _, port = bind.rpartition(":")
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=int(port),
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+            )
+        )
+        self.url = f"http://{host}:{port}"
+
+    def run(self, stop: threading.Event) -> None:
+        """Serve until ``stop`` is set."""
+        watcher = threading.Thread(target=self._stop_when, args=(stop,), daemon=True)
+        watcher.start()
+        log.info("api listening", url=self.url)
+        asyncio.run(self._server.serve())
+
+    def _stop_when(self, stop: threading.Event) -> None:
+        stop.wait()
+        self._server.should_exit = True
+
+    def ready(self) -> bool:
+        """Ready once uvicorn has bound its socket."""
+        return bool(self._server.started)

@@ -1,0 +1,287 @@
+"""The router component: the thin Kafka loop around the pure routing pipeline.
+
+Per inbound record, inside one Kafka transaction: read the envelope, decide,
+and write routed messages (``hub.outbound``, keyed by receiver HER-id), the
+rejection (``hub.rejected``) and the hub's negative AppRec, one event per
+outcome (``hub.events``), the de-duplication entry (changelog of the input
+partition) and the correlation entry for AppRecs (``hub.router.sent``), then
+commit the consumed offsets with them.
+"""
+
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from uuid import NAMESPACE_URL, uuid5
+
+import structlog
+from confluent_kafka import Message, TopicPartition
+
+from addressregister.index import RegisterIndex
+from broker_adapters.kafka import (
+    OutRecord,
+    TransactionalLoop,
+    client_config,
+    consumer_config,
+    headers_of,
+    producer_config,
+)
+from broker_adapters.kafka.changelog import ChangelogState
+from broker_adapters.kafka.settings import TopicSpec
+from broker_adapters.kafka.table import CompactedTable
+from meldingshub.settings import Settings
+from routing.decision import Duplicate, Rejected, Routed
+from routing.outputs import OutputBuilder, Outputs, SentRecord
+from routing.pipeline import decide
+from routing.principals import Principals
+from schemas.avro_errors import AvroDecodeError
+from schemas.reader import MessageReader
+from schemas.records import (
+    INBOUND_HEADER,
+    InboundMessage,
+    MessageEvent,
+    RejectedMessage,
+    RejectStage,
+    decode,
+    encode,
+)
+from schemas.vocabulary import AddressingMode, AppRecError, Category, EventType, Family
+
+log = structlog.get_logger(__name__)
+
+RegisterView = Callable[[], RegisterIndex]
+EventObserver = Callable[[MessageEvent], None]
+
+
+def router_topics(settings: Settings) -> list[TopicSpec]:
+    """The router's own state topics, partitioned like their inputs."""
+    return [
+        TopicSpec(
+            name=settings.routing.dedup_topic,
+            partitions=settings.kafka.topics.inbound.partitions,
+            config={"cleanup.policy": "compact"},
+        ),
+        TopicSpec(
+            name=settings.routing.sent_topic, partitions=3, config={"cleanup.policy": "compact"}
+        ),
+    ]
+
+
+def inbound_metadata(message: Message) -> InboundMessage:
+    """The ingress metadata of a record: its header, or derived from a raw record."""
+    header = dict(headers_of(message)).get(INBOUND_HEADER)
+    if header is not None:
+        try:
+            return decode(header, InboundMessage)
+        except AvroDecodeError:
+            log.warning("unreadable inbound metadata header; treating record as raw")
+    raw_headers = dict(headers_of(message))
+    timestamp_ms = message.timestamp()[1]
+    received = (
+        datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms > 0 else datetime.now(UTC)
+    )
+    principal = raw_headers.get("principal")
+    return InboundMessage(
+        hub_message_id=uuid5(
+            NAMESPACE_URL, f"kafka:{message.topic()}/{message.partition()}/{message.offset()}"
+        ),
+        adapter="kafka",
+        principal=principal.decode() if principal else None,
+        received_at=received,
+        size_bytes=len(message.value() or b""),
+        transport_message_id=f"{message.topic()}/{message.partition()}/{message.offset()}",
+    )
+
+
+class RouterComponent:
+    """Consumer group on ``hub.inbound``; exactly once into outbound, rejected and events."""
+
+    name = "router"
+
+    def __init__(
+        self,
+        settings: Settings,
+        bootstrap_servers: str,
+        register: RegisterView,
+        reader: MessageReader,
+        principals: Principals | Callable[[], Principals],
+        observe: EventObserver | None = None,
+    ) -> None:
+        kafka, routing = settings.kafka, settings.routing
+        self._topics = kafka.topics
+        self._register = register
+        self._reader = reader
+        self._principals = principals if callable(principals) else (lambda: principals)
+        self._observe = observe
+        self._builder = OutputBuilder(routing, Principals())
+        base = client_config(kafka, bootstrap_servers)
+        self._dedup = ChangelogState(
+            base, routing.dedup_topic, int(routing.dedup_window_days * 86_400_000)
+        )
+        # Only the ingress time (ms) per routed message: millions of entries at national rates.
+        self._sent: CompactedTable[int] = CompactedTable(base, routing.sent_topic, _decode_sent)
+        self._sent_topic = routing.sent_topic
+        self._loop = TransactionalLoop(
+            name=self.name,
+            consumer_config=consumer_config(kafka, bootstrap_servers, routing.group_id),
+            producer_config=producer_config(
+                kafka, bootstrap_servers, f"{routing.group_id}-{routing.instance_id}"
+            ),
+            topics=[kafka.topics.inbound.name],
+            process=self.process,
+            on_error=self.dead_letter,
+            on_assign=self._restore,
+            on_revoke=self._forget,
+        )
+
+    def run(self, stop: threading.Event) -> None:
+        """Route until stopped."""
+        self._sent.start()
+        try:
+            self._loop.run(stop)
+        finally:
+            self._sent.stop()
+
+    def ready(self) -> bool:
+        """Ready once the group gave this router partitions and the correlation view is loaded."""
+        return self._loop.assigned.is_set() and self._sent.loaded.is_set()
+
+    def _restore(self, partitions: list[TopicPartition]) -> None:
+        restored = self._dedup.restore(p.partition for p in partitions)
+        log.info("de-duplication state restored", partitions=len(partitions), entries=restored)
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        self._dedup.drop(p.partition for p in partitions)
+
+    def process(self, message: Message) -> list[OutRecord]:
+        """Decide one inbound record and return every record it produces."""
+        raw = message.value() or b""
+        partition = message.partition() or 0
+        inbound = inbound_metadata(message)
+        now = datetime.now(UTC)
+        now_ms = int(now.timestamp() * 1000)
+        read = self._reader.read(raw)
+        index = self._register()
+        principals = self._principals()
+        decision = decide(
+            read,
+            inbound,
+            index,
+            principals,
+            lambda key: self._dedup.get(partition, key, now_ms),
+            now,
+        )
+        original = None
+        envelope = decision.envelope
+        if (
+            isinstance(decision, Routed)
+            and envelope is not None
+            and envelope.family is Family.APPREC
+            and envelope.original_msg_id
+        ):
+            key = f"{envelope.receiver.organisation_her_id}|{envelope.original_msg_id}"
+            received_ms = self._sent.get(key.encode())
+            if received_ms is not None:
+                original = datetime.fromtimestamp(received_ms / 1000, UTC)
+        outputs = self._builder.build(decision, inbound, raw, index, now, original, principals)
+        self._log(decision, inbound)
+        return self._records(outputs, partition, now_ms)
+
+    def _records(self, outputs: Outputs, partition: int, now_ms: int) -> list[OutRecord]:
+        topics = self._topics
+        records = [
+            OutRecord(
+                topic=topics.outbound.name,
+                key=str(routed.receiver_her_id).encode(),
+                value=encode(routed),
+            )
+            for routed in outputs.routed
+        ]
+        if outputs.rejected is not None:
+            rejected = outputs.rejected
+            key = rejected.sender_her_id or rejected.ingress.principal or ""
+            records.append(
+                OutRecord(topic=topics.rejected.name, key=str(key).encode(), value=encode(rejected))
+            )
+        for event in outputs.events:
+            records.append(
+                OutRecord(topic=topics.events.name, key=event.event_id.bytes, value=encode(event))
+            )
+            if self._observe is not None:
+                self._observe(event)
+        if outputs.remember is not None:
+            key, hub_message_id = outputs.remember
+            records.append(self._dedup.put(partition, key, hub_message_id, now_ms))
+        for sent in outputs.sent:
+            records.append(
+                OutRecord(topic=self._sent_topic, key=sent.key.encode(), value=_encode_sent(sent))
+            )
+        return records
+
+    def dead_letter(self, message: Message, exc: Exception) -> list[OutRecord]:
+        """A record the router could not process (a bug, not bad input): park it, keep going."""
+        inbound = inbound_metadata(message)
+        now = datetime.now(UTC)
+        reason = f"internal error in the router ({type(exc).__name__}); replay after a fix"
+        rejected = RejectedMessage(
+            hub_message_id=inbound.hub_message_id,
+            code=AppRecError.X99,
+            reason=reason,
+            stage=RejectStage.ROUTER,
+            rejected_at=now,
+            ingress=inbound,
+            payload=message.value() or b"",
+        )
+        event = MessageEvent(
+            event_id=uuid5(inbound.hub_message_id, "internal-error"),
+            event_type=EventType.REJECTED,
+            occurred_at=now,
+            hub_message_id=inbound.hub_message_id,
+            family=Family.OTHER,
+            message_type="UNKNOWN",
+            sender_category=Category.UKJENT,
+            receiver_category=Category.UKJENT,
+            addressing_mode=AddressingMode.NONE,
+            adapter=inbound.adapter,
+            principal=inbound.principal,
+            received_at=inbound.received_at,
+            size_bytes=inbound.size_bytes,
+            reason_code=AppRecError.X99.value,
+            reason=reason,
+        )
+        return [
+            OutRecord(topic=self._topics.rejected.name, key=None, value=encode(rejected)),
+            OutRecord(
+                topic=self._topics.events.name, key=event.event_id.bytes, value=encode(event)
+            ),
+        ]
+
+    @staticmethod
+    def _log(decision: Routed | Rejected | Duplicate, inbound: InboundMessage) -> None:
+        envelope = decision.envelope
+        fields = {
+            "message_id": str(inbound.hub_message_id),
+            "msg_id": envelope.msg_id if envelope else None,
+            "message_type": envelope.message_type if envelope else None,
+        }
+        if isinstance(decision, Routed):
+            log.debug(
+                "routed",
+                receivers=[d.resolution.receiver_her_id for d in decision.deliveries],
+                **fields,
+            )
+        elif isinstance(decision, Rejected):
+            log.info("rejected", code=decision.code.value, reason=decision.reason, **fields)
+        else:
+            log.info("duplicate", first=decision.first_hub_message_id, **fields)
+
+
+def _encode_sent(sent: SentRecord) -> bytes:
+    return json.dumps(
+        {"t": int(sent.received_at.timestamp() * 1000), "id": str(sent.hub_message_id)}
+    ).encode()
+
+
+def _decode_sent(value: bytes) -> int:
+    received_ms: int = json.loads(value)["t"]
+    return received_ms

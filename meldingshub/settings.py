@@ -1,0 +1,136 @@
+"""The one typed settings object, read once in the composition root.
+
+Sources, highest first: keyword arguments, ``MELDINGSHUB_*`` environment
+variables (nested with ``__``, e.g. ``MELDINGSHUB_KAFKA__BOOTSTRAP_SERVERS``), the
+TOML file named by ``MELDINGSHUB_CONFIG`` (or ``--config``), then defaults.
+"""
+
+import os
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from addressregister.settings import RegisterSettings
+from broker_adapters.delivery.settings import DeliverySettings
+from broker_adapters.ingress.settings import IngressSettings
+from broker_adapters.kafka.settings import KafkaSettings
+from meldingshub.errors import MeldingshubError
+from metrics.settings import StatisticsSettings
+from routing.settings import RoutingSettings
+from schemas.settings import SchemaSettings
+
+CONFIG_ENV = "MELDINGSHUB_CONFIG"
+
+
+class HttpSettings(BaseModel):
+    """Bind addresses of the hub's HTTP servers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_bind: str = Field(default="127.0.0.1:8080", pattern=r"^[^:\s]+:\d{1,5}$")
+    ops_bind: str = Field(default="127.0.0.1:9464", pattern=r"^[^:\s]+:\d{1,5}$")
+    """Serves ``/metrics``, ``/livez`` and ``/readyz``."""
+
+
+class LogSettings(BaseModel):
+    """How log records are rendered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["auto", "json", "console"] = "auto"
+    """``auto``: console renderer on a terminal, JSON lines otherwise."""
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class StoreSettings(BaseModel):
+    """The statistics store (counts, message status, mailbox)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dsn: str = ""
+    """SQLAlchemy URL; empty means a SQLite file under the data directory."""
+
+
+class Settings(BaseSettings):
+    """Everything a hub process needs to know, validated at start."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MELDINGSHUB_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        toml_file=None,
+    )
+
+    data_dir: Path = Path("var")
+    kafka: KafkaSettings = KafkaSettings()
+    http: HttpSettings = HttpSettings()
+    log: LogSettings = LogSettings()
+    store: StoreSettings = StoreSettings()
+    schemas: SchemaSettings = SchemaSettings()
+    routing: RoutingSettings = RoutingSettings()
+    address_register: RegisterSettings = RegisterSettings()
+    statistics: StatisticsSettings = StatisticsSettings()
+    ingress: IngressSettings = IngressSettings()
+    delivery: DeliverySettings = DeliverySettings()
+
+    @model_validator(mode="after")
+    def _default_store(self) -> "Settings":
+        if not self.store.dsn:
+            self.store = StoreSettings(dsn=f"sqlite:///{self.data_dir / 'meldingshub.sqlite3'}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = settings_cls.model_config.get("toml_file") or os.environ.get(CONFIG_ENV)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(str(config_file))))
+        return tuple(sources)
+
+
+class SettingsError(MeldingshubError):
+    """The settings are invalid; the message names every offending setting."""
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read and validate the settings once, turning every problem into one clear message."""
+    env_file = os.environ.get(CONFIG_ENV)
+    if config_file is None and env_file:
+        config_file = Path(env_file)
+    if config_file is not None and not config_file.is_file():
+        raise SettingsError(f"config file {config_file} does not exist")
+    settings_cls: type[Settings] = Settings
+    if config_file is not None:
+        # A subclass reading this one file, so nothing global (os.environ) is changed.
+        config = {**Settings.model_config, "toml_file": config_file}
+        settings_cls = cast(
+            "type[Settings]", type("Settings", (Settings,), {"model_config": config})
+        )
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+    except ValueError as exc:  # malformed TOML or JSON in an environment variable
+        raise SettingsError(f"cannot read settings: {exc}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        path = "__".join(str(part) for part in error["loc"]).upper()
+        problems.append(f"MELDINGSHUB_{path}: {error['msg']}")
+    return "invalid setting " + "; ".join(problems)

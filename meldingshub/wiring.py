@@ -1,0 +1,302 @@
+"""Builds the components a process runs, by name, from the settings: the composition root.
+
+``meldingshub run`` with no names runs every component in one process, sharing
+one live register, one store and one metrics registry; ``meldingshub run router``
+runs one (a Kubernetes Deployment per component). Nothing here connects to a
+network before the Hub has checked that the broker answers.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from addressregister.api import create_router as register_router
+from addressregister.api import install_problem_handlers
+from addressregister.categories import CategoryTable
+from addressregister.fileformat import write_register_file
+from addressregister.generator import generate_national_register
+from addressregister.importer import seed_from_snapshot
+from addressregister.live import LiveRegister
+from broker_adapters.delivery.mailbox_api import mailbox_router
+from broker_adapters.delivery.mailbox_store import MailboxStore
+from broker_adapters.delivery.worker import DeliveryComponent, build_endpoints
+from broker_adapters.http.ingress_api import IngressApiDeps, ingress_router
+from broker_adapters.http.status import RecentMessages
+from broker_adapters.ingress.assemble import ingress_adapters
+from broker_adapters.ingress.gate import IngressGate
+from broker_adapters.kafka import client_config, ensure_topics
+from meldingshub import __version__
+from meldingshub.components import Component
+from meldingshub.components.api_server import ApiServer
+from meldingshub.components.router import RouterComponent, router_topics
+from meldingshub.errors import MeldingshubError
+from meldingshub.settings import Settings
+from metrics.aggregator import StatisticsAggregator
+from metrics.api import statistics_router
+from metrics.delivery import DeliveryMetrics
+from metrics.ingress import IngressMetrics
+from metrics.live import HubMetrics, message_types_of
+from metrics.register import RegisterMetrics
+from metrics.store import StatisticsStore
+from routing.principals import PrincipalsFile
+from schemas.catalogue import default_catalogue
+from schemas.reader import MessageReader
+
+log = structlog.get_logger(__name__)
+
+EMBEDDED_REGISTER_SEED = 2019
+
+
+class UnknownComponentError(MeldingshubError):
+    """A component name that this hub does not have."""
+
+
+@dataclass
+class Assembly:
+    """What one process runs: its components, extra readiness checks and clean-up."""
+
+    components: list[Component]
+    checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    close: Callable[[], None] = lambda: None
+
+
+class Resources:
+    """Per-process shared resources, created on first use."""
+
+    def __init__(
+        self, settings: Settings, bootstrap_servers: str, registry: CollectorRegistry
+    ) -> None:
+        self.settings = settings
+        self.bootstrap_servers = bootstrap_servers
+        self.registry = registry
+        self._closers: list[Callable[[], None]] = []
+
+    @cached_property
+    def metrics(self) -> HubMetrics:
+        return HubMetrics(self.registry, message_types_of(default_catalogue()))
+
+    @cached_property
+    def register_metrics(self) -> RegisterMetrics:
+        return RegisterMetrics(self.registry)
+
+    @cached_property
+    def register(self) -> LiveRegister:
+        settings = self.settings
+        snapshot = settings.address_register.snapshot or self._embedded_snapshot()
+        if snapshot is not None:
+            seeded = seed_from_snapshot(snapshot, settings.kafka, self.bootstrap_servers)
+            if seeded:
+                log.info("register seeded from snapshot", parties=seeded, snapshot=str(snapshot))
+        live = LiveRegister(
+            settings.kafka,
+            self.bootstrap_servers,
+            categories=CategoryTable.configured(
+                settings.address_register.category_rules, settings.address_register.categories_file
+            ),
+            metrics=self.register_metrics,
+            poll_interval_s=settings.address_register.poll_interval_s,
+            load_timeout_s=settings.address_register.load_timeout_s,
+        ).start()
+        self._closers.append(live.stop)
+        return live
+
+    def _embedded_snapshot(self) -> Path | None:
+        """The embedded default's register: the synthetic national register, generated once."""
+        if not self.settings.kafka.embedded:
+            return None
+        path = self.settings.data_dir / "national-register.json"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_register_file(path, generate_national_register(EMBEDDED_REGISTER_SEED))
+            log.info("national register generated", path=str(path))
+        return path
+
+    @cached_property
+    def store(self) -> StatisticsStore:
+        dsn = self.settings.store.dsn
+        if dsn.startswith("sqlite:///"):
+            Path(dsn.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        store = StatisticsStore.open(dsn, self.settings.statistics.timezone)
+        self._closers.append(store.close)
+        return store
+
+    @cached_property
+    def mailbox(self) -> MailboxStore:
+        """Messages waiting for receivers that pull (same database as the statistics)."""
+        self.store  # noqa: B018 - creates the SQLite directory and runs the migrations first
+        return MailboxStore.open(self.settings.store.dsn)
+
+    @cached_property
+    def principals(self) -> PrincipalsFile:
+        """The principals file, re-read when it changes (new credentials need no restart)."""
+        path = self.settings.routing.principals_file
+        if path is None:
+            log.warning(
+                "no principals file: the router accepts every sender and HTTP ingress "
+                "answers 401 (demo mode; see `meldingshub credentials add`)"
+            )
+        return PrincipalsFile(path)
+
+    @cached_property
+    def gate(self) -> IngressGate:
+        """The ingress gate: cheap checks, then the durable write to hub.inbound."""
+        gate = IngressGate.create(
+            self.settings.kafka,
+            self.bootstrap_servers,
+            self.settings.ingress,
+            IngressMetrics(self.registry),
+        )
+        self._closers.append(gate.close)
+        return gate
+
+    def close(self) -> None:
+        for closer in reversed(self._closers):
+            closer()
+
+
+def _router(res: Resources) -> Component:
+    ensure_topics(
+        client_config(res.settings.kafka, res.bootstrap_servers), router_topics(res.settings)
+    )
+    register = res.register
+    return RouterComponent(
+        res.settings,
+        res.bootstrap_servers,
+        register.snapshot,
+        MessageReader(res.settings.schemas),
+        res.principals.current,
+    )
+
+
+def _aggregator(res: Resources) -> Component:
+    return StatisticsAggregator(
+        res.settings.kafka, res.bootstrap_servers, res.store, res.settings.statistics, res.metrics
+    )
+
+
+def _delivery(res: Resources) -> Component:
+    settings = res.settings
+    endpoints = build_endpoints(
+        settings.delivery,
+        settings.kafka,
+        res.bootstrap_servers,
+        res.mailbox,
+        settings.delivery.outbox(settings.data_dir),
+    )
+    return DeliveryComponent(
+        settings.delivery,
+        settings.kafka,
+        settings.routing,
+        res.bootstrap_servers,
+        res.register.snapshot,
+        endpoints,
+        mailbox=res.mailbox,
+        metrics=DeliveryMetrics(
+            res.registry, [tier.name for tier in settings.delivery.retry_tiers]
+        ),
+    )
+
+
+def _api_app(res: Resources, parts: Sequence[str]) -> FastAPI:
+    app = FastAPI(title="meldingshub", version=__version__)
+    install_problem_handlers(app, res.register_metrics)
+    if "register" in parts:
+        app.include_router(
+            register_router(
+                res.register,
+                res.register_metrics,
+                page_size_max=res.settings.address_register.page_size_max,
+            )
+        )
+    if "statistics" in parts:
+        app.include_router(statistics_router(res.store))
+    if "mailbox" in parts:
+        app.include_router(mailbox_router(res.mailbox, res.principals))
+    if "ingress" in parts:
+        app.include_router(
+            ingress_router(
+                IngressApiDeps(
+                    res.gate,
+                    res.principals,
+                    res.store,
+                    RecentMessages(res.settings.ingress.status_cache_size),
+                )
+            )
+        )
+    return app
+
+
+def _ingress_adapters(res: Resources) -> list[Component]:
+    """The queue-, topic- and directory-driven ingress adapters the settings enable."""
+    return list(
+        ingress_adapters(
+            res.gate,
+            res.principals,
+            res.settings.kafka,
+            res.bootstrap_servers,
+            res.settings.routing.instance_id,
+            res.settings.data_dir,
+        )
+    )
+
+
+def _register_api(res: Resources) -> list[Component]:
+    return [ApiServer("register-api", _api_app(res, ["register"]), res.settings.http.api_bind)]
+
+
+def _ingress_http(res: Resources) -> list[Component]:
+    """The senders' front door: message API and status, statistics, and the other adapters."""
+    app = _api_app(res, ["ingress", "mailbox", "statistics"])
+    return [ApiServer("ingress-http", app, res.settings.http.api_bind), *_ingress_adapters(res)]
+
+
+def _all_in_one(res: Resources) -> list[Component]:
+    app = _api_app(res, ["ingress", "mailbox", "register", "statistics"])
+    return [
+        _router(res),
+        _delivery(res),
+        _aggregator(res),
+        ApiServer("api", app, res.settings.http.api_bind),
+        *_ingress_adapters(res),
+    ]
+
+
+BUILDERS: dict[str, Callable[[Resources], list[Component]]] = {
+    "ingress-http": _ingress_http,
+    "router": lambda res: [_router(res)],
+    "delivery": lambda res: [_delivery(res)],
+    "aggregator": lambda res: [_aggregator(res)],
+    "register-api": _register_api,
+}
+"""Component name -> builder; each runs alone as ``meldingshub run <name>``."""
+
+
+def component_factory(
+    settings: Settings, names: Sequence[str], registry: CollectorRegistry
+) -> Callable[[str], Assembly]:
+    """A factory for :class:`meldingshub.app.Hub` building ``names`` (everything when empty)."""
+    unknown = sorted(set(names) - BUILDERS.keys())
+    if unknown:
+        raise UnknownComponentError(
+            f"unknown component {', '.join(unknown)}; choose from {', '.join(BUILDERS)}"
+        )
+
+    def build(bootstrap_servers: str) -> Assembly:
+        res = Resources(settings, bootstrap_servers, registry)
+        builders = [BUILDERS[name] for name in names] if names else [_all_in_one]
+        components = [component for builder in builders for component in builder(res)]
+        checks: dict[str, Callable[[], bool]] = {}
+        if "register" in res.__dict__:
+            checks["register"] = res.register.loaded.is_set
+        if "store" in res.__dict__:
+            checks["store"] = res.store.reachable
+        if "gate" in res.__dict__:
+            checks["ingress-write"] = res.gate.ready
+        return Assembly(components, checks, res.close)
+
+    return build

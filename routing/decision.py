@@ -1,0 +1,50 @@
+"""What the router decides about one message: routed, rejected or duplicate. Failures are data."""
+
+from dataclasses import dataclass
+
+from addressregister.results import Resolution, ResolutionFailure, SenderCheck
+from schemas.envelope import Envelope
+from schemas.parties import PartyRef
+from schemas.vocabulary import AppRecError
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One receiver of a routed message: the primary receiver or a copy receiver."""
+
+    resolution: Resolution
+    is_copy: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """The message goes to every receiver in ``deliveries`` (primary first)."""
+
+    envelope: Envelope
+    sender: SenderCheck
+    deliveries: tuple[Delivery, ...]
+    skipped_copies: tuple[tuple[PartyRef, ResolutionFailure], ...] = ()
+    """Copy receivers that could not be resolved; the primary still gets the message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """The message is not routed; the sender gets a negative AppRec where one can be addressed."""
+
+    code: AppRecError
+    reason: str
+    """Safe text: element paths, rules, HER-ids of organisations; never message content."""
+    envelope: Envelope | None
+    sender: SenderCheck | None = None
+    spoofing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A re-send of a message already handled (same sender organisation and MsgId)."""
+
+    envelope: Envelope
+    first_hub_message_id: str
+
+
+Decision = Routed | Rejected | Duplicate

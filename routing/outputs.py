@@ -1,0 +1,441 @@
+"""Turns a Decision into the records the router writes: routed messages, rejection, AppRec, events.
+
+Pure and deterministic: every id is derived from the hub message id, so
+re-processing the same inbound record after an aborted transaction yields the
+same records, and consumers can de-duplicate by id.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID, uuid5
+
+from addressregister.index import RegisterIndex
+from addressregister.resolution import resolve_receiver
+from addressregister.results import Resolution
+from routing.apprec import AppRecVersion, negative_apprec
+from routing.decision import Decision, Duplicate, Rejected, Routed
+from routing.pipeline import dedup_key
+from routing.principals import Principals
+from routing.settings import RoutingSettings
+from schemas.envelope import Envelope
+from schemas.parties import PartyRef
+from schemas.records import (
+    UNKNOWN_MESSAGE_TYPE,
+    InboundMessage,
+    MessageEvent,
+    RejectedMessage,
+    RejectStage,
+    RoutedMessage,
+)
+from schemas.vocabulary import (
+    AddressingMode,
+    AppRecError,
+    AppRecStatus,
+    Category,
+    EventType,
+    Family,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    """What the router remembers of a routed message to correlate its AppRec later."""
+
+    key: str
+    """``<original sender organisation>|<MsgId>``: the AppRec's receiver and OriginalMsgId."""
+    received_at: datetime
+    hub_message_id: UUID
+
+
+@dataclass(slots=True)
+class Outputs:
+    """Everything one inbound message produces, written in one transaction."""
+
+    routed: list[RoutedMessage] = field(default_factory=list)
+    rejected: RejectedMessage | None = None
+    events: list[MessageEvent] = field(default_factory=list)
+    remember: tuple[str, str] | None = None
+    """De-duplication entry: key -> hub message id."""
+    sent: list[SentRecord] = field(default_factory=list)
+
+
+class OutputBuilder:
+    """Builds the records for a decision; holds the settings and the hub's identity."""
+
+    def __init__(self, settings: RoutingSettings, principals: Principals) -> None:
+        self._settings = settings
+        self._principals = principals
+
+    def build(
+        self,
+        decision: Decision,
+        inbound: InboundMessage,
+        payload: bytes,
+        register: RegisterIndex,
+        now: datetime,
+        original_received_at: datetime | None = None,
+        principals: Principals | None = None,
+    ) -> Outputs:
+        """Records for ``decision``; ``original_received_at``: when the hub received the
+        message a receiver's AppRec answers (for the round-trip time)."""
+        envelope = decision.envelope
+        out = Outputs()
+        out.events.append(self._event(EventType.ACCEPTED, inbound, envelope, now, register))
+        key = dedup_key(envelope) if envelope is not None else None
+        if isinstance(decision, Duplicate):
+            out.events.append(
+                self._event(
+                    EventType.DUPLICATE, inbound, envelope, now, register, reason="re-sent MsgId"
+                )
+            )
+            return out
+        if key is not None and not (isinstance(decision, Rejected) and decision.spoofing):
+            out.remember = (key, str(inbound.hub_message_id))
+        if isinstance(decision, Routed):
+            self._routed(decision, inbound, payload, now, out, original_received_at)
+        else:
+            self._rejected(decision, inbound, payload, register, now, out, principals)
+        return out
+
+    def _routed(
+        self,
+        decision: Routed,
+        inbound: InboundMessage,
+        payload: bytes,
+        now: datetime,
+        out: Outputs,
+        original_received_at: datetime | None,
+    ) -> None:
+        envelope, sender = decision.envelope, decision.sender
+        is_apprec = envelope.family is Family.APPREC
+        for delivery in decision.deliveries:
+            resolution = delivery.resolution
+            out.routed.append(
+                RoutedMessage(
+                    hub_message_id=inbound.hub_message_id,
+                    family=envelope.family,
+                    message_type=envelope.message_type or UNKNOWN_MESSAGE_TYPE,
+                    message_version=envelope.version or None,
+                    msg_id=envelope.msg_id,
+                    receiver_her_id=resolution.receiver_her_id,
+                    receiver_organisation_her_id=resolution.organisation_her_id,
+                    addressed_her_id=resolution.addressed_her_id,
+                    sender_her_id=sender.organisation_her_id,
+                    sender_party_her_id=sender.sender_her_id,
+                    sender_category=sender.category,
+                    receiver_category=resolution.category,
+                    addressing_mode=resolution.addressing_mode,
+                    is_copy=delivery.is_copy,
+                    ack_requested=envelope.ack_requested,
+                    apprec_version=envelope.apprec_version,
+                    ingress=inbound,
+                    routed_at=now,
+                    size_bytes=len(payload),
+                    attachment_count=envelope.attachment_count,
+                    payload=payload,
+                )
+            )
+            rtt = None
+            if is_apprec and original_received_at is not None:
+                rtt = max(
+                    0, int((inbound.received_at - original_received_at).total_seconds() * 1000)
+                )
+            out.events.append(
+                self._event(
+                    EventType.APPREC_ROUTED if is_apprec else EventType.ROUTED,
+                    inbound,
+                    envelope,
+                    now,
+                    None,
+                    sender_category=sender.category,
+                    sender_her_id=sender.organisation_her_id,
+                    resolution=resolution,
+                    is_copy=delivery.is_copy,
+                    label=f"routed:{resolution.receiver_her_id}",
+                    apprec_round_trip_ms=rtt,
+                    original_msg_id=envelope.original_msg_id if is_apprec else None,
+                    reason=None
+                    if original_received_at is not None or not is_apprec
+                    else "original not found",
+                )
+            )
+        for ref, failure in decision.skipped_copies:
+            out.events.append(
+                self._event(
+                    EventType.REJECTED,
+                    inbound,
+                    envelope,
+                    now,
+                    None,
+                    sender_category=sender.category,
+                    sender_her_id=sender.organisation_her_id,
+                    is_copy=True,
+                    reason_code=failure.code.value,
+                    reason=f"copy receiver: {failure.reason}",
+                    label=f"copy:{ref.organisation_her_id}:{ref.service_her_id}:{ref.person_her_id}",
+                )
+            )
+        if not is_apprec and envelope.msg_id and sender.organisation_her_id is not None:
+            out.sent.append(
+                SentRecord(
+                    f"{sender.organisation_her_id}|{envelope.msg_id}",
+                    inbound.received_at,
+                    inbound.hub_message_id,
+                )
+            )
+
+    def _rejected(
+        self,
+        decision: Rejected,
+        inbound: InboundMessage,
+        payload: bytes,
+        register: RegisterIndex,
+        now: datetime,
+        out: Outputs,
+        principals: Principals | None,
+    ) -> None:
+        envelope = decision.envelope
+        out.rejected = RejectedMessage(
+            hub_message_id=inbound.hub_message_id,
+            code=decision.code,
+            reason=decision.reason,
+            stage=RejectStage.ROUTER,
+            rejected_at=now,
+            ingress=inbound,
+            payload=payload,
+            msg_id=envelope.msg_id if envelope else None,
+            family=envelope.family if envelope else None,
+            message_type=envelope.message_type if envelope else None,
+            sender_her_id=envelope.sender.organisation_her_id if envelope else None,
+        )
+        out.events.append(
+            self._event(
+                EventType.REJECTED,
+                inbound,
+                envelope,
+                now,
+                register,
+                reason_code=decision.code.value,
+                reason=decision.reason,
+            )
+        )
+        apprec = self._negative_apprec(decision, inbound, register, now, principals)
+        if apprec is not None:
+            out.routed.append(apprec)
+            out.events.append(
+                self._event(
+                    EventType.ROUTED,
+                    apprec.ingress,
+                    None,
+                    now,
+                    None,
+                    family=Family.APPREC,
+                    message_type="APPREC",
+                    receiver_category=apprec.receiver_category,
+                    receiver_her_id=apprec.receiver_organisation_her_id,
+                    addressing_mode=apprec.addressing_mode,
+                    label="hub-apprec",
+                    size_bytes=apprec.size_bytes,
+                    original_msg_id=envelope.msg_id if envelope else None,
+                    apprec_status=AppRecStatus.REJECTED,
+                    reason_code=decision.code.value,
+                )
+            )
+
+    def _negative_apprec(
+        self,
+        decision: Rejected,
+        inbound: InboundMessage,
+        register: RegisterIndex,
+        now: datetime,
+        principals: Principals | None = None,
+    ) -> RoutedMessage | None:
+        """The hub's AppRec for a rejection, to the sender; None where the standard has none."""
+        envelope = decision.envelope
+        if (
+            envelope is None
+            or envelope.family is Family.APPREC
+            or not envelope.msg_id
+            or envelope.apprec_version is None
+        ):
+            return None
+        answer_to = self._answer_to(decision, inbound, envelope, principals or self._principals)
+        if answer_to is None:
+            return None
+        return self.hub_apprec(
+            register,
+            answer_to=answer_to,
+            apprec_id=uuid5(inbound.hub_message_id, "hub-apprec"),
+            version=envelope.apprec_version,
+            code=decision.code,
+            reason=decision.reason,
+            original_type=envelope.message_type or UNKNOWN_MESSAGE_TYPE,
+            original_gen_date=envelope.gen_date,
+            original_msg_id=envelope.msg_id,
+            now=now,
+        )
+
+    def hub_apprec(
+        self,
+        register: RegisterIndex,
+        *,
+        answer_to: int,
+        apprec_id: UUID,
+        version: AppRecVersion,
+        code: AppRecError,
+        reason: str,
+        original_type: str,
+        original_gen_date: str | None,
+        original_msg_id: str,
+        now: datetime,
+    ) -> RoutedMessage | None:
+        """A negative AppRec from the hub to organisation ``answer_to``, routed like any message
+        (also used by delivery for X99 "not delivered"); None when it has no receiving party."""
+        resolution = resolve_receiver(
+            register, PartyRef(organisation_her_id=answer_to), "APPREC", None, now
+        )
+        if not isinstance(resolution, Resolution):
+            return None
+        settings = self._settings
+        document = negative_apprec(
+            version=version,
+            apprec_id=apprec_id,
+            generated_at=now,
+            code=code,
+            reason=reason,
+            hub_her_id=settings.hub_her_id,
+            hub_name=settings.hub_name,
+            receiver_her_id=answer_to,
+            receiver_name=resolution.receiver.name,
+            original_type=original_type,
+            original_gen_date=original_gen_date,
+            original_msg_id=original_msg_id,
+        )
+        ingress = InboundMessage(
+            hub_message_id=apprec_id,
+            adapter="hub",
+            principal=None,
+            received_at=now,
+            size_bytes=len(document),
+            replay_of=None,
+        )
+        return RoutedMessage(
+            hub_message_id=apprec_id,
+            family=Family.APPREC,
+            message_type="APPREC",
+            message_version=version,
+            msg_id=str(apprec_id),
+            receiver_her_id=resolution.receiver_her_id,
+            receiver_organisation_her_id=resolution.organisation_her_id,
+            addressed_her_id=answer_to,
+            sender_her_id=settings.hub_her_id,
+            sender_category=Category.ANNET,
+            receiver_category=resolution.category,
+            addressing_mode=AddressingMode.ORGANISATION,
+            ingress=ingress,
+            routed_at=now,
+            size_bytes=len(document),
+            payload=document,
+        )
+
+    def _answer_to(
+        self,
+        decision: Rejected,
+        inbound: InboundMessage,
+        envelope: Envelope,
+        principals: Principals,
+    ) -> int | None:
+        """Who gets the AppRec: the sender organisation, or for spoofing the principal."""
+        if decision.spoofing:
+            principal = principals.get(inbound.principal)
+            return min(principal.sender_her_ids) if principal and principal.sender_her_ids else None
+        return envelope.sender.organisation_her_id
+
+    def _event(
+        self,
+        event_type: EventType,
+        inbound: InboundMessage,
+        envelope: Envelope | None,
+        now: datetime,
+        register: RegisterIndex | None,
+        *,
+        label: str | None = None,
+        resolution: Resolution | None = None,
+        family: Family | None = None,
+        message_type: str | None = None,
+        sender_category: Category | None = None,
+        sender_her_id: int | None = None,
+        receiver_category: Category | None = None,
+        receiver_her_id: int | None = None,
+        addressing_mode: AddressingMode | None = None,
+        is_copy: bool = False,
+        reason_code: str | None = None,
+        reason: str | None = None,
+        size_bytes: int | None = None,
+        apprec_status: AppRecStatus | None = None,
+        apprec_round_trip_ms: int | None = None,
+        original_msg_id: str | None = None,
+    ) -> MessageEvent:
+        sender_ref = envelope.sender if envelope else None
+        receiver_ref = envelope.receiver if envelope else None
+        if sender_her_id is None and sender_ref is not None:
+            sender_her_id = sender_ref.organisation_her_id
+        if resolution is not None:
+            receiver_category = resolution.category
+            receiver_her_id = resolution.organisation_her_id
+            addressing_mode = resolution.addressing_mode
+        elif receiver_her_id is None and receiver_ref is not None:
+            receiver_her_id = receiver_ref.organisation_her_id
+        if register is not None:
+            sender_category = sender_category or _category(register, sender_her_id)
+            receiver_category = receiver_category or _category(register, receiver_her_id)
+        if envelope is not None and envelope.family is Family.APPREC:
+            apprec_status = apprec_status or envelope.apprec_status
+        return MessageEvent(
+            event_id=uuid5(inbound.hub_message_id, label or event_type.value),
+            event_type=event_type,
+            occurred_at=now,
+            hub_message_id=inbound.hub_message_id,
+            msg_id=envelope.msg_id if envelope else None,
+            family=family or (envelope.family if envelope else Family.OTHER),
+            message_type=message_type
+            or (
+                envelope.message_type
+                if envelope and envelope.message_type
+                else UNKNOWN_MESSAGE_TYPE
+            ),
+            message_version=envelope.version if envelope and envelope.version else None,
+            sender_her_id=sender_her_id,
+            receiver_her_id=receiver_her_id,
+            sender_category=sender_category or Category.UKJENT,
+            receiver_category=receiver_category or Category.UKJENT,
+            addressing_mode=addressing_mode or _mode(receiver_ref),
+            is_copy=is_copy,
+            reason_code=reason_code,
+            reason=reason,
+            adapter=inbound.adapter,
+            principal=inbound.principal,
+            received_at=inbound.received_at,
+            size_bytes=inbound.size_bytes if size_bytes is None else size_bytes,
+            apprec_status=apprec_status,
+            apprec_round_trip_ms=apprec_round_trip_ms,
+            original_msg_id=original_msg_id,
+        )
+
+
+def _category(register: RegisterIndex, her_id: int | None) -> Category | None:
+    if her_id is None or her_id not in register:
+        return None
+    return register.category(her_id)
+
+
+def _mode(ref: PartyRef | None) -> AddressingMode:
+    if ref is None:
+        return AddressingMode.NONE
+    if ref.person_her_id is not None:
+        return AddressingMode.PERSON
+    if ref.service_her_id is not None:
+        return AddressingMode.SERVICE
+    if ref.organisation_her_id is not None:
+        return AddressingMode.ORGANISATION
+    return AddressingMode.NONE

@@ -1,0 +1,27 @@
+"""Typed settings of the router."""
+
+import socket
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RoutingSettings(BaseModel):
+    """How the router decides, de-duplicates and answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group_id: str = "hub.router"
+    instance_id: str = Field(default_factory=socket.gethostname, min_length=1)
+    """Stable per replica (the pod name): a restarted replica fences its predecessor."""
+    principals_file: Path | None = None
+    """TOML file of principals and the sender HER-ids each may send for; none = open (demo only)."""
+    hub_her_id: int = Field(default=8888801, ge=1)
+    """The hub's own HER-id, the sender of the AppRecs it generates."""
+    hub_name: str = "meldingshub"
+    dedup_window_days: float = Field(default=7.0, gt=0)
+    """A re-send with the same sender and MsgId within this window is a duplicate."""
+    correlation_window_hours: float = Field(default=24 * 7, gt=0)
+    """How long the router remembers routed messages to correlate AppRecs (standard: 96 h)."""
+    dedup_topic: str = "hub.router.dedup"
+    sent_topic: str = "hub.router.sent"

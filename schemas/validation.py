@@ -1,0 +1,145 @@
+"""XSD validation with compiled schemas, and safe wording of what failed.
+
+A message is validated in one pass: for MsgHead messages an in-memory schema
+imports both MsgHead and the payload's namespace, so the envelope and the
+payload (and base64 attachments) are checked together. Each combination is
+compiled once and kept. Failures are worded from libxml2's messages with every
+quoted *value* removed: the reason names the element path and the rule, never
+the element's text (which may be a fødselsnummer or clinical text).
+"""
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+
+from schemas.official import SchemaLibrary, SchemaResolver
+from schemas.vocabulary import AppRecError
+
+_MAX_REASON = 400
+_VALUE_AFTER_NAME = re.compile(
+    r"((?:Element|[Aa]ttribute) '[^']*'(?:, attribute '[^']*')?: )'[^']*'"
+)
+_THE_VALUE = re.compile(r"[Tt]he value '[^']*'")
+_SET = re.compile(r"set \{[^}]*\}")
+_QUOTED = re.compile(r"'([^']*)'")
+_NAME = re.compile(r"(\{[^}]*\})?[A-Za-zÆØÅæøå_][\w.\-:ÆØÅæøå]*")
+_PATH_STEP = re.compile(r"\*\[local-name\(\)\s*=\s*'([^']+)'[^\]]*\]|[A-Za-z0-9_]+:")
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationFailure:
+    """Why a message failed validation: an AppRec code and safe text."""
+
+    code: AppRecError
+    reason: str
+
+
+def safe_message(message: str) -> str:
+    """libxml2's validation message with every quoted value replaced by ``[value]``."""
+    message = _VALUE_AFTER_NAME.sub(r"\1[value]", message)
+    message = _THE_VALUE.sub("the value", message)
+    message = _SET.sub("set of allowed codes", message)
+
+    def keep_names(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        return match.group(0) if _NAME.fullmatch(inner) else "'[value]'"
+
+    return _QUOTED.sub(keep_names, message).strip()
+
+
+def safe_path(path: str | None) -> str:
+    """An element path with prefixes and namespace predicates reduced to local names."""
+    if not path:
+        return "/"
+    return _PATH_STEP.sub(lambda match: match.group(1) or "", path)
+
+
+def element_path(target: etree._Element, path: str | None) -> str:
+    """libxml2's node path (``/*/*[2]/*``) as local names: ``/MsgHead/Document/RefDoc``."""
+    if path:
+        try:
+            found = target.getroottree().xpath(path)
+        except etree.XPathError:
+            found = None
+        if isinstance(found, list) and found and isinstance(found[0], etree._Element):
+            element: etree._Element | None = found[0]
+            names: list[str] = []
+            while element is not None:
+                names.append(etree.QName(element).localname)
+                element = element.getparent()
+            return "/" + "/".join(reversed(names))
+    return safe_path(path)
+
+
+class SchemaValidator:
+    """Compiles schema combinations from a library once and validates trees against them."""
+
+    def __init__(self, library: SchemaLibrary) -> None:
+        self.library = library
+        self._parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)
+        self._parser.resolvers.add(SchemaResolver(library))
+        self._compiled: dict[tuple[str, ...], etree.XMLSchema] = {}
+        self._failed: dict[tuple[str, ...], ValidationFailure] = {}
+        self._lock = threading.Lock()
+
+    def compile(self, namespaces: tuple[str, ...]) -> etree.XMLSchema | ValidationFailure:
+        """The compiled schema for these namespaces, or why there is none (kept either way)."""
+        schema = self._compiled.get(namespaces)
+        if schema is not None:
+            return schema
+        failure = self._failed.get(namespaces)
+        if failure is not None:
+            return failure
+        with self._lock:
+            return self._compile_locked(namespaces)
+
+    def _compile_locked(self, namespaces: tuple[str, ...]) -> etree.XMLSchema | ValidationFailure:
+        if namespaces in self._compiled:
+            return self._compiled[namespaces]
+        missing = [namespace for namespace in namespaces if self.library.locate(namespace) is None]
+        if missing:
+            failure = ValidationFailure(
+                AppRecError.T10, f"{self.library.name} have no schema for namespace {missing[0]}"
+            )
+            self._failed[namespaces] = failure
+            return failure
+        try:
+            driver = etree.fromstring(self.library.driver(namespaces), self._parser)
+            schema = etree.XMLSchema(driver)
+        except (etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
+            compile_log: Any = exc.error_log  # lxml-stubs lack _ErrorLog.last_error
+            detail = str(compile_log.last_error or exc).split("\n")[0][:_MAX_REASON]
+            failure = ValidationFailure(
+                AppRecError.T99,
+                f"the schema for {namespaces[-1]} in the {self.library.name} does not compile: "
+                f"{detail}",
+            )
+            self._failed[namespaces] = failure
+            return failure
+        self._compiled[namespaces] = schema
+        return schema
+
+    def validate(
+        self, target: etree._Element, namespaces: tuple[str, ...]
+    ) -> ValidationFailure | None:
+        """Validate ``target`` (a root or a subtree); ``None`` means valid."""
+        schema = self.compile(namespaces)
+        if isinstance(schema, ValidationFailure):
+            return schema
+        if schema.validate(target):
+            return None
+        error_log: Any = schema.error_log  # lxml-stubs lack len() and indexing of _ErrorLog
+        error = error_log[0]
+        path = element_path(target, error.path)
+        extra = len(error_log) - 1
+        more = f" (and {extra} more)" if extra > 0 else ""
+        return ValidationFailure(
+            AppRecError.T02, f"{path}: {safe_message(error.message)[:_MAX_REASON]}{more}"
+        )
+
+    def compiled_count(self) -> int:
+        """How many schema combinations are compiled (for start-up reports and tests)."""
+        return len(self._compiled)

@@ -1,0 +1,236 @@
+"""The generated manifests are in sync with their sources, the monitoring resources
+wrap the metrics package's own rules and dashboard, and every KafkaUser may do
+only what its component needs."""
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from broker_adapters.kafka.settings import TopicSettings
+from deploy.k8s import generate
+from tests.deploy.manifests import K8S, Resource, by_name, of_kind, render, render_tree
+from tests.deploy.test_manifests import validate
+
+SAMPLE_RULES = {
+    "groups": [
+        {
+            "name": "meldingshub",
+            "rules": [
+                {
+                    "alert": "MeldingshubDown",
+                    "expr": "up{job=~'meldingshub.*'} == 0",
+                    "for": "5m",
+                    "labels": {"severity": "critical"},
+                    "annotations": {"summary": "a hub process is down"},
+                }
+            ],
+        }
+    ]
+}
+SAMPLE_DASHBOARD = json.dumps({"uid": "meldingshub", "id": None, "title": "meldingshub"}, indent=2)
+
+
+def test_committed_generated_files_are_in_sync() -> None:
+    problems = generate.stale(generate.outputs())
+    assert not problems, "\n".join(problems) + "\nrun: .venv/bin/python deploy/k8s/generate.py"
+
+
+def _committed() -> dict[Path, str]:
+    """What is on disk now, in the shape of ``generate.outputs()``."""
+    return {p: p.read_text(encoding="utf-8") for p in generate.outputs() if p.is_file()}
+
+
+def test_a_drifted_missing_or_orphaned_file_is_reported() -> None:
+    expected = _committed()
+    topics = K8S / "base" / "kafka" / "topics.yaml"
+    users = K8S / "base" / "kafka" / "users.yaml"
+    expected[topics] += "# edited by hand\n"
+    expected[users.with_name("absent.yaml")] = "x"
+    orphans = {p for p in generate.GENERATED_NAMES if p.is_file()}
+    for orphan in orphans:
+        del expected[orphan]
+    assert generate.stale(expected) == sorted(
+        [
+            "deploy/k8s/base/kafka/absent.yaml is missing",
+            "deploy/k8s/base/kafka/topics.yaml is out of date",
+        ]
+        + [f"{p.relative_to(generate.REPO)} has no source any more" for p in orphans]
+    )
+
+
+def test_check_mode_exits_non_zero_only_when_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    on_disk = _committed()
+    monkeypatch.setattr(generate, "outputs", lambda: on_disk)
+    assert generate.main(["--check"]) == 0
+    monkeypatch.setattr(generate, "outputs", lambda: {p: c + "#\n" for p, c in on_disk.items()})
+    assert generate.main(["--check"]) == 1
+
+
+def test_prometheus_rules_are_the_metrics_packages_rules() -> None:
+    if not generate.RULES_SOURCE.is_file():
+        pytest.skip("deploy/prometheus/rules.yml does not exist yet (metrics issue)")
+    rules = yaml.safe_load(generate.RULES_SOURCE.read_text(encoding="utf-8"))
+    (rule,) = of_kind(render("overlays/prod"), "PrometheusRule")
+    assert rule["spec"]["groups"] == rules["groups"]
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_grafana_dashboard_is_the_metrics_packages_dashboard() -> None:
+    if not generate.DASHBOARD_SOURCE.is_file():
+        pytest.skip("deploy/grafana/meldingshub.json does not exist yet (metrics issue)")
+    text = generate.DASHBOARD_SOURCE.read_text(encoding="utf-8")
+    configmaps = by_name(render("overlays/prod"), "ConfigMap")
+    dashboard = configmaps["meldingshub-grafana-dashboard"]
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboard["data"] == {"meldingshub.json": text}
+    # a ConfigMap holds at most 1 MiB; client-side apply stops at 256 KiB (README)
+    assert len(text.encode()) < 1024 * 1024
+
+
+def test_monitoring_sources_flow_into_the_rendered_overlays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mechanism end to end, with sample sources in a copy of deploy/k8s."""
+    rules_file = tmp_path / "rules.yml"
+    rules_file.write_text(yaml.safe_dump(SAMPLE_RULES), encoding="utf-8")
+    dashboard_file = tmp_path / "meldingshub.json"
+    dashboard_file.write_text(SAMPLE_DASHBOARD, encoding="utf-8")
+    monkeypatch.setattr(generate, "RULES_SOURCE", rules_file)
+    monkeypatch.setattr(generate, "DASHBOARD_SOURCE", dashboard_file)
+    copy = tmp_path / "k8s"
+    shutil.copytree(K8S, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    for path, content in generate.outputs().items():
+        (copy / path.relative_to(K8S)).write_text(content, encoding="utf-8")
+
+    resources = render_tree(copy / "overlays" / "prod")
+    (rule,) = of_kind(resources, "PrometheusRule")
+    assert rule["spec"]["groups"] == SAMPLE_RULES["groups"]
+    dashboard = by_name(resources, "ConfigMap")["meldingshub-grafana-dashboard"]
+    assert dashboard["data"]["meldingshub.json"] == SAMPLE_DASHBOARD
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    for resource in (rule, dashboard):
+        validate(resource)
+
+
+def test_a_dashboard_grafana_cannot_read_is_refused() -> None:
+    with pytest.raises(json.JSONDecodeError):
+        generate.dashboard_configmap("{not json")
+    with pytest.raises(ValueError, match="groups"):
+        generate.prometheus_rule({"rules": []})
+
+
+# --- ACLs: evaluated the way Kafka's simple authorizer does ---------------------
+
+
+def allowed(user: Resource, kind: str, name: str, operation: str) -> bool:
+    """Whether ``user``'s ACLs allow ``operation`` on the resource (Read/Write imply Describe)."""
+    for acl in user["spec"]["authorization"]["acls"]:
+        resource = acl["resource"]
+        if resource["type"] != kind or acl.get("type", "allow") != "allow":
+            continue
+        pattern = resource.get("name", "")
+        if resource.get("patternType", "literal") == "prefix":
+            matches = name.startswith(pattern)
+        else:
+            matches = pattern in (name, "*")
+        implied = {operation, "All"} | ({"Read", "Write"} if operation == "Describe" else set())
+        if matches and implied & set(acl["operations"]):
+            return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def users() -> dict[str, Resource]:
+    return {
+        u["metadata"]["labels"]["app.kubernetes.io/component"]: u
+        for u in of_kind(render("overlays/prod"), "KafkaUser")
+    }
+
+
+TOPICS = TopicSettings()
+RECEIVER_TOPIC = generate.DELIVER_TOPIC_PREFIX + "8094866"
+RETRY_TOPIC = generate.retry_topics()[0]
+
+
+@pytest.mark.parametrize(
+    ("component", "kind", "name", "operation", "expected"),
+    [
+        ("ingress-http", "topic", TOPICS.inbound.name, "Write", True),
+        ("ingress-http", "topic", TOPICS.inbound.name, "Read", False),
+        ("ingress-http", "topic", TOPICS.outbound.name, "Write", False),
+        ("router", "topic", TOPICS.inbound.name, "Read", True),
+        ("router", "topic", TOPICS.outbound.name, "Write", True),
+        ("router", "topic", TOPICS.events.name, "Write", True),
+        ("router", "topic", TOPICS.parties.name, "Read", True),
+        ("router", "topic", TOPICS.parties.name, "Write", False),
+        ("router", "topic", RECEIVER_TOPIC, "Read", False),
+        ("router", "topic", RECEIVER_TOPIC, "Write", False),
+        ("router", "topic", RETRY_TOPIC, "Read", False),
+        ("router", "group", generate.GROUPS["delivery"], "Read", False),
+        ("router", "group", generate.GROUPS["router"], "Read", True),
+        ("router", "transactionalId", generate.GROUPS["router"] + "-0a1b2c", "Write", True),
+        ("delivery", "topic", TOPICS.outbound.name, "Read", True),
+        ("delivery", "topic", RECEIVER_TOPIC, "Write", True),
+        ("delivery", "topic", RECEIVER_TOPIC, "Create", True),
+        ("delivery", "topic", RECEIVER_TOPIC, "Read", False),
+        ("delivery", "topic", RETRY_TOPIC, "Read", True),
+        ("delivery", "topic", TOPICS.inbound.name, "Read", False),
+        ("delivery", "group", generate.GROUPS["delivery"], "Read", True),
+        ("aggregator", "topic", TOPICS.events.name, "Read", True),
+        ("aggregator", "topic", TOPICS.events.name, "Write", False),
+        ("aggregator", "topic", TOPICS.inbound.name, "Read", False),
+        ("aggregator", "topic", TOPICS.outbound.name, "Read", False),
+        ("register-api", "topic", TOPICS.parties.name, "Read", True),
+        ("register-api", "topic", TOPICS.parties.name, "Write", False),
+        ("register-api", "topic", TOPICS.outbound.name, "Read", False),
+        ("register-import", "topic", TOPICS.parties.name, "Write", True),
+        ("register-import", "topic", TOPICS.inbound.name, "Write", False),
+    ],
+)
+def test_each_component_may_use_only_its_own_topics_and_groups(
+    users: dict[str, Resource],
+    component: str,
+    kind: str,
+    name: str,
+    operation: str,
+    expected: bool,
+) -> None:
+    assert allowed(users[component], kind, name, operation) is expected
+
+
+def test_every_process_may_describe_the_core_topics_it_checks_at_start(
+    users: dict[str, Resource],
+) -> None:
+    for component, user in users.items():
+        for spec in TOPICS.all():
+            assert allowed(user, "topic", spec.name, "Describe"), (component, spec.name)
+
+
+def test_no_user_has_wildcards_or_cluster_rights(users: dict[str, Resource]) -> None:
+    for component, user in users.items():
+        for acl in user["spec"]["authorization"]["acls"]:
+            assert acl["resource"]["type"] != "cluster", component
+            assert acl["resource"].get("name") not in (None, "", "*"), component
+            assert "All" not in acl["operations"], component
+        assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+
+
+def test_each_consumer_group_belongs_to_one_component(users: dict[str, Resource]) -> None:
+    for owner, group in generate.GROUPS.items():
+        readers = {c for c, u in users.items() if allowed(u, "group", group, "Read")}
+        assert readers == {owner}, group
+
+
+def _topic_names(resources: list[dict[str, Any]]) -> set[str]:
+    return {t["spec"].get("topicName", t["metadata"]["name"]) for t in resources}
+
+
+def test_retry_tiers_have_topics_sized_like_outbound() -> None:
+    topics = {t["metadata"]["name"]: t for t in of_kind(render("overlays/prod"), "KafkaTopic")}
+    assert set(generate.retry_topics()) <= _topic_names(list(topics.values()))
+    for name in generate.retry_topics():
+        assert topics[name]["spec"]["partitions"] == TOPICS.outbound.partitions

@@ -1,0 +1,93 @@
+"""Settings: environment, config file, defaults, and one clear message for bad values."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from meldingshub.cli import main
+from meldingshub.settings import SettingsError, load_settings
+
+
+def test_defaults_use_embedded_broker_and_sqlite_under_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MELDINGSHUB_DATA_DIR", str(tmp_path))
+    settings = load_settings()
+    assert settings.kafka.embedded
+    assert settings.store.dsn == f"sqlite:///{tmp_path / 'meldingshub.sqlite3'}"
+    assert settings.kafka.topics.inbound.name == "hub.inbound"
+
+
+def test_nested_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MELDINGSHUB_KAFKA__BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
+    monkeypatch.setenv("MELDINGSHUB_KAFKA__TOPICS__INBOUND__PARTITIONS", "12")
+    monkeypatch.setenv("MELDINGSHUB_KAFKA__SASL_PASSWORD", "hunter2")
+    settings = load_settings()
+    assert not settings.kafka.embedded
+    assert settings.kafka.topics.inbound.partitions == 12
+    assert settings.kafka.topics.inbound.name == "hub.inbound"
+    assert "hunter2" not in repr(settings)
+    assert settings.kafka.sasl_password is not None
+    assert settings.kafka.sasl_password.get_secret_value() == "hunter2"
+
+
+def test_config_file_below_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        '[kafka]\nbootstrap_servers = "file-broker:9092"\n[log]\nformat = "json"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("MELDINGSHUB_LOG__FORMAT", "console")
+    settings = load_settings(config)
+    assert settings.kafka.bootstrap_servers == "file-broker:9092"
+    assert settings.log.format == "console"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        (
+            "MELDINGSHUB_KAFKA__BOOTSTRAP_SERVERS",
+            "no-port-here",
+            "MELDINGSHUB_KAFKA__BOOTSTRAP_SERVERS",
+        ),
+        ("MELDINGSHUB_LOG__FORMAT", "xml", "MELDINGSHUB_LOG__FORMAT"),
+        (
+            "MELDINGSHUB_KAFKA__TOPICS__EVENTS__PARTITIONS",
+            "0",
+            "MELDINGSHUB_KAFKA__TOPICS__EVENTS__PARTITIONS",
+        ),
+        ("MELDINGSHUB_HTTP__API_BIND", "everywhere", "MELDINGSHUB_HTTP__API_BIND"),
+    ],
+)
+def test_invalid_setting_is_named(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as excinfo:
+        load_settings()
+    assert named in str(excinfo.value)
+
+
+def test_unknown_setting_is_rejected(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text("[kafka]\nbootstrap_server = 'typo:9092'\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="BOOTSTRAP_SERVER"):
+        load_settings(config)
+
+
+def test_cli_exits_2_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MELDINGSHUB_KAFKA__EMBEDDED_PORT", "99999")
+    result = CliRunner().invoke(main, ["run"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "meldingshub: error: invalid setting MELDINGSHUB_KAFKA__EMBEDDED_PORT"
+    )
+
+
+def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(tmp_path / "absent.toml")

@@ -1,0 +1,332 @@
+"""The router through a real broker: every family, each rejection, AppRec round trip, duplicates."""
+
+import dataclasses
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from addressregister.index import RegisterIndex
+from meldingshub.components.router import RouterComponent
+from meldingshub.settings import Settings
+from routing.outputs import OutputBuilder
+from routing.pipeline import decide
+from routing.principals import Principal, Principals
+from schemas.reader import MessageReader
+from schemas.records import MessageEvent, RejectedMessage, RoutedMessage, decode
+from schemas.vocabulary import AppRecError, EventType, Family
+from tests.support.corpus_register import (
+    Sample,
+    accepted_samples,
+    apprec_answer,
+    consistent,
+    register_for,
+)
+from tests.support.hub import isolated_settings, send_inbound
+from tests.support.kafka import read_all
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def reader() -> MessageReader:
+    return MessageReader(Settings().schemas)
+
+
+@pytest.fixture(scope="module")
+def samples(reader: MessageReader) -> list[Sample]:
+    return consistent(accepted_samples(reader))
+
+
+@pytest.fixture(scope="module")
+def register(samples: list[Sample]) -> RegisterIndex:
+    return register_for(samples)
+
+
+@contextmanager
+def router(
+    settings: Settings,
+    register: RegisterIndex,
+    reader: MessageReader,
+    principals: Principals | None = None,
+) -> Iterator[RouterComponent]:
+    component = RouterComponent(
+        settings,
+        settings.kafka.bootstrap_servers,
+        lambda: register,
+        reader,
+        principals or Principals(),
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=component.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield component
+    finally:
+        stop.set()
+        thread.join(30)
+        assert not thread.is_alive()
+
+
+def events(settings: Settings, expected: int) -> list[MessageEvent]:
+    records = read_all(
+        settings.kafka.bootstrap_servers, settings.kafka.topics.events.name, expected, 60
+    )
+    return [decode(r.value() or b"", MessageEvent) for r in records]
+
+
+def outbound(settings: Settings, expected: int) -> list[RoutedMessage]:
+    records = read_all(
+        settings.kafka.bootstrap_servers, settings.kafka.topics.outbound.name, expected, 60
+    )
+    routed = [decode(r.value() or b"", RoutedMessage) for r in records]
+    for record, message in zip(records, routed, strict=True):
+        assert record.key() == str(message.receiver_her_id).encode()
+    return routed
+
+
+def test_every_corpus_family_routes_to_its_receiver(
+    kafka_bootstrap: str, samples: list[Sample], register: RegisterIndex, reader: MessageReader
+) -> None:
+    settings = isolated_settings(kafka_bootstrap)
+    sent = send_inbound(
+        kafka_bootstrap, settings.kafka.topics.inbound.name, [s.raw for s in samples]
+    )
+    expected: Counter[tuple[str, int]] = Counter()
+    seen_keys: dict[str, str] = {}
+    builder = OutputBuilder(settings.routing, Principals())
+    for sample, meta in zip(samples, sent, strict=True):
+        decision = decide(
+            reader.read(sample.raw), meta, register, Principals(), seen_keys.get, meta.received_at
+        )
+        out = builder.build(decision, meta, sample.raw, register, meta.received_at)
+        if out.remember:
+            seen_keys.setdefault(*out.remember)
+        for routed_message in out.routed:
+            expected[(str(routed_message.hub_message_id), routed_message.receiver_her_id)] += 1
+    with router(settings, register, reader):
+        routed = outbound(settings, sum(expected.values()))
+        seen = events(settings, 2 * len(samples) + 1)
+    assert Counter((str(r.hub_message_id), r.receiver_her_id) for r in routed) == expected
+    assert {r.family for r in routed} == {
+        Family.PLO,
+        Family.DIALOG,
+        Family.BASIS,
+        Family.ERESEPT,
+        Family.APPREC,
+    }
+    kinds = Counter(e.event_type for e in seen)
+    assert kinds[EventType.ACCEPTED] == len(samples)
+    assert kinds[EventType.ROUTED] + kinds[EventType.APPREC_ROUTED] == sum(expected.values())
+    assert kinds[EventType.DUPLICATE] == len(samples) - len(set(seen_keys.values()))
+    assert len({e.event_id for e in seen}) == len(seen)
+
+
+def _first(samples: list[Sample], family: Family) -> Sample:
+    return next(
+        s
+        for s in samples
+        if s.envelope.family is family
+        and s.envelope.msg_id
+        and s.envelope.sender.organisation_her_id != s.envelope.receiver.organisation_her_id
+        and s.envelope.apprec_version
+    )
+
+
+def _disjoint(samples: list[Sample], families: list[Family]) -> list[Sample]:
+    """One sample per family, no two sharing an organisation (so changing one affects no other)."""
+    chosen: list[Sample] = []
+    used: set[int | None] = set()
+    for family in families:
+        for sample in samples:
+            env = sample.envelope
+            orgs = {env.sender.organisation_her_id, env.receiver.organisation_her_id}
+            if (
+                env.family is family
+                and env.msg_id
+                and env.apprec_version
+                and len(orgs) == 2
+                and not orgs & used
+            ):
+                chosen.append(sample)
+                used |= orgs
+                break
+        else:
+            raise AssertionError(f"no {family} sample with organisations of its own")
+    return chosen
+
+
+def _modified(register: RegisterIndex, changes: dict[int, dict[str, object]]) -> RegisterIndex:
+    return RegisterIndex(
+        dataclasses.replace(p, **changes[p.her_id]) if p.her_id in changes else p  # type: ignore[arg-type]
+        for p in register
+    )
+
+
+def test_each_rejection_reason_gives_one_rejection_one_apprec_one_event(
+    kafka_bootstrap: str, samples: list[Sample], register: RegisterIndex, reader: MessageReader
+) -> None:
+    dialog, plo, basis, eresept = _disjoint(
+        samples, [Family.DIALOG, Family.PLO, Family.BASIS, Family.ERESEPT]
+    )
+    basis_receiver = basis.envelope.receiver
+    eresept_receiver = eresept.envelope.receiver
+    changed = _modified(
+        register,
+        {
+            h: {"active": False}
+            for h in (
+                basis_receiver.person_her_id,
+                basis_receiver.service_her_id,
+                basis_receiver.organisation_her_id,
+            )
+            if h is not None
+        }
+        | {
+            h: {"receives": ()}
+            for h in (
+                eresept_receiver.person_her_id,
+                eresept_receiver.service_her_id,
+                eresept_receiver.organisation_her_id,
+            )
+            if h is not None
+        },
+    )
+    unknown_receiver = dialog.raw.replace(
+        f"<Id>{dialog.envelope.receiver.organisation_her_id}</Id>".encode(), b"<Id>99999999</Id>", 1
+    )
+    epj_senders = {
+        dialog.envelope.sender.organisation_her_id,
+        plo.envelope.sender.organisation_her_id,
+        basis.envelope.sender.organisation_her_id,
+        eresept.envelope.sender.organisation_her_id,
+    }
+    epj_senders.discard(None)
+    principals = Principals(
+        [
+            Principal("epj", frozenset(h for h in epj_senders if h is not None)),
+            Principal("intruder", frozenset({plo.envelope.sender.organisation_her_id or 0})),
+        ]
+    )
+    cases = [
+        ("not-well-formed", dialog.raw[: len(dialog.raw) // 2], "epj", AppRecError.T01, False),
+        (
+            "non-uuid-msgid",
+            dialog.raw.replace(b"<MsgId>", b"<MsgId>x-", 1),
+            "epj",
+            AppRecError.E10,
+            True,
+        ),
+        (
+            "invalid",
+            plo.raw.replace(b"<GenDate>", b"<GenDate>not-a-date", 1),
+            "epj",
+            AppRecError.T02,
+            True,
+        ),
+        ("unknown-receiver", unknown_receiver, "epj", AppRecError.E21, True),
+        ("inactive-receiver", basis.raw, "epj", None, True),
+        ("unsupported-type", eresept.raw, "epj", AppRecError.T10, True),
+        ("spoofed-sender", dialog.raw, "intruder", AppRecError.X99, True),
+    ]
+    settings = isolated_settings(kafka_bootstrap, partitions=1)
+    for _name, raw, principal, _code, _answered in cases:
+        send_inbound(
+            kafka_bootstrap, settings.kafka.topics.inbound.name, [raw], principal=principal
+        )
+    answers = sum(1 for case in cases if case[4])
+    with router(settings, changed, reader, principals):
+        rejected = [
+            decode(r.value() or b"", RejectedMessage)
+            for r in read_all(kafka_bootstrap, settings.kafka.topics.rejected.name, len(cases), 60)
+        ]
+        routed = outbound(settings, answers)
+        seen = events(settings, 2 * len(cases) + answers)
+    assert len(rejected) == len(cases)
+    by_message = {r.hub_message_id: r for r in rejected}
+    assert len(by_message) == len(cases)
+    for (name, _raw, _principal, code, _answered), record in zip(cases, rejected, strict=True):
+        if code is not None:
+            assert record.code is code, name
+        else:
+            assert "inactive" in record.reason, name
+    assert routed and all(r.family is Family.APPREC for r in routed)
+    assert len(routed) == answers, "one AppRec per rejection that has a MsgId to answer"
+    answered_codes = []
+    for apprec in routed:
+        answer = reader.read(apprec.payload)
+        assert answer.accepted and answer.envelope is not None, answer.problem
+        assert answer.envelope.original_msg_id in {r.msg_id for r in rejected}
+        answered_codes.extend(answer.envelope.apprec_error_codes)
+    assert sorted(answered_codes) == sorted(
+        record.code.value for case, record in zip(cases, rejected, strict=True) if case[4]
+    )
+    spoof_answer = [
+        r for r in routed if reader.read(r.payload).envelope.apprec_error_codes == ("X99",)
+    ]  # type: ignore[union-attr]
+    assert [r.receiver_her_id for r in spoof_answer] == [plo.envelope.sender.organisation_her_id]
+    rejected_events = [e for e in seen if e.event_type is EventType.REJECTED]
+    assert sorted(e.reason_code or "" for e in rejected_events) == sorted(
+        r.code.value for r in rejected
+    )
+
+
+def test_receiver_apprec_goes_back_to_the_original_sender_with_round_trip_time(
+    kafka_bootstrap: str, samples: list[Sample], register: RegisterIndex, reader: MessageReader
+) -> None:
+    original = _first(samples, Family.DIALOG)
+    env = original.envelope
+    template = Path(
+        next(
+            s.path
+            for s in samples
+            if s.envelope.family is Family.APPREC and "2012-02-15" in s.envelope.root_namespace
+        )
+    )
+    apprec = apprec_answer(
+        template.read_bytes(),
+        reader,
+        env.msg_id or "",
+        env.sender.organisation_her_id or 0,
+        env.receiver.organisation_her_id or 0,
+    )
+    settings = isolated_settings(kafka_bootstrap, partitions=1)
+    register_with_apprec = register
+    send_inbound(kafka_bootstrap, settings.kafka.topics.inbound.name, [original.raw])
+    with router(settings, register_with_apprec, reader):
+        first = outbound(settings, 1)
+        send_inbound(
+            kafka_bootstrap, settings.kafka.topics.inbound.name, [apprec], principal="receiver"
+        )
+        routed = outbound(settings, 2)
+        seen = events(settings, 4)
+    assert first[0].msg_id == env.msg_id
+    back = [r for r in routed if r.family is Family.APPREC]
+    assert len(back) == 1
+    assert back[0].receiver_her_id == env.sender.organisation_her_id
+    (answered,) = [e for e in seen if e.event_type is EventType.APPREC_ROUTED]
+    assert answered.original_msg_id == env.msg_id
+    assert answered.apprec_round_trip_ms is not None and answered.apprec_round_trip_ms >= 0
+
+
+@pytest.mark.slow
+def test_a_message_sent_three_times_routes_once_also_across_a_restart(
+    kafka_bootstrap: str, samples: list[Sample], register: RegisterIndex, reader: MessageReader
+) -> None:
+    sample = _first(samples, Family.PLO)
+    settings = isolated_settings(kafka_bootstrap, partitions=2)
+    topic = settings.kafka.topics.inbound.name
+    send_inbound(kafka_bootstrap, topic, [sample.raw, sample.raw])
+    with router(settings, register, reader):
+        assert len(outbound(settings, 1)) == 1
+        events(settings, 4)
+    send_inbound(kafka_bootstrap, topic, [sample.raw])
+    with router(settings, register, reader):
+        seen = events(settings, 6)
+    routed = outbound(settings, 1)
+    assert len(routed) == 1
+    kinds = Counter(e.event_type for e in seen)
+    assert kinds == Counter({EventType.ACCEPTED: 3, EventType.ROUTED: 1, EventType.DUPLICATE: 2})

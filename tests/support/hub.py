@@ -1,0 +1,76 @@
+"""Hub settings on uuid-named topics, and helpers to feed ``hub.inbound`` as ingress does."""
+
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from confluent_kafka import Producer
+
+from broker_adapters.kafka import ensure_topics
+from broker_adapters.kafka.settings import KafkaSettings, TopicSettings, TopicSpec
+from meldingshub.settings import Settings
+from routing.settings import RoutingSettings
+from schemas.records import INBOUND_HEADER, InboundMessage, encode
+
+TopicFactory = Callable[..., str]
+
+
+def isolated_settings(bootstrap: str, partitions: int = 3, **routing: object) -> Settings:
+    """Settings whose every topic and group is new, so tests never see each other's records."""
+    run = uuid.uuid4().hex[:10]
+    topics = TopicSettings(
+        inbound=TopicSpec(name=f"inbound-{run}", partitions=partitions),
+        outbound=TopicSpec(name=f"outbound-{run}", partitions=partitions),
+        rejected=TopicSpec(name=f"rejected-{run}", partitions=1),
+        events=TopicSpec(name=f"events-{run}", partitions=partitions),
+        parties=TopicSpec(
+            name=f"parties-{run}", partitions=1, config={"cleanup.policy": "compact"}
+        ),
+    )
+    settings = Settings(
+        kafka=KafkaSettings(bootstrap_servers=bootstrap, topics=topics),
+        routing=RoutingSettings(
+            group_id=f"router-{run}",
+            dedup_topic=f"dedup-{run}",
+            sent_topic=f"sent-{run}",
+            **routing,  # type: ignore[arg-type]
+        ),
+    )
+    from meldingshub.components.router import router_topics
+
+    ensure_topics({"bootstrap.servers": bootstrap}, [*topics.all(), *router_topics(settings)])
+    return settings
+
+
+def inbound_for(raw: bytes, principal: str = "epj", adapter: str = "http") -> InboundMessage:
+    """Metadata as an ingress adapter writes it."""
+    return InboundMessage(
+        hub_message_id=uuid.uuid4(),
+        adapter=adapter,
+        principal=principal,
+        received_at=datetime.now(UTC),
+        size_bytes=len(raw),
+    )
+
+
+def send_inbound(
+    bootstrap: str, topic: str, documents: Iterable[bytes], principal: str = "epj"
+) -> list[InboundMessage]:
+    """Write documents to the inbound topic the way ingress does: key principal, metadata header."""
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "message.max.bytes": 50_000_000,
+        }
+    )
+    sent = []
+    for raw in documents:
+        meta = inbound_for(raw, principal)
+        producer.produce(
+            topic, value=raw, key=principal.encode(), headers=[(INBOUND_HEADER, encode(meta))]
+        )
+        sent.append(meta)
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    return sent
