@@ -9,7 +9,7 @@ from confluent_kafka.admin import AdminClient
 
 from broker_adapters.kafka import ensure_topics
 from broker_adapters.kafka.settings import KafkaSettings, TopicSpec
-from tests.support.broker import running_broker
+from tests.support.broker import hides_aborted_records, running_broker
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +17,12 @@ def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap servers of the session's broker (see ``tests/support/broker.py``)."""
     with running_broker() as bootstrap:
         yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def broker_hides_aborted(kafka_bootstrap: str) -> bool:
+    """Whether the session's broker keeps aborted transactions from ``read_committed`` readers."""
+    return hides_aborted_records(kafka_bootstrap)
 
 
 @pytest.fixture

@@ -41,6 +41,9 @@ Process = Callable[[Message], Sequence[OutRecord]]
 OnError = Callable[[Message, Exception], Sequence[OutRecord]]
 OnPartitions = Callable[[list[TopicPartition]], None]
 
+DEFAULT_BATCH_SIZE = 500
+"""Records per transaction at most: large enough to amortise the commit, small enough to redo."""
+
 
 class FatalTransactionError(KafkaLayerError):
     """The transactional producer cannot continue (fenced, or a fatal broker error)."""
@@ -134,7 +137,7 @@ class TransactionalLoop:
         topics: Sequence[str],
         process: Process,
         on_error: OnError = _reraise,
-        batch_size: int = 500,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         poll_timeout_s: float = 0.02,
         on_assign: OnPartitions | None = None,
         on_revoke: OnPartitions | None = None,

@@ -61,7 +61,7 @@ def _start(
 
 
 def test_sigkill_mid_stream_loses_nothing_and_duplicates_only_with_the_same_key(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, broker_hides_aborted: bool, tmp_path: Path
 ) -> None:
     dsn = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     outbox = tmp_path / "outbox"
@@ -104,22 +104,27 @@ def test_sigkill_mid_stream_loses_nothing_and_duplicates_only_with_the_same_key(
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(30)
-        # Committed events: one per message, by event id. A kill that lands inside the
-        # broker's handling of the commit can leave the embedded broker (Tansu) with the
-        # batch's records committed but not its offsets; the batch then runs again and
-        # writes the identical records (ids are derived from the message), which the
-        # aggregator, idempotent by event id, counts once. So: any repeat is the same event.
-        delivered: defaultdict[object, set[object]] = defaultdict(set)
+        # Committed events: one per message, by event id. A kill inside a transaction leaves
+        # it open; it is aborted when the worker comes back, and a broker that hands aborted
+        # records to read_committed readers (Tansu 0.6, see ``hides_aborted_records``) shows
+        # them beside the re-run's identical records (ids are derived from the message),
+        # which the aggregator, idempotent by event id, counts once. So: any repeat is the
+        # same event.
+        delivered: defaultdict[object, list[object]] = defaultdict(list)
         for event in (decode(r.value() or b"", MessageEvent) for r in events):
             if event.event_type is EventType.DELIVERED:
-                delivered[event.hub_message_id].add(event.event_id)
+                delivered[event.hub_message_id].append(event.event_id)
         assert set(delivered) == {m.hub_message_id for m in everything}
-        assert {len(ids) for ids in delivered.values()} == {1}
+        assert {len(set(ids)) for ids in delivered.values()} == {1}
+        if broker_hides_aborted:
+            assert {len(ids) for ids in delivered.values()} == {1}
 
         # Kafka endpoint: written in the delivery transaction; any repeat (see above) is the
         # same record, which the receiver recognises by its hub message id.
         records = read_all(kafka_bootstrap, topic, PER_RECEIVER, 20)
         assert sorted({r.value() or b"" for r in records}) == sorted(m.payload for m in sent[KAFKA])
+        if broker_hides_aborted:
+            assert len(records) == PER_RECEIVER
 
         # webhook: all there; a re-sent one is the same document under the same key
         by_key: dict[str, set[bytes]] = defaultdict(set)

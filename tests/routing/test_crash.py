@@ -1,5 +1,6 @@
-"""Exactly once across a crash: two router processes, one SIGKILLed mid-stream and restarted."""
+"""Exactly once across crashes: two router processes, one SIGKILLed mid-stream and restarted."""
 
+import random
 import re
 import subprocess
 import sys
@@ -9,11 +10,14 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
+from uuid import UUID
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from broker_adapters.kafka.transactional import DEFAULT_BATCH_SIZE
 from meldingshub.settings import Settings
 from routing.outputs import OutputBuilder
 from routing.pipeline import decide
@@ -27,6 +31,7 @@ from tests.support.hub import isolated_settings, send_inbound
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MESSAGES = 20_000
+KILLS = 3
 PRINCIPALS = 8
 _MSG_ID = re.compile(rb"<MsgId>[^<]*</MsgId>")
 
@@ -77,6 +82,15 @@ class TopicCollector:
 LOGS: list[str] = []
 
 
+def _assert_repeats_are_identical(records: list[RoutedMessage]) -> None:
+    """Every copy of a routed message carries the same content (only the routing time differs)."""
+    first: dict[tuple[UUID, int], RoutedMessage] = {}
+    for record in records:
+        key = (record.hub_message_id, record.receiver_her_id)
+        original = first.setdefault(key, record)
+        assert replace(record, routed_at=original.routed_at) == original, key
+
+
 def _drain(process: subprocess.Popen[str], instance: str) -> None:
     assert process.stdout is not None
     for line in process.stdout:
@@ -112,7 +126,9 @@ def router_process(settings: Settings, instance: str) -> Iterator[subprocess.Pop
             process.wait(30)
 
 
-def test_sigkill_of_one_of_two_routers_neither_loses_nor_duplicates(kafka_bootstrap: str) -> None:
+def test_sigkill_of_one_of_two_routers_neither_loses_nor_duplicates(
+    kafka_bootstrap: str, broker_hides_aborted: bool
+) -> None:
     reader = MessageReader(Settings().schemas)
     samples = [
         s
@@ -135,23 +151,31 @@ def test_sigkill_of_one_of_two_routers_neither_loses_nor_duplicates(kafka_bootst
         metas = send_inbound(kafka_bootstrap, settings.kafka.topics.inbound.name, batch, f"epj-{p}")
         sent.extend(zip(batch, metas, strict=True))
     expected: Counter[tuple[str, int]] = Counter()
+    expected_events: set[uuid.UUID] = set()
     outcomes = 0
     for raw, meta in sent:
         decision = decide(reader.read(raw), meta, register, Principals(), lambda _k: None, now)
         out = builder.build(decision, meta, raw, register, now)
         outcomes += len(out.events)
+        expected_events.update(e.event_id for e in out.events)
         for routed in out.routed:
             expected[(str(routed.hub_message_id), routed.receiver_her_id)] += 1
     total = sum(expected.values())
     assert total >= MESSAGES * 0.9
 
+    jitter = random.Random(MESSAGES)
     outbound = TopicCollector(kafka_bootstrap, settings.kafka.topics.outbound.name, 4)
     events = TopicCollector(kafka_bootstrap, settings.kafka.topics.events.name, 4)
     try:
-        with router_process(settings, "a") as first, router_process(settings, "b"):
-            outbound.wait_for(total // 3, timeout_s=120)
-            first.kill()
-            first.wait()
+        with router_process(settings, "b"):
+            for _ in range(KILLS):
+                with router_process(settings, "a") as victim:
+                    outbound.wait_for(len(outbound.records) + total // 8, timeout_s=120)
+                    # A commit was just seen, so the router is likely computing its next
+                    # batch; a random pause spreads kills over every phase, commits included.
+                    time.sleep(jitter.uniform(0.0, 0.4))
+                    victim.kill()
+                    victim.wait()
             assert len(outbound.records) < total, "killed too late to prove anything"
             with router_process(settings, "a"):
                 outbound.wait_for(total, timeout_s=240)
@@ -164,16 +188,25 @@ def test_sigkill_of_one_of_two_routers_neither_loses_nor_duplicates(kafka_bootst
 
     routed_records = [decode(value, RoutedMessage) for value in outbound.records]
     got = Counter((str(r.hub_message_id), r.receiver_her_id) for r in routed_records)
-    assert got == expected, (
-        "hub.outbound must hold every routable message exactly once:\n"
-        + "\n".join(line for line in LOGS if "routed" not in line and "rejected" not in line)[
-            -6000:
-        ]
-    )
     outcome_events = [decode(value, MessageEvent) for value in events.records]
-    assert len(outcome_events) == outcomes
-    assert len({e.event_id for e in outcome_events}) == outcomes
+    logs = "\n".join(line for line in LOGS if "routed" not in line and "rejected" not in line)
+    # Compared as counts, not with ``==``: pytest's diff of two 20,000-key counters takes minutes.
+    missing, extra = expected - got, got - expected
+    assert not missing, f"{sum(missing.values())} routed messages lost:\n{logs[-6000:]}"
+    assert {e.event_id for e in outcome_events} == expected_events
+    if broker_hides_aborted:
+        assert not extra, f"{sum(extra.values())} repeated, e.g. {list(extra)[:3]}\n{logs[-6000:]}"
+        assert len(outcome_events) == outcomes
+    else:
+        # The broker hands aborted records to read_committed readers (see
+        # ``hides_aborted_records``): the killed router's open transaction, aborted when it
+        # comes back, shows beside the re-run. Bounded by the transactions a kill and the
+        # rebalances around it abort, and the same message each time (see the event ids above).
+        repeated = {hub_id for hub_id, _receiver in extra}
+        bound = KILLS * 2 * DEFAULT_BATCH_SIZE
+        assert len(repeated) <= bound, f"{len(repeated)} messages repeated"
+        _assert_repeats_are_identical(routed_records)
     accepted = Counter(
         e.hub_message_id for e in outcome_events if e.event_type is EventType.ACCEPTED
     )
-    assert len(accepted) == MESSAGES and set(accepted.values()) == {1}
+    assert len(accepted) == MESSAGES
