@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MESSAGES = 20_000
 KILLS = 3
+"""At most; fewer when the surviving router gets through the stream first."""
 PRINCIPALS = 8
 _MSG_ID = re.compile(rb"<MsgId>[^<]*</MsgId>")
 
@@ -163,20 +164,21 @@ def test_sigkill_of_one_of_two_routers_neither_loses_nor_duplicates(
     total = sum(expected.values())
     assert total >= MESSAGES * 0.9
 
-    jitter = random.Random(MESSAGES)
+    jitter, kills = random.Random(MESSAGES), 0
     outbound = TopicCollector(kafka_bootstrap, settings.kafka.topics.outbound.name, 4)
     events = TopicCollector(kafka_bootstrap, settings.kafka.topics.events.name, 4)
     try:
         with router_process(settings, "b"):
-            for _ in range(KILLS):
+            while kills < KILLS and len(outbound.records) < total // 2:
                 with router_process(settings, "a") as victim:
-                    outbound.wait_for(len(outbound.records) + total // 8, timeout_s=120)
+                    outbound.wait_for(len(outbound.records) + total // 10, timeout_s=120)
                     # A commit was just seen, so the router is likely computing its next
                     # batch; a random pause spreads kills over every phase, commits included.
                     time.sleep(jitter.uniform(0.0, 0.4))
                     victim.kill()
                     victim.wait()
-            assert len(outbound.records) < total, "killed too late to prove anything"
+                    kills += 1
+            assert kills and len(outbound.records) < total, "killed too late to prove anything"
             with router_process(settings, "a"):
                 outbound.wait_for(total, timeout_s=240)
                 events.wait_for(outcomes, timeout_s=120)
@@ -203,7 +205,7 @@ def test_sigkill_of_one_of_two_routers_neither_loses_nor_duplicates(
         # comes back, shows beside the re-run. Bounded by the transactions a kill and the
         # rebalances around it abort, and the same message each time (see the event ids above).
         repeated = {hub_id for hub_id, _receiver in extra}
-        bound = KILLS * 2 * DEFAULT_BATCH_SIZE
+        bound = kills * 2 * DEFAULT_BATCH_SIZE
         assert len(repeated) <= bound, f"{len(repeated)} messages repeated"
         _assert_repeats_are_identical(routed_records)
     accepted = Counter(
