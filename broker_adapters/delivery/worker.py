@@ -70,6 +70,7 @@ from broker_adapters.kafka.settings import KafkaSettings
 from broker_adapters.kafka.transactional import (
     FatalTransactionError,
     commit_batch,
+    next_batch,
     rewind_to_committed,
 )
 from metrics.delivery import AttemptResult, DeliveryMetrics
@@ -204,7 +205,7 @@ class DeliveryComponent:
                 now_ms = _now_ms()
                 self._gate.release_due(consumer, now_ms)
                 wait = self._gate.wait_s(now_ms, self._delivery.poll_timeout_s)
-                messages = consumer.consume(self._delivery.batch_size, max(wait, 0.01))
+                messages = next_batch(consumer, self._delivery.batch_size, max(wait, 0.01))
                 if messages:
                     self._handle_batch(consumer, producer, messages)
                 self._housekeeping()
