@@ -179,7 +179,9 @@ def provision(index: RegisterIndex) -> tuple[Principals, dict[str, str]]:
     """Principals for every organisation with a fresh bearer token each, and the tokens.
 
     The hub keeps the principals (token hashes only); the simulator keeps the tokens
-    to send ``--via http``.
+    to send ``--via http``. Each also gets AMQP queues of its own for ``--via amqp``,
+    named apart from the ``<HerId>_async`` queues delivery writes to, so the hub never
+    takes its own deliveries back in.
     """
     from routing.principals import new_token, token_hash
 
@@ -187,7 +189,14 @@ def provision(index: RegisterIndex) -> tuple[Principals, dict[str, str]]:
     provisioned = []
     for principal in principals_for(index):
         token = tokens[principal.name] = new_token()
-        provisioned.append(replace(principal, token_hashes=frozenset({token_hash(token)})))
+        provisioned.append(
+            replace(
+                principal,
+                token_hashes=frozenset({token_hash(token)}),
+                amqp_inbound_queue=f"{principal.name}.to-hub",
+                amqp_error_queue=f"{principal.name}.to-hub.error",
+            )
+        )
     return Principals(provisioned), tokens
 
 

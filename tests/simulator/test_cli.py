@@ -115,4 +115,8 @@ def test_provision_gives_every_organisation_a_principal_and_a_working_token(
     for name, token in list(tokens.items())[:50]:
         found = principals.authenticate(token)
         assert found is not None and found.name == name
+    # --via amqp needs a queue per principal, none of them a delivery queue (<HerId>_async)
+    queues = [p.amqp_inbound_queue for p in principals]
+    assert all(queues) and len(set(queues)) == len(queues)
+    assert not any(str(q).endswith(("_async", "_sync", "_error")) for q in queues)
     assert (target / "tokens.json").stat().st_mode & 0o077 == 0
