@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from uuid import UUID
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -85,7 +84,7 @@ LOGS: list[str] = []
 
 def _assert_repeats_are_identical(records: list[RoutedMessage]) -> None:
     """Every copy of a routed message carries the same content (only the routing time differs)."""
-    first: dict[tuple[UUID, int], RoutedMessage] = {}
+    first: dict[tuple[uuid.UUID, int], RoutedMessage] = {}
     for record in records:
         key = (record.hub_message_id, record.receiver_her_id)
         original = first.setdefault(key, record)
