@@ -267,7 +267,10 @@ def main() -> None:
 
         rss_start = rss_kib(router.pid)
         outbound.start_phase()
-        sent = offer(p, docs, 1000.0, args.soak_seconds)
+        half = offer(p, docs, 1000.0, args.soak_seconds / 2)
+        outbound.wait_for(half, 120)
+        rss_half = rss_kib(router.pid)
+        sent = half + offer(p, docs, 1000.0, args.soak_seconds / 2)
         outbound.wait_for(sent, 120)
         rss_end = rss_kib(router.pid)
     finally:
@@ -290,8 +293,10 @@ def main() -> None:
     )
     print(
         f"router RSS:                {rss_start / 1024:.0f} MiB at start, "
+        f"{rss_half / 1024:.0f} MiB half way, "
         f"{rss_end / 1024:.0f} MiB after {args.soak_seconds:.0f} s at 1,000 msg/s "
-        f"(ratio {rss_end / rss_start:.2f})"
+        f"(ratio {rss_end / rss_start:.2f}; second half "
+        f"{(rss_end - rss_half) * 1024 / max(sent - half, 1):.0f} bytes per message)"
     )
 
 

@@ -160,8 +160,10 @@ class Resources:
 
 
 def _router(res: Resources) -> Component:
+    kafka = res.settings.kafka
     ensure_topics(
-        client_config(res.settings.kafka, res.bootstrap_servers), router_topics(res.settings)
+        client_config(kafka, res.bootstrap_servers),
+        router_topics(res.settings.routing, kafka.topics.inbound.partitions),
     )
     register = res.register
     return RouterComponent(

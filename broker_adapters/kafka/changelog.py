@@ -3,17 +3,20 @@
 The state of input partition *p* is written to partition *p* of the changelog
 inside the same transaction as the outputs and offsets, so it is exactly as
 committed. When a partition is assigned, its state is read back from the
-changelog (``read_committed``); when it is revoked, it is dropped. This is
-the state-store pattern of Kafka Streams, kept small.
+changelog (``read_committed``) into a local file (:class:`LocalState`); when it
+is revoked, it is dropped. This is the state-store pattern of Kafka Streams,
+kept small.
 """
 
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from broker_adapters.kafka.local_state import LocalState, Row
 from broker_adapters.kafka.records import OutRecord
 
 log = structlog.get_logger(__name__)
@@ -22,7 +25,9 @@ log = structlog.get_logger(__name__)
 class ChangelogState:
     """Per-partition ``key -> (timestamp ms, value)`` with a time-to-live."""
 
-    def __init__(self, client_config: dict[str, Any], topic: str, ttl_ms: int) -> None:
+    def __init__(
+        self, client_config: dict[str, Any], topic: str, ttl_ms: int, directory: Path
+    ) -> None:
         self._config = {
             **client_config,
             "group.id": f"{topic}.restore",
@@ -31,11 +36,12 @@ class ChangelogState:
         }
         self.topic = topic
         self._ttl_ms = ttl_ms
-        self._partitions: dict[int, dict[str, tuple[int, str]]] = {}
+        self._state = LocalState(directory, topic, ttl_ms)
+        self._held: set[int] = set()
 
     def restore(self, partitions: Iterable[int], timeout_s: float = 60.0) -> int:
         """Read the changelog of ``partitions`` into memory; return the entries restored."""
-        wanted = [p for p in partitions if p not in self._partitions]
+        wanted = [p for p in partitions if p not in self._held]
         if not wanted:
             return 0
         consumer = Consumer(self._config)
@@ -46,26 +52,28 @@ class ChangelogState:
                 p: consumer.get_watermark_offsets(TopicPartition(self.topic, p), 10)[1]
                 for p in wanted
             }
-            for p in wanted:
-                self._partitions[p] = {}
+            self._held.update(wanted)
             pending = {p for p, end in ends.items() if end > 0}
             consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in pending])
             deadline = time.monotonic() + timeout_s
             while pending and time.monotonic() < deadline:
+                rows: list[Row] = []
                 for message in consumer.consume(1000, 0.2):
                     if message.error() is not None:
                         continue
                     partition, key, value = message.partition(), message.key(), message.value()
                     if partition is None or key is None:
                         continue
-                    state = self._partitions[partition]
                     if value is None:
-                        state.pop(key.decode(), None)
+                        self._state.put_many(rows)
+                        rows = []
+                        self._state.delete(partition, key)
                         continue
                     stamp, _, stored = value.decode().partition("|")
                     if int(stamp) >= oldest:
-                        state[key.decode()] = (int(stamp), stored)
-                        restored += 1
+                        rows.append((partition, key, int(stamp), stored))
+                self._state.put_many(rows)
+                restored += len(rows)
                 for tp in consumer.position([TopicPartition(self.topic, p) for p in list(pending)]):
                     if tp.offset >= ends[tp.partition]:
                         pending.discard(tp.partition)
@@ -79,19 +87,18 @@ class ChangelogState:
 
     def drop(self, partitions: Iterable[int]) -> None:
         """Forget the state of revoked partitions."""
-        for p in partitions:
-            self._partitions.pop(p, None)
+        dropped = set(partitions) & self._held
+        self._state.drop(dropped)
+        self._held -= dropped
 
     def get(self, partition: int, key: str, now_ms: int) -> str | None:
         """The live value stored for ``key`` in ``partition``, or None (absent or expired)."""
-        entry = self._partitions.get(partition, {}).get(key)
-        if entry is None or entry[0] < now_ms - self._ttl_ms:
-            return None
-        return entry[1]
+        entry = self._state.get(partition, key.encode(), now_ms)
+        return None if entry is None else entry[1]
 
     def put(self, partition: int, key: str, value: str, now_ms: int) -> OutRecord:
         """Remember ``key`` now; return the changelog record to produce in the same transaction."""
-        self._partitions.setdefault(partition, {})[key] = (now_ms, value)
+        self._state.put(partition, key.encode(), now_ms, value)
         return OutRecord(
             topic=self.topic,
             key=key.encode(),
@@ -99,6 +106,6 @@ class ChangelogState:
             partition=partition,
         )
 
-    def size(self) -> int:
-        """Entries held in memory, over all partitions."""
-        return sum(len(state) for state in self._partitions.values())
+    def close(self) -> None:
+        """Release the local file."""
+        self._state.close()

@@ -1,32 +1,40 @@
-"""An in-memory view of a compacted topic, followed in a background thread.
+"""A local view of a compacted topic whose records carry a time, followed in a background thread.
 
 Every partition is read from the beginning with ``assign()`` (no consumer
 group, so no join delay) and ``read_committed``; ``loaded`` is set once the
-view has caught up with the end offsets seen at start. Tombstones delete keys.
+view has caught up with the end offsets seen at start. Tombstones delete keys,
+keys older than the time-to-live are forgotten, and the view lives in a local
+file (:class:`LocalState`), so memory does not grow with the topic.
 """
 
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from pathlib import Path
+from typing import Any
 
 import structlog
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
+
+from broker_adapters.kafka.local_state import LocalState, Row
 
 log = structlog.get_logger(__name__)
 
-V = TypeVar("V")
+_PARTITION = 0
+"""The view is one key space, whatever partition a record came from."""
 
 
-class CompactedTable(Generic[V]):
-    """``key -> value`` of a compacted topic, kept current while running."""
+class TimedTable:
+    """``key -> time (ms)`` of a compacted topic, kept current while running."""
 
     def __init__(
         self,
         client_config: dict[str, Any],
         topic: str,
-        decode: Callable[[bytes], V],
+        time_of: Callable[[bytes], int],
+        ttl_ms: int,
+        directory: Path,
         poll_timeout_s: float = 0.1,
     ) -> None:
         self._config = {
@@ -36,19 +44,17 @@ class CompactedTable(Generic[V]):
             "isolation.level": "read_committed",
         }
         self.topic = topic
-        self._decode = decode
+        self._time_of = time_of
         self._poll_timeout_s = poll_timeout_s
-        self._values: dict[bytes, V] = {}
+        self._state = LocalState(directory, topic, ttl_ms)
         self.loaded = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name=f"table-{topic}", daemon=True)
 
-    def get(self, key: bytes) -> V | None:
-        """The current value of ``key`` (dict reads are atomic under the GIL)."""
-        return self._values.get(key)
-
-    def __len__(self) -> int:
-        return len(self._values)
+    def get(self, key: bytes, now_ms: int) -> int | None:
+        """The time stored for ``key``, or None when absent or past the time-to-live."""
+        entry = self._state.get(_PARTITION, key, now_ms)
+        return None if entry is None else entry[0]
 
     def start(self, timeout_s: float = 60.0) -> None:
         """Start following; return once the view caught up (or after ``timeout_s``)."""
@@ -57,10 +63,11 @@ class CompactedTable(Generic[V]):
             log.warning("table not caught up at start", topic=self.topic, timeout_s=timeout_s)
 
     def stop(self) -> None:
-        """Stop following."""
+        """Stop following and release the local file."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(10)
+        self._state.close()
 
     def _follow(self) -> None:
         consumer = Consumer(self._config)
@@ -76,15 +83,7 @@ class CompactedTable(Generic[V]):
             if not behind:
                 self.loaded.set()
             while not self._stop.is_set():
-                for message in consumer.consume(1000, self._poll_timeout_s):
-                    key = message.key()
-                    if message.error() is not None or key is None:
-                        continue
-                    value = message.value()
-                    if value is None:
-                        self._values.pop(key, None)
-                    else:
-                        self._values[key] = self._decode(value)
+                self._apply(consumer.consume(1000, self._poll_timeout_s))
                 if behind:
                     for tp in consumer.position(
                         [TopicPartition(self.topic, p) for p in list(behind)]
@@ -99,3 +98,18 @@ class CompactedTable(Generic[V]):
             raise
         finally:
             consumer.close()
+
+    def _apply(self, messages: list[Message]) -> None:
+        rows: list[Row] = []
+        for message in messages:
+            key = message.key()
+            if message.error() is not None or key is None:
+                continue
+            value = message.value()
+            if value is None:
+                self._state.put_many(rows)
+                rows = []
+                self._state.delete(_PARTITION, key)
+            else:
+                rows.append((_PARTITION, key, self._time_of(value), ""))
+        self._state.put_many(rows)

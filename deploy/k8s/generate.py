@@ -22,7 +22,10 @@ from typing import Any
 
 import yaml
 
+from broker_adapters.delivery.retry import delivery_topics
+from broker_adapters.delivery.settings import DeliverySettings
 from broker_adapters.kafka.settings import TopicSettings, TopicSpec
+from meldingshub.components.router import router_topics
 from meldingshub.settings import Settings
 
 K8S = Path(__file__).resolve().parent
@@ -45,15 +48,13 @@ def _default(section: str) -> Any:
     return Settings.model_fields[section].get_default(call_default_factory=True)
 
 
-# Names the settings model does not hold yet. They live here and nowhere else in deploy/.
-RETRY_TIERS = ("10s", "1m", "10m", "1h")
-RETRY_TOPIC_PREFIX = "hub.delivery.retry."
-DELIVER_TOPIC_PREFIX = "hub.deliver."
-DELIVERY_GROUP = "hub.delivery"
+DELIVERY: DeliverySettings = _default("delivery")
+DELIVER_TOPIC_PREFIX = f"{DELIVERY.kafka_topic_prefix}."
+"""Receivers' own Kafka topics, created by delivery on first use."""
 
 GROUPS = {
     "router": str(_default("routing").group_id),
-    "delivery": DELIVERY_GROUP,
+    "delivery": DELIVERY.group_id,
     "aggregator": str(_default("statistics").group_id),
 }
 """Consumer group of each consuming component; ACLs allow the group id as a prefix
@@ -84,7 +85,15 @@ def topic_specs(topics: TopicSettings) -> dict[str, TopicSpec]:
 
 def retry_topics() -> list[str]:
     """Delivery retry topics, shortest delay first."""
-    return [RETRY_TOPIC_PREFIX + tier for tier in RETRY_TIERS]
+    return [DELIVERY.retry_topic(tier) for tier in range(len(DELIVERY.retry_tiers))]
+
+
+def component_topics(topics: TopicSettings) -> dict[str, list[TopicSpec]]:
+    """The topics a component creates at start beside the core ones: its state and retries."""
+    return {
+        "router": router_topics(_default("routing"), topics.inbound.partitions),
+        "delivery": delivery_topics(DELIVERY, topics.outbound.partitions),
+    }
 
 
 def _topic(name: str, partitions: int, config: dict[str, str]) -> dict[str, Any]:
@@ -100,10 +109,9 @@ def _topic(name: str, partitions: int, config: dict[str, str]) -> dict[str, Any]
 
 
 def kafka_topics(topics: TopicSettings) -> list[dict[str, Any]]:
-    """One ``KafkaTopic`` per hub topic and per delivery retry tier."""
+    """One ``KafkaTopic`` per hub topic and per topic a component creates for itself."""
     resources = []
-    specs = topic_specs(topics)
-    for field, spec in specs.items():
+    for field, spec in topic_specs(topics).items():
         config = {"min.insync.replicas": str(MIN_INSYNC_REPLICAS)}
         if spec.config.get("cleanup.policy") != "compact":
             config["retention.ms"] = str(RETENTION_DAYS.get(field, 7) * DAY_MS)
@@ -111,13 +119,16 @@ def kafka_topics(topics: TopicSettings) -> list[dict[str, Any]]:
             config["max.message.bytes"] = str(MAX_MESSAGE_BYTES)
         config.update(spec.config)
         resources.append(_topic(spec.name, spec.partitions, config))
-    for name in retry_topics():
-        config = {
-            "min.insync.replicas": str(MIN_INSYNC_REPLICAS),
-            "retention.ms": str(7 * DAY_MS),
-            "max.message.bytes": str(MAX_MESSAGE_BYTES),
-        }
-        resources.append(_topic(name, specs["outbound"].partitions, config))
+    retries = set(retry_topics())
+    for specs in component_topics(topics).values():
+        for spec in specs:
+            config = {"min.insync.replicas": str(MIN_INSYNC_REPLICAS)}
+            if "cleanup.policy" not in spec.config and "retention.ms" not in spec.config:
+                config["retention.ms"] = str(7 * DAY_MS)
+            if spec.name in retries:  # a retry record is a whole outbound message
+                config["max.message.bytes"] = str(MAX_MESSAGE_BYTES)
+            config.update(spec.config)
+            resources.append(_topic(spec.name, spec.partitions, config))
     return resources
 
 
@@ -145,6 +156,7 @@ def component_acls(component: str, topics: TopicSettings) -> list[dict[str, Any]
     def transactional(group: str) -> list[dict[str, Any]]:
         return [_acl("transactionalId", group, ["Write", "Describe"], prefix=True)]
 
+    state = {c: [spec.name for spec in specs] for c, specs in component_topics(topics).items()}
     own: list[dict[str, Any]]
     if component == "ingress-http":
         own = [_acl("topic", inbound, ["Write"])]
@@ -154,6 +166,7 @@ def component_acls(component: str, topics: TopicSettings) -> list[dict[str, Any]
             _acl("topic", inbound, ["Read"]),
             _acl("topic", parties, ["Read"]),
             *(_acl("topic", name, ["Write"]) for name in (outbound, rejected, events)),
+            *(_acl("topic", name, ["Read", "Write"]) for name in state["router"]),
             *consumer(group),
             *transactional(group),
         ]
@@ -162,7 +175,7 @@ def component_acls(component: str, topics: TopicSettings) -> list[dict[str, Any]
         own = [
             _acl("topic", outbound, ["Read", "Write"]),  # negative AppRecs go back out
             _acl("topic", parties, ["Read"]),
-            _acl("topic", RETRY_TOPIC_PREFIX, ["Read", "Write"], prefix=True),
+            *(_acl("topic", name, ["Read", "Write"]) for name in state["delivery"]),
             _acl("topic", DELIVER_TOPIC_PREFIX, ["Write", "Create", "Describe"], prefix=True),
             *(_acl("topic", name, ["Write"]) for name in (rejected, events)),
             *consumer(group),

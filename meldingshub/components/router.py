@@ -28,12 +28,13 @@ from broker_adapters.kafka import (
 )
 from broker_adapters.kafka.changelog import ChangelogState
 from broker_adapters.kafka.settings import TopicSpec
-from broker_adapters.kafka.table import CompactedTable
+from broker_adapters.kafka.table import TimedTable
 from meldingshub.settings import Settings
 from routing.decision import Duplicate, Rejected, Routed
 from routing.outputs import OutputBuilder, Outputs, SentRecord
 from routing.pipeline import decide
 from routing.principals import Principals
+from routing.settings import RoutingSettings
 from schemas.avro_errors import AvroDecodeError
 from schemas.reader import MessageReader
 from schemas.records import (
@@ -53,16 +54,23 @@ RegisterView = Callable[[], RegisterIndex]
 EventObserver = Callable[[MessageEvent], None]
 
 
-def router_topics(settings: Settings) -> list[TopicSpec]:
-    """The router's own state topics, partitioned like their inputs."""
+def router_topics(routing: RoutingSettings, inbound_partitions: int) -> list[TopicSpec]:
+    """The router's own state topics: de-duplication partitioned like ``hub.inbound``.
+
+    Compacted, and deleted after the window they serve, so they stay as small as the state.
+    """
+    dedup_ms = int(routing.dedup_window_days * 86_400_000)
+    sent_ms = int(routing.correlation_window_hours * 3_600_000)
     return [
         TopicSpec(
-            name=settings.routing.dedup_topic,
-            partitions=settings.kafka.topics.inbound.partitions,
-            config={"cleanup.policy": "compact"},
+            name=routing.dedup_topic,
+            partitions=inbound_partitions,
+            config={"cleanup.policy": "compact,delete", "retention.ms": str(dedup_ms)},
         ),
         TopicSpec(
-            name=settings.routing.sent_topic, partitions=3, config={"cleanup.policy": "compact"}
+            name=routing.sent_topic,
+            partitions=3,
+            config={"cleanup.policy": "compact,delete", "retention.ms": str(sent_ms)},
         ),
     ]
 
@@ -115,11 +123,18 @@ class RouterComponent:
         self._observe = observe
         self._builder = OutputBuilder(routing, Principals())
         base = client_config(kafka, bootstrap_servers)
+        # Millions of keys at national rates: kept in local files, not in memory.
+        state = settings.data_dir / "state"
         self._dedup = ChangelogState(
-            base, routing.dedup_topic, int(routing.dedup_window_days * 86_400_000)
+            base, routing.dedup_topic, int(routing.dedup_window_days * 86_400_000), state
         )
-        # Only the ingress time (ms) per routed message: millions of entries at national rates.
-        self._sent: CompactedTable[int] = CompactedTable(base, routing.sent_topic, _decode_sent)
+        self._sent = TimedTable(
+            base,
+            routing.sent_topic,
+            _decode_sent,
+            int(routing.correlation_window_hours * 3_600_000),
+            state,
+        )
         self._sent_topic = routing.sent_topic
         self._loop = TransactionalLoop(
             name=self.name,
@@ -141,6 +156,7 @@ class RouterComponent:
             self._loop.run(stop)
         finally:
             self._sent.stop()
+            self._dedup.close()
 
     def ready(self) -> bool:
         """Ready once the group gave this router partitions and the correlation view is loaded."""
@@ -180,7 +196,7 @@ class RouterComponent:
             and envelope.original_msg_id
         ):
             key = f"{envelope.receiver.organisation_her_id}|{envelope.original_msg_id}"
-            received_ms = self._sent.get(key.encode())
+            received_ms = self._sent.get(key.encode(), now_ms)
             if received_ms is not None:
                 original = datetime.fromtimestamp(received_ms / 1000, UTC)
         outputs = self._builder.build(decision, inbound, raw, index, now, original, principals)

@@ -10,8 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
+from broker_adapters.delivery.retry import delivery_topics
+from broker_adapters.delivery.settings import DeliverySettings
 from broker_adapters.kafka.settings import TopicSettings
 from deploy.k8s import generate
+from meldingshub.components.router import router_topics
+from routing.settings import RoutingSettings
 from tests.deploy.manifests import K8S, Resource, by_name, of_kind, render, render_tree
 from tests.deploy.test_manifests import validate
 
@@ -154,6 +158,8 @@ def users() -> dict[str, Resource]:
 TOPICS = TopicSettings()
 RECEIVER_TOPIC = generate.DELIVER_TOPIC_PREFIX + "8094866"
 RETRY_TOPIC = generate.retry_topics()[0]
+ROUTING = RoutingSettings()
+DELIVERY = DeliverySettings()
 
 
 @pytest.mark.parametrize(
@@ -170,6 +176,10 @@ RETRY_TOPIC = generate.retry_topics()[0]
         ("router", "topic", RECEIVER_TOPIC, "Read", False),
         ("router", "topic", RECEIVER_TOPIC, "Write", False),
         ("router", "topic", RETRY_TOPIC, "Read", False),
+        ("router", "topic", ROUTING.dedup_topic, "Read", True),
+        ("router", "topic", ROUTING.dedup_topic, "Write", True),
+        ("router", "topic", ROUTING.sent_topic, "Write", True),
+        ("router", "topic", DELIVERY.backlog_topic, "Read", False),
         ("router", "group", generate.GROUPS["delivery"], "Read", False),
         ("router", "group", generate.GROUPS["router"], "Read", True),
         ("router", "transactionalId", generate.GROUPS["router"] + "-0a1b2c", "Write", True),
@@ -179,6 +189,10 @@ RETRY_TOPIC = generate.retry_topics()[0]
         ("delivery", "topic", RECEIVER_TOPIC, "Read", False),
         ("delivery", "topic", RETRY_TOPIC, "Read", True),
         ("delivery", "topic", TOPICS.inbound.name, "Read", False),
+        ("delivery", "topic", DELIVERY.backlog_topic, "Write", True),
+        ("delivery", "topic", DELIVERY.status_topic, "Write", True),
+        ("delivery", "topic", ROUTING.dedup_topic, "Read", False),
+        ("aggregator", "topic", ROUTING.sent_topic, "Read", False),
         ("delivery", "group", generate.GROUPS["delivery"], "Read", True),
         ("aggregator", "topic", TOPICS.events.name, "Read", True),
         ("aggregator", "topic", TOPICS.events.name, "Write", False),
@@ -234,3 +248,34 @@ def test_retry_tiers_have_topics_sized_like_outbound() -> None:
     assert set(generate.retry_topics()) <= _topic_names(list(topics.values()))
     for name in generate.retry_topics():
         assert topics[name]["spec"]["partitions"] == TOPICS.outbound.partitions
+
+
+def test_every_topic_a_component_creates_at_start_is_declared_and_usable(
+    users: dict[str, Resource],
+) -> None:
+    """Strimzi clusters refuse auto-creation: a state topic missing here stops the component."""
+    declared = {t["metadata"]["name"]: t for t in of_kind(render("overlays/prod"), "KafkaTopic")}
+    own = {
+        "router": router_topics(ROUTING, TOPICS.inbound.partitions),
+        "delivery": delivery_topics(DELIVERY, TOPICS.outbound.partitions),
+    }
+    for component, specs in own.items():
+        for spec in specs:
+            assert spec.name in declared, (component, spec.name)
+            topic = declared[spec.name]["spec"]
+            assert topic["partitions"] == spec.partitions, spec.name
+            assert spec.config.items() <= topic["config"].items(), spec.name
+            for operation in ("Read", "Write"):
+                assert allowed(users[component], "topic", spec.name, operation), (
+                    component,
+                    spec.name,
+                    operation,
+                )
+
+
+def test_router_state_topics_expire_with_the_windows_they_serve() -> None:
+    routing = RoutingSettings(dedup_window_days=2, correlation_window_hours=96)
+    config = {spec.name: spec.config for spec in router_topics(routing, 6)}
+    assert config[routing.dedup_topic]["retention.ms"] == str(2 * 86_400_000)
+    assert config[routing.sent_topic]["retention.ms"] == str(96 * 3_600_000)
+    assert all(c["cleanup.policy"] == "compact,delete" for c in config.values())

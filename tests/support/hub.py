@@ -38,7 +38,10 @@ def isolated_settings(bootstrap: str, partitions: int = 3, **routing: object) ->
     )
     from meldingshub.components.router import router_topics
 
-    ensure_topics({"bootstrap.servers": bootstrap}, [*topics.all(), *router_topics(settings)])
+    ensure_topics(
+        {"bootstrap.servers": bootstrap},
+        [*topics.all(), *router_topics(settings.routing, topics.inbound.partitions)],
+    )
     return settings
 
 
