@@ -40,7 +40,7 @@ class ChangelogState:
         self._held: set[int] = set()
 
     def restore(self, partitions: Iterable[int], timeout_s: float = 60.0) -> int:
-        """Read the changelog of ``partitions`` into memory; return the entries restored."""
+        """Read the changelog of ``partitions`` into the local state; return the entries read."""
         wanted = [p for p in partitions if p not in self._held]
         if not wanted:
             return 0
@@ -72,8 +72,8 @@ class ChangelogState:
                     stamp, _, stored = value.decode().partition("|")
                     if int(stamp) >= oldest:
                         rows.append((partition, key, int(stamp), stored))
+                        restored += 1
                 self._state.put_many(rows)
-                restored += len(rows)
                 for tp in consumer.position([TopicPartition(self.topic, p) for p in list(pending)]):
                     if tp.offset >= ends[tp.partition]:
                         pending.discard(tp.partition)

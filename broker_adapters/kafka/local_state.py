@@ -26,7 +26,7 @@ Row = tuple[int, bytes, int, str]
 class LocalState:
     """Per-partition ``key -> (stamp ms, value)`` with a time-to-live; safe across threads."""
 
-    def __init__(self, directory: Path, name: str, ttl_ms: int, cache_mib: int = 16) -> None:
+    def __init__(self, directory: Path, name: str, ttl_ms: int, cache_mib: int = 4) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{name}-{os.getpid()}-{threading.get_ident()}-{id(self)}.sqlite3"
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
