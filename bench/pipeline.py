@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from addressregister.fileformat import write_register_file  # noqa: E402
+from broker_adapters.kafka.transactional import next_batch  # noqa: E402
 from meldingshub.embedded_broker import EmbeddedBroker, free_port  # noqa: E402
 from schemas.reader import MessageReader  # noqa: E402
 from schemas.records import INBOUND_HEADER, InboundMessage, RoutedMessage, decode, encode  # noqa: E402
@@ -103,12 +104,8 @@ class Outbound:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            # poll() returns the first record as soon as it arrives; consume(n, t) would hold
-            # it until n records or t passed, adding up to t to every latency measured here.
-            first = self._consumer.poll(0.05)
-            if first is None:
-                continue
-            for message in [first, *self._consumer.consume(1000, 0)]:
+            # What has arrived, without holding records back for a full batch (see next_batch).
+            for message in next_batch(self._consumer, 1000, 0.05):
                 if message.error() is not None:
                     continue
                 now = datetime.now(UTC)

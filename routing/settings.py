@@ -25,3 +25,13 @@ class RoutingSettings(BaseModel):
     """How long the router remembers routed messages to correlate AppRecs (standard: 96 h)."""
     dedup_topic: str = "hub.router.dedup"
     sent_topic: str = "hub.router.sent"
+
+    @property
+    def dedup_window_ms(self) -> int:
+        """The de-duplication window in milliseconds (record times are in ms)."""
+        return int(self.dedup_window_days * 86_400_000)
+
+    @property
+    def correlation_window_ms(self) -> int:
+        """The AppRec-correlation window in milliseconds."""
+        return int(self.correlation_window_hours * 3_600_000)

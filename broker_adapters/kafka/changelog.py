@@ -65,9 +65,7 @@ class ChangelogState:
                     if partition is None or key is None:
                         continue
                     if value is None:
-                        self._state.put_many(rows)
-                        rows = []
-                        self._state.delete(partition, key)
+                        rows.append((partition, key, 0, None))
                         continue
                     stamp, _, stored = value.decode().partition("|")
                     if int(stamp) >= oldest:

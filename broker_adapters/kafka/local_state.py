@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable
+from itertools import groupby
 from pathlib import Path
 
 _EXPIRE_EVERY = 10_000
@@ -19,8 +20,8 @@ _EXPIRE_EVERY = 10_000
 _COMMIT_EVERY = 1_000
 """Writes per SQLite transaction; reads see uncommitted writes of the same connection."""
 
-Row = tuple[int, bytes, int, str]
-"""``(partition, key, stamp ms, value)``."""
+Row = tuple[int, bytes, int, str | None]
+"""``(partition, key, stamp ms, value)``; a value of None deletes the key (a tombstone)."""
 
 
 class LocalState:
@@ -64,22 +65,26 @@ class LocalState:
         self.put_many([(partition, key, stamp_ms, value)])
 
     def put_many(self, rows: Iterable[Row]) -> None:
-        """Set many keys at once (a changelog batch)."""
+        """Apply a changelog batch in order: set keys, delete those whose value is None."""
         rows = list(rows)
         if not rows:
             return
         with self._lock:
             self._begin()
-            self._db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?)", rows)
+            for is_tombstone, group in groupby(rows, key=lambda row: row[3] is None):
+                if is_tombstone:
+                    self._db.executemany(
+                        "DELETE FROM state WHERE partition = ? AND key = ?",
+                        [(row[0], row[1]) for row in group],
+                    )
+                else:
+                    self._db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?)", group)
             self._newest_ms = max(self._newest_ms, max(row[2] for row in rows))
             self._wrote(len(rows))
 
     def delete(self, partition: int, key: bytes) -> None:
-        """Forget ``key`` (a tombstone)."""
-        with self._lock:
-            self._begin()
-            self._db.execute("DELETE FROM state WHERE partition = ? AND key = ?", (partition, key))
-            self._wrote(1)
+        """Forget ``key``."""
+        self.put_many([(partition, key, 0, None)])
 
     def drop(self, partitions: Iterable[int]) -> None:
         """Forget every key of ``partitions``."""

@@ -106,10 +106,9 @@ class TimedTable:
             if message.error() is not None or key is None:
                 continue
             value = message.value()
-            if value is None:
-                self._state.put_many(rows)
-                rows = []
-                self._state.delete(_PARTITION, key)
-            else:
-                rows.append((_PARTITION, key, self._time_of(value), ""))
+            rows.append(
+                (_PARTITION, key, 0, None)
+                if value is None
+                else (_PARTITION, key, self._time_of(value), "")
+            )
         self._state.put_many(rows)

@@ -59,18 +59,22 @@ def router_topics(routing: RoutingSettings, inbound_partitions: int) -> list[Top
 
     Compacted, and deleted after the window they serve, so they stay as small as the state.
     """
-    dedup_ms = int(routing.dedup_window_days * 86_400_000)
-    sent_ms = int(routing.correlation_window_hours * 3_600_000)
     return [
         TopicSpec(
             name=routing.dedup_topic,
             partitions=inbound_partitions,
-            config={"cleanup.policy": "compact,delete", "retention.ms": str(dedup_ms)},
+            config={
+                "cleanup.policy": "compact,delete",
+                "retention.ms": str(routing.dedup_window_ms),
+            },
         ),
         TopicSpec(
             name=routing.sent_topic,
             partitions=3,
-            config={"cleanup.policy": "compact,delete", "retention.ms": str(sent_ms)},
+            config={
+                "cleanup.policy": "compact,delete",
+                "retention.ms": str(routing.correlation_window_ms),
+            },
         ),
     ]
 
@@ -125,14 +129,12 @@ class RouterComponent:
         base = client_config(kafka, bootstrap_servers)
         # Millions of keys at national rates: kept in local files, not in memory.
         state = settings.data_dir / "state"
-        self._dedup = ChangelogState(
-            base, routing.dedup_topic, int(routing.dedup_window_days * 86_400_000), state
-        )
+        self._dedup = ChangelogState(base, routing.dedup_topic, routing.dedup_window_ms, state)
         self._sent = TimedTable(
             base,
             routing.sent_topic,
             _decode_sent,
-            int(routing.correlation_window_hours * 3_600_000),
+            routing.correlation_window_ms,
             state,
         )
         self._sent_topic = routing.sent_topic
