@@ -145,6 +145,11 @@ class RegisterIndex:
         entry = self._entries.get(her_id)
         return entry.root if entry is not None else None
 
+    def ancestors_of(self, her_id: int) -> frozenset[int]:
+        """HER-ids of every party above ``her_id`` (empty for a top-level or unknown party)."""
+        entry = self._entries.get(her_id)
+        return entry.ancestors if entry is not None else frozenset()
+
     def receiving_party(self, her_id: int) -> CommunicationParty | None:
         """The party that receives for ``her_id``: itself or its nearest ancestor with one."""
         entry = self._entries.get(her_id)

@@ -26,10 +26,10 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from access.principals_file import add_credentials  # noqa: E402
 from broker_adapters.kafka import ensure_topics  # noqa: E402
 from broker_adapters.kafka.settings import KafkaSettings, TopicSettings, TopicSpec  # noqa: E402
 from meldingshub.embedded_broker import EmbeddedBroker, free_port  # noqa: E402
-from routing.principals import add_token  # noqa: E402
 from schemas.catalogue import default_catalogue  # noqa: E402
 from schemas.envelope import read_envelope  # noqa: E402
 from schemas.errors import MessageRejectedError  # noqa: E402
@@ -69,10 +69,10 @@ def _serve(port: int, bootstrap: str, inbound_topic: str, principals: str) -> No
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
 
+    from access.principals_file import PrincipalsFile
     from broker_adapters.http.ingress_api import IngressApiDeps, ingress_router
     from broker_adapters.ingress import IngressGate, IngressSettings
     from meldingshub.logging import configure_logging
-    from routing.principals import PrincipalsFile
 
     configure_logging("bench", "console", "warning")
 
@@ -151,7 +151,7 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as scratch:
         principals = Path(scratch) / "principals.toml"
-        token = add_token(principals, "bench", senders)
+        token = add_credentials(principals, "bench", senders)
         server = multiprocessing.get_context("spawn").Process(
             target=_serve, args=(port, bootstrap, inbound, str(principals)), daemon=True
         )

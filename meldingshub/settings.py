@@ -17,6 +17,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from access.settings import AccessSettings
 from addressregister.settings import RegisterSettings
 from broker_adapters.delivery.settings import DeliverySettings
 from broker_adapters.ingress.settings import IngressSettings
@@ -74,6 +75,7 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     store: StoreSettings = StoreSettings()
     schemas: SchemaSettings = SchemaSettings()
+    access: AccessSettings = AccessSettings()
     routing: RoutingSettings = RoutingSettings()
     address_register: RegisterSettings = RegisterSettings()
     statistics: StatisticsSettings = StatisticsSettings()

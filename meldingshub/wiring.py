@@ -6,15 +6,18 @@ runs one (a Kubernetes Deployment per component). Nothing here connects to a
 network before the Hub has checked that the broker answers.
 """
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from prometheus_client import CollectorRegistry
 
+from access.principals import Principals, Role
+from access.principals_file import PrincipalsFile, write_atomically
 from addressregister.api import create_router as register_router
 from addressregister.api import install_problem_handlers
 from addressregister.categories import CategoryTable
@@ -25,6 +28,7 @@ from addressregister.live import LiveRegister
 from broker_adapters.delivery.mailbox_api import mailbox_router
 from broker_adapters.delivery.mailbox_store import MailboxStore
 from broker_adapters.delivery.worker import DeliveryComponent, build_endpoints
+from broker_adapters.http.auth import bearer_principal
 from broker_adapters.http.ingress_api import IngressApiDeps, ingress_router
 from broker_adapters.http.status import RecentMessages
 from broker_adapters.ingress.assemble import ingress_adapters
@@ -36,6 +40,9 @@ from meldingshub.components.api_server import ApiServer
 from meldingshub.components.router import RouterComponent, router_topics
 from meldingshub.errors import MeldingshubError
 from meldingshub.settings import Settings
+from meldingshub.simulator.parties import register_index
+from meldingshub.simulator.traffic import provision
+from metrics.access import AccessMetrics
 from metrics.aggregator import StatisticsAggregator
 from metrics.api import statistics_router
 from metrics.delivery import DeliveryMetrics
@@ -43,7 +50,6 @@ from metrics.ingress import IngressMetrics
 from metrics.live import HubMetrics, message_types_of
 from metrics.register import RegisterMetrics
 from metrics.store import StatisticsStore
-from routing.principals import PrincipalsFile
 from schemas.catalogue import default_catalogue
 from schemas.reader import MessageReader
 
@@ -54,6 +60,10 @@ EMBEDDED_REGISTER_SEED = 2019
 
 class UnknownComponentError(MeldingshubError):
     """A component name that this hub does not have."""
+
+
+class AccessConfigError(MeldingshubError):
+    """The hub would run without access control, or cannot read its principals."""
 
 
 @dataclass
@@ -133,14 +143,41 @@ class Resources:
 
     @cached_property
     def principals(self) -> PrincipalsFile:
-        """The principals file, re-read when it changes (new credentials need no restart)."""
-        path = self.settings.routing.principals_file
+        """The principals in force, re-read when the file changes; fail closed without one."""
+        access, embedded = self.settings.access, self.settings.kafka.embedded
+        metrics = AccessMetrics(self.registry)
+        if access.open_mode:
+            if not embedded:
+                raise AccessConfigError(
+                    "MELDINGSHUB_ACCESS__OPEN_MODE is only allowed with the embedded broker; "
+                    "give the hub a principals file (MELDINGSHUB_ACCESS__PRINCIPALS_FILE)"
+                )
+            log.warning("open mode: every sender is accepted without credentials (demo only)")
+            metrics.set_state(True, 0)
+            return PrincipalsFile.fixed(Principals.open())
+        path = access.principals_file
         if path is None:
-            log.warning(
-                "no principals file: the router accepts every sender and HTTP ingress "
-                "answers 401 (demo mode; see `meldingshub credentials add`)"
-            )
-        return PrincipalsFile(path)
+            if not embedded:
+                raise AccessConfigError(
+                    "no principals file: set MELDINGSHUB_ACCESS__PRINCIPALS_FILE "
+                    "(`meldingshub credentials add` creates one); the hub does not run open"
+                )
+            path = self._embedded_principals()
+        return PrincipalsFile(path, access.reload_interval_s, observe=metrics.set_state)
+
+    def _embedded_principals(self) -> Path:
+        """The embedded default's principals: one per organisation of the synthetic register,
+        with a token each in ``tokens.json`` beside it (both owner-only), made once."""
+        path = self.settings.data_dir / "principals.toml"
+        if not path.is_file():
+            snapshot = self.settings.address_register.snapshot or self._embedded_snapshot()
+            if snapshot is None:
+                raise AccessConfigError("no register to provision principals from")
+            principals, tokens = provision(register_index(snapshot, self.settings.address_register))
+            write_atomically(path.with_name("tokens.json"), json.dumps(tokens, indent=1))
+            write_atomically(path, principals.to_toml())
+            log.info("principals provisioned for the embedded hub", principals=len(principals))
+        return path
 
     @cached_property
     def gate(self) -> IngressGate:
@@ -149,6 +186,7 @@ class Resources:
             self.settings.kafka,
             self.bootstrap_servers,
             self.settings.ingress,
+            self.register,
             IngressMetrics(self.registry),
         )
         self._closers.append(gate.close)
@@ -213,10 +251,12 @@ def _api_app(res: Resources, parts: Sequence[str]) -> FastAPI:
                 res.register,
                 res.register_metrics,
                 page_size_max=res.settings.address_register.page_size_max,
-            )
+            ),
+            dependencies=[Depends(bearer_principal(res.principals, Role.OPERATOR))],
         )
     if "statistics" in parts:
-        app.include_router(statistics_router(res.store))
+        monitor = bearer_principal(res.principals, Role.OPERATOR, Role.MONITOR)
+        app.include_router(statistics_router(res.store, dependencies=[Depends(monitor)]))
     if "mailbox" in parts:
         app.include_router(mailbox_router(res.mailbox, res.principals))
     if "ingress" in parts:
@@ -299,6 +339,9 @@ def component_factory(
             checks["store"] = res.store.reachable
         if "gate" in res.__dict__:
             checks["ingress-write"] = res.gate.ready
+        if "principals" in res.__dict__:
+            principals = res.principals
+            checks["principals"] = lambda: principals.valid
         return Assembly(components, checks, res.close)
 
     return build

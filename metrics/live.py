@@ -24,6 +24,7 @@ from metrics.outcomes import (
 from schemas.catalogue import Catalogue
 from schemas.records import MessageEvent
 from schemas.vocabulary import (
+    SPOOFING_REASON_PREFIX,
     AddressingMode,
     AppRecError,
     AppRecStatus,
@@ -127,6 +128,12 @@ class HubMetrics:
             "meldingshub_rejections",
             "Messages the hub rejected, by family and AppRec error code (kodeverk 8221).",
             ["family", "reason_code"],
+            registry=registry,
+        )
+        self.spoofing = Counter(
+            "meldingshub_spoofing_rejected",
+            "Messages the router rejected because their principal may not send as the sender "
+            "they name, or AppRecs from a party that did not receive the original.",
             registry=registry,
         )
         self.message_size = Histogram(
@@ -281,6 +288,8 @@ class HubMetrics:
         if outcome is Outcome.REJECTED:
             code = clean_reason_code(event.reason_code) or AppRecError.X99.value
             self.rejections.labels(family, code).inc()
+            if (event.reason or "").startswith(SPOOFING_REASON_PREFIX):
+                self.spoofing.inc()
         elif outcome is Outcome.ROUTED:
             self.ingress_to_routed.labels(family).observe(
                 _seconds_between(event.received_at, event.occurred_at)

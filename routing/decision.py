@@ -25,6 +25,8 @@ class Routed:
     deliveries: tuple[Delivery, ...]
     skipped_copies: tuple[tuple[PartyRef, ResolutionFailure], ...] = ()
     """Copy receivers that could not be resolved; the primary still gets the message."""
+    dedup_key: str | None = None
+    """Remembered so that a re-send is a duplicate (``<organisation>|<MsgId>``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,11 @@ class Rejected:
     envelope: Envelope | None
     sender: SenderCheck | None = None
     spoofing: bool = False
+    """The principal may not send as the stated sender: answered to the principal's own
+    organisation, never to the one the document claims."""
+    dedup_key: str | None = None
+    """Set only when the message itself caused the rejection (its content), so a re-send is
+    a duplicate; never for spoofing or for what the hub's own state caused."""
 
 
 @dataclass(frozen=True, slots=True)

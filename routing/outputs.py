@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID, uuid5
 
+from access.principals import Principals
 from addressregister.index import RegisterIndex
 from addressregister.resolution import resolve_receiver
 from addressregister.results import Resolution
 from routing.apprec import AppRecVersion, negative_apprec
+from routing.authorisation import SenderParty, principal_organisation, resolve_sender
 from routing.decision import Decision, Duplicate, Rejected, Routed
-from routing.pipeline import dedup_key
-from routing.principals import Principals
 from routing.settings import RoutingSettings
 from schemas.envelope import Envelope
 from schemas.parties import PartyRef
@@ -45,6 +45,8 @@ class SentRecord:
     """``<original sender organisation>|<MsgId>``: the AppRec's receiver and OriginalMsgId."""
     received_at: datetime
     hub_message_id: UUID
+    receivers: frozenset[int] = frozenset()
+    """Organisations the message went to: only they may answer it with an AppRec."""
 
 
 @dataclass(slots=True)
@@ -81,7 +83,6 @@ class OutputBuilder:
         envelope = decision.envelope
         out = Outputs()
         out.events.append(self._event(EventType.ACCEPTED, inbound, envelope, now, register))
-        key = dedup_key(envelope) if envelope is not None else None
         if isinstance(decision, Duplicate):
             out.events.append(
                 self._event(
@@ -89,8 +90,8 @@ class OutputBuilder:
                 )
             )
             return out
-        if key is not None and not (isinstance(decision, Rejected) and decision.spoofing):
-            out.remember = (key, str(inbound.hub_message_id))
+        if decision.dedup_key is not None:
+            out.remember = (decision.dedup_key, str(inbound.hub_message_id))
         if isinstance(decision, Routed):
             self._routed(decision, inbound, payload, now, out, original_received_at)
         else:
@@ -181,6 +182,7 @@ class OutputBuilder:
                     f"{sender.organisation_her_id}|{envelope.msg_id}",
                     inbound.received_at,
                     inbound.hub_message_id,
+                    frozenset(d.resolution.organisation_her_id for d in decision.deliveries),
                 )
             )
 
@@ -259,7 +261,9 @@ class OutputBuilder:
             or envelope.apprec_version is None
         ):
             return None
-        answer_to = self._answer_to(decision, inbound, envelope, principals or self._principals)
+        answer_to = self._answer_to(
+            decision, inbound, envelope, register, principals or self._principals
+        )
         if answer_to is None:
             return None
         return self.hub_apprec(
@@ -343,13 +347,18 @@ class OutputBuilder:
         decision: Rejected,
         inbound: InboundMessage,
         envelope: Envelope,
+        register: RegisterIndex,
         principals: Principals,
     ) -> int | None:
-        """Who gets the AppRec: the sender organisation, or for spoofing the principal."""
+        """Who gets the AppRec: the checked sender's organisation; for spoofing the principal's
+        own organisation, never the one the document claims."""
         if decision.spoofing:
             principal = principals.get(inbound.principal)
-            return min(principal.sender_her_ids) if principal and principal.sender_her_ids else None
-        return envelope.sender.organisation_her_id
+            return principal_organisation(principal, register) if principal else None
+        if decision.sender is not None:
+            return decision.sender.organisation_her_id
+        party = resolve_sender(register, envelope.sender)
+        return party.organisation_her_id if isinstance(party, SenderParty) else None
 
     def _event(
         self,

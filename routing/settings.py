@@ -1,7 +1,6 @@
 """Typed settings of the router."""
 
 import socket
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,8 +13,6 @@ class RoutingSettings(BaseModel):
     group_id: str = "hub.router"
     instance_id: str = Field(default_factory=socket.gethostname, min_length=1)
     """Stable per replica (the pod name): a restarted replica fences its predecessor."""
-    principals_file: Path | None = None
-    """TOML file of principals and the sender HER-ids each may send for; none = open (demo only)."""
     hub_her_id: int = Field(default=8888801, ge=1)
     """The hub's own HER-id, the sender of the AppRecs it generates."""
     hub_name: str = "meldingshub"

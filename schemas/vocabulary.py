@@ -65,6 +65,10 @@ class EventType(StrEnum):
     DELIVERY_RETRIED = "delivery_retried"
 
 
+SPOOFING_REASON_PREFIX = "spoofing: "
+"""How every rejection for spoofing starts its reason (the router's metrics count them by it)."""
+
+
 class AppRecStatus(StrEnum):
     """AppRec status, kodeverk 8258."""
 

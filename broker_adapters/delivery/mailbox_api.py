@@ -19,11 +19,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from access.principals import Principal, Role
+from access.principals_file import PrincipalsFile
 from broker_adapters.delivery.errors import MailboxError
 from broker_adapters.delivery.mailbox_store import MailboxEntry, MailboxMessage, MailboxStore
 from broker_adapters.http.auth import bearer_principal
 from broker_adapters.http.problems import ProblemError, ProblemRoute, problem_responses
-from routing.principals import Principal, PrincipalsFile
 
 XML = "application/xml"
 
@@ -100,12 +101,12 @@ def _store_errors() -> Iterator[None]:
 def mailbox_router(store: MailboxStore, principals: PrincipalsFile) -> APIRouter:
     """The mailbox routes, authenticated with the principals' bearer tokens."""
     router = APIRouter(prefix="/v1/mailbox", tags=["mailbox"], route_class=ProblemRoute)
-    authenticated = Annotated[Principal, Depends(bearer_principal(principals))]
+    authenticated = Annotated[Principal, Depends(bearer_principal(principals, Role.RECEIVER))]
 
     def owned(message_id: uuid.UUID, principal: Principal) -> MailboxMessage:
         with _store_errors():
             found = store.get(message_id)
-        if found is None or found.entry.receiver_her_id not in principal.sender_her_ids:
+        if found is None or found.entry.receiver_her_id not in principal.her_ids:
             raise _not_found(message_id)
         return found
 
@@ -122,8 +123,8 @@ def mailbox_router(store: MailboxStore, principals: PrincipalsFile) -> APIRouter
     ) -> MailboxListing:
         """Unread messages of ``receiverHerId`` (default: every HER-id of the principal)."""
         if receiver_her_id is None:
-            receivers: frozenset[int] = principal.sender_her_ids
-        elif receiver_her_id in principal.sender_her_ids:
+            receivers: frozenset[int] = principal.her_ids
+        elif receiver_her_id in principal.her_ids:
             receivers = frozenset({receiver_her_id})
         else:
             raise ProblemError(

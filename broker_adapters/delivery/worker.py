@@ -34,6 +34,7 @@ from confluent_kafka import (
 )
 from prometheus_client import CollectorRegistry
 
+from access.principals import Principals
 from addressregister.index import RegisterIndex
 from addressregister.model import EndpointKind
 from broker_adapters.delivery.amqp import AmqpEndpoint
@@ -75,7 +76,6 @@ from broker_adapters.kafka.transactional import (
 )
 from metrics.delivery import AttemptResult, DeliveryMetrics
 from routing.outputs import OutputBuilder
-from routing.principals import Principals
 from routing.settings import RoutingSettings
 from schemas.avro_errors import AvroDecodeError
 from schemas.records import (

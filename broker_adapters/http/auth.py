@@ -1,10 +1,10 @@
 """Bearer-token authentication for the hub's HTTP APIs: ``Authorization: Bearer <token>``.
 
 Tokens are looked up by their hash in the principals file (see
-:mod:`routing.principals`), so the hub never stores a usable token. Every API
+:mod:`access.principals`), so the hub never stores a usable token. Every API
 that serves a principal (message submission, status, the receivers' mailbox)
 uses :func:`bearer_principal` as a FastAPI dependency and gets the
-:class:`~routing.principals.Principal` or a 401 problem detail.
+:class:`~access.principals.Principal` or a 401 problem detail.
 """
 
 from collections.abc import Callable
@@ -13,8 +13,9 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from access.principals import Principal, Role
+from access.principals_file import PrincipalsFile
 from broker_adapters.http.problems import ProblemError
-from routing.principals import Principal, PrincipalsFile
 
 BEARER_SCHEME = HTTPBearer(
     auto_error=False,
@@ -23,7 +24,7 @@ BEARER_SCHEME = HTTPBearer(
 )
 
 OnRefused = Callable[[str], None]
-"""Told ``"missing"`` or ``"invalid"`` for each refused request (metrics)."""
+"""Told ``"missing"``, ``"invalid"`` or ``"forbidden"`` for each refused request (metrics)."""
 
 
 def _unauthorized(detail: str) -> ProblemError:
@@ -37,13 +38,15 @@ def _unauthorized(detail: str) -> ProblemError:
 
 
 def bearer_principal(
-    principals: PrincipalsFile, on_refused: OnRefused | None = None
+    principals: PrincipalsFile, *roles: Role, on_refused: OnRefused | None = None
 ) -> Callable[..., Principal]:
-    """A FastAPI dependency resolving the request's bearer token to its principal.
+    """A FastAPI dependency resolving the request's bearer token to a principal with one of
+    ``roles``.
 
-    Use it as ``principal: Annotated[Principal, Depends(bearer_principal(source))]``;
-    a missing or unknown token raises a 401 problem (rendered as problem+json by
-    routes built with :class:`~broker_adapters.http.problems.ProblemRoute`).
+    Use it as ``principal: Annotated[Principal, Depends(bearer_principal(source, role))]``;
+    a missing or unknown token raises a 401 problem, a principal without a role a
+    403 (rendered as problem+json by routes built with
+    :class:`~broker_adapters.http.problems.ProblemRoute`).
     """
 
     def authenticate(
@@ -60,6 +63,17 @@ def bearer_principal(
             raise _unauthorized(
                 "the bearer token is not known to the hub; "
                 "ask the operator for one (meldingshub credentials add)"
+            )
+        if not any(principal.has(role) for role in roles):
+            if on_refused is not None:
+                on_refused("forbidden")
+            needed = " or ".join(repr(role.value) for role in roles)
+            raise ProblemError(
+                403,
+                "forbidden",
+                "role required",
+                f"this API needs the {needed} role, which the principal does not have "
+                f"(meldingshub credentials add --role {roles[0].value})",
             )
         return principal
 

@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import SQLAlchemyError
 
+from access.principals import Principal, Role
+from access.principals_file import PrincipalsFile
 from broker_adapters.http.auth import bearer_principal
 from broker_adapters.http.problems import ProblemError, ProblemRoute, problem_responses
 from broker_adapters.http.status import (
@@ -35,7 +37,6 @@ from broker_adapters.http.status import (
 from broker_adapters.ingress.base import Accepted, Outcome, RefusalReason, Refused, Submission
 from broker_adapters.ingress.settings import IngressSettings
 from metrics.store import StatisticsStore
-from routing.principals import Principal, PrincipalsFile
 
 log = structlog.get_logger(__name__)
 
@@ -153,9 +154,10 @@ def ingress_router(deps: IngressApiDeps) -> APIRouter:
 
     submitter = bearer_principal(
         deps.principals,
+        Role.SENDER,
         on_refused=lambda why: count(Refused(RefusalReason.UNAUTHENTICATED, why)),
     )
-    reader = bearer_principal(deps.principals)
+    reader = bearer_principal(deps.principals, Role.SENDER)
 
     async def read_capped(request: Request, cap: int) -> bytes:
         declared = request.headers.get("content-length", "")
@@ -238,7 +240,7 @@ def ingress_router(deps: IngressApiDeps) -> APIRouter:
         summary="Status of a message",
         description="Transport state and AppRec state; only for the principal that sent it.",
         response_model=MessageStatusView,
-        responses=problem_responses(401, 404, 503),
+        responses=problem_responses(401, 403, 404, 503),
     )
     def get_message_status(
         message_id: str, principal: Annotated[Principal, Depends(reader)]

@@ -27,6 +27,8 @@ import pika.exceptions
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
+from access.principals import Principal
+from access.principals_file import PrincipalsFile
 from broker_adapters.ingress.base import (
     Accepted,
     IngressAdapter,
@@ -36,7 +38,6 @@ from broker_adapters.ingress.base import (
     Submission,
 )
 from broker_adapters.ingress.gate import IngressGate
-from routing.principals import Principal, PrincipalsFile
 
 log = structlog.get_logger(__name__)
 
@@ -137,6 +138,7 @@ class AmqpIngress(IngressAdapter):
             while not stop.is_set():
                 connection.process_data_events(time_limit=0.2)
                 self._drain(consumer, publisher)
+                self._rebind(connection, consumer)
                 self._pace(connection, consumer)
             self._shutdown(connection, consumer, publisher)
         finally:
@@ -156,7 +158,23 @@ class AmqpIngress(IngressAdapter):
             error_queue = error_queue_for(principal)
             if error_queue:
                 channel.queue_declare(error_queue, durable=True)
-        log.info("AMQP ingress consuming", queues=sorted(self._queues))
+        log.info("AMQP ingress consuming", queues=len(self._queues))
+
+    def _rebind(self, connection: BlockingConnection, channel: BlockingChannel) -> None:
+        """Follow the principals file: a revoked principal's queue stops being consumed (its
+        messages stay queued, unacknowledged ones are returned), a new one's starts."""
+        wanted = {
+            p.amqp_inbound_queue: p for p in self._principals.current() if p.amqp_inbound_queue
+        }
+        if wanted == self._queues:
+            return
+        paused = not self._consumer_tags
+        for tag in self._consumer_tags:
+            channel.basic_cancel(tag)
+        self._consumer_tags = []
+        self._declare(channel)
+        if not paused:
+            self._consume(connection, channel)
 
     def _consume(self, connection: BlockingConnection, channel: BlockingChannel) -> None:
         generation = self._generation
@@ -206,11 +224,16 @@ class AmqpIngress(IngressAdapter):
         properties: pika.BasicProperties,
         body: bytes,
     ) -> None:
-        delivery = _Delivery(principal, method.delivery_tag, properties, body, generation)
+        current = self._principals.current().get(principal.name)
+        if current is None or current.amqp_inbound_queue != principal.amqp_inbound_queue:
+            # Revoked since the queue was bound: not accepted, back to its queue until rebound.
+            _channel.basic_nack(method.delivery_tag, requeue=True)
+            return
+        delivery = _Delivery(current, method.delivery_tag, properties, body, generation)
         headers = properties.headers or {}
         submission = Submission(
             raw=body,
-            principal=principal,
+            principal=current,
             adapter="amqp",
             received_at=datetime.now(UTC),
             transport_message_id=properties.message_id,

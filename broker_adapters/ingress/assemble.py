@@ -6,13 +6,13 @@ hub's one API application (:func:`broker_adapters.http.ingress_api.ingress_route
 
 from pathlib import Path
 
+from access.principals_file import PrincipalsFile
 from broker_adapters.ingress.amqp import AmqpIngress
 from broker_adapters.ingress.base import IngressAdapter
 from broker_adapters.ingress.files import FileCatalogueIngress
 from broker_adapters.ingress.gate import IngressGate
 from broker_adapters.ingress.kafka import KafkaIngress
 from broker_adapters.kafka.settings import KafkaSettings
-from routing.principals import PrincipalsFile
 
 
 def ingress_adapters(

@@ -16,8 +16,8 @@ from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
+from access.principals import Principal
 from broker_adapters.ingress.settings import AdapterName
-from routing.principals import Principal
 
 ADAPTERS: tuple[AdapterName, ...] = ("http", "amqp", "kafka", "file")
 """Every ingress adapter; the closed set of the ``adapter`` metric label."""

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import structlog
 
+from access.principals import Principal, Principals
+from access.principals_file import PrincipalsFile
 from broker_adapters.ingress.base import (
     Accepted,
     IngressAdapter,
@@ -30,7 +32,6 @@ from broker_adapters.ingress.base import (
     Submission,
 )
 from broker_adapters.ingress.gate import IngressGate
-from routing.principals import Principal, PrincipalsFile
 
 log = structlog.get_logger(__name__)
 
@@ -66,11 +67,6 @@ class Inbox:
         """Create the directories."""
         for directory in (self.path, self.processing, self.done, self.failed):
             directory.mkdir(parents=True, exist_ok=True)
-
-
-def inboxes(principals: PrincipalsFile, root: Path) -> list[Inbox]:
-    """Every principal's inbox: its ``file_inbox``, or ``<root>/<name>``."""
-    return [Inbox(p, p.file_inbox or root / p.name) for p in principals.current()]
 
 
 def _complete_documents(directory: Path) -> list[Path]:
@@ -158,15 +154,14 @@ class FileCatalogueIngress(IngressAdapter):
 
     def run(self, stop: threading.Event) -> None:
         """Poll until ``stop`` is set, sending what earlier runs left in ``processing/`` first."""
-        boxes = inboxes(self._principals, self._root)
-        for box in boxes:
-            box.prepare()
-        if not boxes:
-            log.warning("no principals configured: the file catalogue watches no directory")
-        log.info("file catalogue watching", inboxes=[str(b.path) for b in boxes])
+        bound: Principals | None = None
+        boxes: list[Inbox] = []
         self._running.set()
         try:
             while not stop.is_set():
+                principals = self._principals.current()
+                if principals is not bound:  # new or revoked principals: watch their inboxes
+                    bound, boxes = principals, self._bind(principals)
                 if time.monotonic() < self._resume_at:
                     stop.wait(min(self._poll_s, self._resume_at - time.monotonic()))
                     continue
@@ -175,6 +170,15 @@ class FileCatalogueIngress(IngressAdapter):
                     stop.wait(self._poll_s)
         finally:
             self._running.clear()
+
+    def _bind(self, principals: Principals) -> list[Inbox]:
+        boxes = [Inbox(p, p.file_inbox or self._root / p.name) for p in principals]
+        for box in boxes:
+            box.prepare()
+        if not boxes:
+            log.warning("no principals configured: the file catalogue watches no directory")
+        log.info("file catalogue watching", inboxes=len(boxes))
+        return boxes
 
     def _pass(self, box: Inbox) -> int:
         """Send what is in ``processing/`` (left over or just claimed); return files finished."""

@@ -2,12 +2,13 @@
 
 Checks are only those that say a submission is not a message at all, or not
 one this principal may send: size, XML well-formedness through the hardened
-parser, and the envelope's sender HER-id against the principal. Validation and
-routing are the router's job. The write puts the raw bytes on ``hub.inbound``
-(key: the principal, so one principal's messages share a partition and the
-router's de-duplication sees them together; header: the encoded
-:class:`~schemas.records.InboundMessage`) and reports success only when the
-broker confirmed it with acks=all.
+parser, and sender authorisation (:func:`routing.authorisation.authorise_sender`
+on the sender the register resolves, the same decision the router makes).
+Validation and routing are the router's job. The write puts the raw bytes on
+``hub.inbound`` (key: the sender's organisation, so one organisation's messages
+share a partition and meet one de-duplication state in the router; header: the
+encoded :class:`~schemas.records.InboundMessage`) and reports success only when
+the broker confirmed it with acks=all.
 """
 
 import threading
@@ -19,6 +20,7 @@ from typing import Any
 import structlog
 from confluent_kafka import KafkaError, KafkaException, Message
 
+from addressregister.live import RegisterView
 from broker_adapters.ingress.base import Accepted, Outcome, RefusalReason, Refused, Submission
 from broker_adapters.ingress.settings import IngressSettings
 from broker_adapters.kafka import (
@@ -28,7 +30,7 @@ from broker_adapters.kafka import (
 )
 from broker_adapters.kafka.settings import KafkaSettings
 from metrics.ingress import IngressMetrics
-from routing.principals import Principal
+from routing.authorisation import NotAuthorised, authorise_sender
 from schemas.catalogue import Catalogue, default_catalogue
 from schemas.envelope import read_envelope
 from schemas.errors import MessageRejectedError
@@ -90,9 +92,11 @@ class IngressGate:
         producer_factory: ProducerFactory,
         topic: str,
         settings: IngressSettings,
+        register: RegisterView,
         metrics: IngressMetrics | None = None,
         catalogue: Catalogue | None = None,
     ) -> None:
+        self._register = register
         self._lock = threading.Lock()
         self._factory = producer_factory
         self._broken: DurableProducer | None = None
@@ -110,6 +114,7 @@ class IngressGate:
         kafka: KafkaSettings,
         bootstrap_servers: str,
         settings: IngressSettings,
+        register: RegisterView,
         metrics: IngressMetrics | None = None,
     ) -> "IngressGate":
         """A gate with its own durable producer to ``kafka.topics.inbound``."""
@@ -118,7 +123,7 @@ class IngressGate:
         def factory(on_error: ErrorCallback) -> DurableProducer:
             return DurableProducer({**config, "error_cb": on_error})
 
-        return cls(factory, kafka.topics.inbound.name, settings, metrics)
+        return cls(factory, kafka.topics.inbound.name, settings, register, metrics)
 
     @property
     def settings(self) -> IngressSettings:
@@ -172,10 +177,26 @@ class IngressGate:
         """False for ``retry_after_s`` after a write the broker did not take."""
         return time.monotonic() - self._last_failure >= self._settings.retry_after_s
 
+    def register_loaded(self) -> bool:
+        """True once the register is loaded: senders cannot be authorised before."""
+        return self._register.loaded.is_set()
+
     # -- checks ---------------------------------------------------------------------------
 
     def screen(self, submission: Submission) -> Refused | None:
         """The cheap checks; ``None`` when the submission may be written."""
+        screened = self._screen(submission)
+        return screened if isinstance(screened, Refused) else None
+
+    def screen_for_copy(self, submission: Submission) -> Refused | bytes:
+        """For adapters that write ``hub.inbound`` themselves: a refusal, or the record's key."""
+        screened = self._screen(submission)
+        if isinstance(screened, Refused):
+            return screened
+        return _key_of(submission, screened)
+
+    def _screen(self, submission: Submission) -> Refused | int | None:
+        """A refusal, or the sender's organisation HER-id (None: the document names none)."""
         raw = submission.raw
         if len(raw) > self._settings.max_message_bytes:
             return Refused(
@@ -195,23 +216,24 @@ class IngressGate:
                 RefusalReason.SENDER_NOT_ALLOWED,
                 f"the transport names sender {claimed}, the document another sender",
             )
-        return self._check_principal(submission.principal, named)
-
-    @staticmethod
-    def _check_principal(
-        principal: Principal, named: tuple[int | None, int | None, int | None]
-    ) -> Refused | None:
-        if any(h is not None for h in named) and not principal.may_send_for(named):
+        if not self._register.loaded.is_set():
             return Refused(
-                RefusalReason.SENDER_NOT_ALLOWED,
-                f"sender organisation {named[0]} is not one principal {principal.name!r} "
-                "may send for",
+                RefusalReason.BROKER_UNAVAILABLE,
+                "the hub has not loaded the address register yet; send it again shortly",
             )
-        return None
+        party = authorise_sender(submission.principal, sender, self._register.snapshot())
+        if isinstance(party, NotAuthorised):
+            # A document without any sender is the router's to reject with its reader's code.
+            return (
+                None if party.unnamed else Refused(RefusalReason.SENDER_NOT_ALLOWED, party.reason)
+            )
+        return party.organisation_her_id
 
     # -- writing --------------------------------------------------------------------------
 
-    def record_for(self, submission: Submission) -> tuple[InboundMessage, OutRecord]:
+    def record_for(
+        self, submission: Submission, organisation_her_id: int | None = None
+    ) -> tuple[InboundMessage, OutRecord]:
         """The ``hub.inbound`` record of a submission, with a new hub message id."""
         inbound = InboundMessage(
             hub_message_id=uuid.uuid4(),
@@ -224,7 +246,7 @@ class IngressGate:
         )
         record = OutRecord(
             topic=self._topic,
-            key=submission.principal.name.encode("utf-8"),
+            key=_key_of(submission, organisation_her_id),
             value=submission.raw,
             headers=((INBOUND_HEADER, encode(inbound)),),
         )
@@ -260,11 +282,11 @@ class IngressGate:
 
     def _write(self, submission: Submission, done: "_Once") -> DurableProducer | None:
         """Screen and queue the write; return the producer that took it (None if refused)."""
-        refused = self._begin(submission)
-        if refused is not None:
-            done(refused)
+        screened = self._begin(submission)
+        if isinstance(screened, Refused):
+            done(screened)
             return None
-        inbound, record = self.record_for(submission)
+        inbound, record = self.record_for(submission, screened)
         started = time.perf_counter()
 
         def report(error: KafkaError | None, message: Message) -> None:
@@ -295,13 +317,20 @@ class IngressGate:
         """Wait for outstanding background writes; return how many are still pending."""
         return self._current().flush(timeout_s)
 
-    def _begin(self, submission: Submission) -> Refused | None:
+    def _begin(self, submission: Submission) -> Refused | int | None:
         if self._metrics is not None:
             self._metrics.observe_received(submission.adapter)
-        refused = self.screen(submission)
-        if refused is not None:
-            self.count_refused(submission.adapter, refused)
-        return refused
+        screened = self._screen(submission)
+        if isinstance(screened, Refused):
+            self.count_refused(submission.adapter, screened)
+            if screened.reason is RefusalReason.SENDER_NOT_ALLOWED:
+                log.warning(
+                    "spoofing attempt refused",
+                    adapter=submission.adapter,
+                    principal=submission.principal.name,
+                    reason=screened.detail,
+                )
+        return screened
 
     def count_refused(self, adapter: str, refused: Refused) -> None:
         """Count a refusal (adapters call it for refusals they decide themselves)."""
@@ -347,3 +376,11 @@ class IngressGate:
         )
         self.count_refused(submission.adapter, refused)
         return refused
+
+
+def _key_of(submission: Submission, organisation_her_id: int | None) -> bytes:
+    """One organisation's messages share a partition, so the router's de-duplication state
+    for that partition sees all of them, whichever principal or adapter sent them."""
+    if organisation_her_id is not None:
+        return str(organisation_her_id).encode()
+    return submission.principal.name.encode("utf-8")

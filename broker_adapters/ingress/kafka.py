@@ -1,13 +1,17 @@
-"""Kafka ingress: native producers write raw documents to an ingress topic; copied exactly once.
+"""Kafka ingress: each principal's producers write raw documents to its own topic; copied once.
 
-Each record carries its producer's principal in a header (in production the
-SASL principal, which the principals file maps through ``kafka_principal``).
-The adapter screens each record like every other transport and, in one Kafka
-transaction with the consumed offsets, writes accepted ones to ``hub.inbound``
-(key: principal, header: the encoded metadata) and refused ones to
-``hub.rejected`` with the reason, so nothing is lost and nothing copied twice.
+The principal is learnt from the connection, never from the data: a principal
+with a ``kafka_principal`` (its KafkaUser) writes ``hub.ingress.<name>``, and
+only that user may (ACLs generated in ``deploy/k8s``). The adapter subscribes to
+every such topic, screens each record like every other transport and, in one
+Kafka transaction with the consumed offsets, writes accepted ones to
+``hub.inbound`` (key: the sender's organisation, header: the encoded metadata)
+and refused ones to ``hub.rejected`` with the reason, so nothing is lost and
+nothing copied twice. A record on the topic of a principal that is not (or no
+longer) configured for Kafka is refused.
 """
 
+import re
 import threading
 from datetime import UTC, datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -15,18 +19,19 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import structlog
 from confluent_kafka import Message
 
+from access.principals_file import PrincipalsFile
 from broker_adapters.ingress.base import IngressAdapter, RefusalReason, Refused, Submission
 from broker_adapters.ingress.gate import IngressGate
 from broker_adapters.ingress.settings import IngressSettings
 from broker_adapters.kafka import (
     OutRecord,
     TransactionalLoop,
+    client_config,
     consumer_config,
-    headers_of,
+    ensure_topics,
     producer_config,
 )
-from broker_adapters.kafka.settings import KafkaSettings
-from routing.principals import Principal, PrincipalsFile
+from broker_adapters.kafka.settings import KafkaSettings, TopicSpec
 from schemas.records import (
     INBOUND_HEADER,
     InboundMessage,
@@ -72,21 +77,37 @@ class KafkaIngress(IngressAdapter):
     ) -> None:
         self._gate = gate
         self._principals = principals
-        self._header = settings.kafka_principal_header
         self._inbound = kafka.topics.inbound.name
         self._rejected = kafka.topics.rejected.name
+        self._admin = client_config(kafka, bootstrap_servers)
+        self._partitions = settings.kafka_partitions
+        self._prefix = settings.kafka_topic_prefix
+        consumer = consumer_config(kafka, bootstrap_servers, settings.kafka_group_id)
+        # New principals' topics are found by the pattern at the next metadata refresh.
+        consumer["topic.metadata.refresh.interval.ms"] = int(settings.kafka_discovery_s * 1000)
         self._loop = TransactionalLoop(
             name=self.name,
-            consumer_config=consumer_config(kafka, bootstrap_servers, settings.kafka_group_id),
+            consumer_config=consumer,
             producer_config=producer_config(
                 kafka, bootstrap_servers, f"{settings.kafka_group_id}-{instance_id}"
             ),
-            topics=[settings.kafka_topic],
+            topics=["^" + re.escape(settings.kafka_topic_prefix) + ".+"],
             process=self.process,
         )
 
+    def ensure_principal_topics(self) -> None:
+        """Create the ingress topic of every principal allowed to use Kafka (idempotent)."""
+        topics = [
+            TopicSpec(name=p.kafka_topic(self._prefix), partitions=self._partitions)
+            for p in self._principals.current()
+            if p.kafka_principal
+        ]
+        if topics:
+            ensure_topics(self._admin, topics)
+
     def run(self, stop: threading.Event) -> None:
         """Copy until stopped."""
+        self.ensure_principal_topics()
         self._loop.run(stop)
 
     def ready(self) -> bool:
@@ -102,9 +123,10 @@ class KafkaIngress(IngressAdapter):
             if timestamp_ms > 0
             else datetime.now(UTC)
         )
-        named = dict(headers_of(message)).get(self._header)
-        producer = named.decode("utf-8", "replace") if named else None
-        principal = self._principals.current().for_kafka_principal(producer)
+        topic = message.topic() or ""
+        principal = self._principals.current().for_kafka_topic(topic, self._prefix)
+        if principal is not None and not principal.kafka_principal:
+            principal = None  # not (or no longer) allowed to send over Kafka
         inbound = InboundMessage(
             hub_message_id=copy_id(message),
             adapter="kafka",
@@ -117,23 +139,24 @@ class KafkaIngress(IngressAdapter):
         if principal is None:
             refused = Refused(
                 RefusalReason.UNAUTHENTICATED,
-                f"the {self._header!r} header names no configured kafka_principal",
+                "the topic belongs to no principal configured for Kafka ingress",
             )
             self._gate.count_refused("kafka", refused)
             return [self._dead_letter(inbound, raw, refused)]
-        refused_or_none = self._gate.screen(
-            Submission(raw=raw, principal=principal, adapter="kafka", received_at=received_at)
+        submission = Submission(
+            raw=raw, principal=principal, adapter="kafka", received_at=received_at
         )
-        if refused_or_none is not None:
-            self._gate.count_refused("kafka", refused_or_none)
-            return [self._dead_letter(inbound, raw, refused_or_none)]
+        screened = self._gate.screen_for_copy(submission)
+        if isinstance(screened, Refused):
+            self._gate.count_refused("kafka", screened)
+            return [self._dead_letter(inbound, raw, screened)]
         self._gate.count_accepted("kafka", len(raw))
-        return [self._copy(inbound, principal, raw)]
+        return [self._copy(inbound, screened, raw)]
 
-    def _copy(self, inbound: InboundMessage, principal: Principal, raw: bytes) -> OutRecord:
+    def _copy(self, inbound: InboundMessage, key: bytes, raw: bytes) -> OutRecord:
         return OutRecord(
             topic=self._inbound,
-            key=principal.name.encode("utf-8"),
+            key=key,
             value=raw,
             headers=((INBOUND_HEADER, encode(inbound)),),
         )

@@ -37,11 +37,13 @@ class IngressSettings(BaseModel):
     file_batch: int = Field(default=200, ge=1, le=10_000)
     """Files written to Kafka together before they are moved to ``done/``."""
 
-    kafka_topic: str = Field(default="hub.ingress.kafka", pattern=r"^[A-Za-z0-9._-]+$")
-    """Topic native Kafka producers write raw documents to."""
+    kafka_topic_prefix: str = Field(default="hub.ingress.", pattern=r"^[A-Za-z0-9._-]+\.$")
+    """Each principal with a ``kafka_principal`` writes ``<prefix><principal name>``."""
     kafka_group_id: str = "hub.ingress.kafka"
-    kafka_principal_header: str = "principal"
-    """Record header naming the producer's (SASL) principal, mapped through the principals file."""
+    kafka_partitions: int = Field(default=3, ge=1, le=1000)
+    """Partitions of each principal's ingress topic ``hub.ingress.<principal>``."""
+    kafka_discovery_s: float = Field(default=10.0, gt=0, le=600)
+    """How soon a new principal's ingress topic is consumed (metadata refresh interval)."""
 
     def enabled(self) -> frozenset[AdapterName]:
         """The adapters to run: the configured ones, plus AMQP when a URL is set."""

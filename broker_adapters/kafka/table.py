@@ -26,13 +26,13 @@ _PARTITION = 0
 
 
 class TimedTable:
-    """``key -> time (ms)`` of a compacted topic, kept current while running."""
+    """``key -> (time in ms, text)`` of a compacted topic, kept current while running."""
 
     def __init__(
         self,
         client_config: dict[str, Any],
         topic: str,
-        time_of: Callable[[bytes], int],
+        entry_of: Callable[[bytes], tuple[int, str]],
         ttl_ms: int,
         directory: Path,
         poll_timeout_s: float = 0.1,
@@ -44,17 +44,16 @@ class TimedTable:
             "isolation.level": "read_committed",
         }
         self.topic = topic
-        self._time_of = time_of
+        self._entry_of = entry_of
         self._poll_timeout_s = poll_timeout_s
         self._state = LocalState(directory, topic, ttl_ms)
         self.loaded = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name=f"table-{topic}", daemon=True)
 
-    def get(self, key: bytes, now_ms: int) -> int | None:
-        """The time stored for ``key``, or None when absent or past the time-to-live."""
-        entry = self._state.get(_PARTITION, key, now_ms)
-        return None if entry is None else entry[0]
+    def get(self, key: bytes, now_ms: int) -> tuple[int, str] | None:
+        """``(time, text)`` stored for ``key``, or None when absent or past the time-to-live."""
+        return self._state.get(_PARTITION, key, now_ms)
 
     def start(self, timeout_s: float = 60.0) -> None:
         """Start following; return once the view caught up (or after ``timeout_s``)."""
@@ -106,9 +105,9 @@ class TimedTable:
             if message.error() is not None or key is None:
                 continue
             value = message.value()
-            rows.append(
-                (_PARTITION, key, 0, None)
-                if value is None
-                else (_PARTITION, key, self._time_of(value), "")
-            )
+            if value is None:
+                rows.append((_PARTITION, key, 0, None))
+            else:
+                stamp, text = self._entry_of(value)
+                rows.append((_PARTITION, key, stamp, text))
         self._state.put_many(rows)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from access.principals import Principals, read_principals
 from meldingshub.cli.common import EXIT_USAGE, fail, main, settings_from, stop_on_signals
 from meldingshub.settings import Settings
 from meldingshub.simulator.mix import MIXES
@@ -28,7 +29,6 @@ from meldingshub.simulator.senders import (
 from meldingshub.simulator.traffic import Outgoing, Traffic
 from meldingshub.simulator.traffic import provision as provision_principals
 from meldingshub.simulator.truth import Truth
-from routing.principals import Principals
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 _SCALE = re.compile(r"^\s*(?:1\s*:\s*)?([\d_ ]+)\s*$")
@@ -85,7 +85,7 @@ def _scale(value: str | None) -> int | None:
 @click.option(
     "--principals",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The hub's principals file (default MELDINGSHUB_ROUTING__PRINCIPALS_FILE); with it "
+    help="The hub's principals file (default MELDINGSHUB_ACCESS__PRINCIPALS_FILE); with it "
     "the simulator sends as those principals and also spoofs senders.",
 )
 @click.option(
@@ -144,8 +144,8 @@ def simulate(
         fail("choose --messages N, --rate R or --year Y --scale 1:N", EXIT_USAGE)
     if year is not None and via != "kafka":
         fail("a year keeps its own timestamps only --via kafka", EXIT_USAGE)
-    principals_file = principals or settings.routing.principals_file
-    known = Principals.from_file(principals_file) if principals_file else None
+    principals_file = principals or settings.access.principals_file
+    known = read_principals(principals_file) if principals_file else None
     zone = ZoneInfo(settings.statistics.timezone)
     index = register_index(register or _default_register(settings), settings.address_register)
     traffic = Traffic(
@@ -202,7 +202,7 @@ def _provision(settings: Settings, register: Path | None, directory: Path) -> No
     secrets.write_text(json.dumps(tokens, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     click.echo(
         f"wrote {len(principals)} principals to {directory / 'principals.toml'} (give it to the "
-        f"hub as MELDINGSHUB_ROUTING__PRINCIPALS_FILE) and their tokens to {secrets}",
+        f"hub as MELDINGSHUB_ACCESS__PRINCIPALS_FILE) and their tokens to {secrets}",
         err=True,
     )
 

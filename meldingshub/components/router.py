@@ -11,12 +11,14 @@ commit the consumed offsets with them.
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import NAMESPACE_URL, uuid5
 
 import structlog
 from confluent_kafka import Message, TopicPartition
 
+from access.principals import Principals
 from addressregister.index import RegisterIndex
 from broker_adapters.kafka import (
     OutRecord,
@@ -33,7 +35,6 @@ from meldingshub.settings import Settings
 from routing.decision import Duplicate, Rejected, Routed
 from routing.outputs import OutputBuilder, Outputs, SentRecord
 from routing.pipeline import decide
-from routing.principals import Principals
 from routing.settings import RoutingSettings
 from schemas.avro_errors import AvroDecodeError
 from schemas.reader import MessageReader
@@ -87,18 +88,18 @@ def inbound_metadata(message: Message) -> InboundMessage:
             return decode(header, InboundMessage)
         except AvroDecodeError:
             log.warning("unreadable inbound metadata header; treating record as raw")
-    raw_headers = dict(headers_of(message))
+    # A raw record names no principal: a header its producer wrote proves nothing, so only an
+    # open (embedded demo) hub routes it.
     timestamp_ms = message.timestamp()[1]
     received = (
         datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms > 0 else datetime.now(UTC)
     )
-    principal = raw_headers.get("principal")
     return InboundMessage(
         hub_message_id=uuid5(
             NAMESPACE_URL, f"kafka:{message.topic()}/{message.partition()}/{message.offset()}"
         ),
         adapter="kafka",
-        principal=principal.decode() if principal else None,
+        principal=None,
         received_at=received,
         size_bytes=len(message.value() or b""),
         transport_message_id=f"{message.topic()}/{message.partition()}/{message.offset()}",
@@ -133,7 +134,7 @@ class RouterComponent:
         self._sent = TimedTable(
             base,
             routing.sent_topic,
-            _decode_sent,
+            _sent_entry,
             routing.correlation_window_ms,
             state,
         )
@@ -181,6 +182,15 @@ class RouterComponent:
         read = self._reader.read(raw)
         index = self._register()
         principals = self._principals()
+        originals: dict[str, SentOriginal] = {}
+
+        def original_receivers(key: str) -> frozenset[int] | None:
+            found = self._sent.get(key.encode(), now_ms)
+            if found is None:
+                return None
+            originals[key] = original = SentOriginal.of(*found)
+            return original.receivers
+
         decision = decide(
             read,
             inbound,
@@ -188,19 +198,12 @@ class RouterComponent:
             principals,
             lambda key: self._dedup.get(partition, key, now_ms),
             now,
+            original_receivers,
         )
         original = None
-        envelope = decision.envelope
-        if (
-            isinstance(decision, Routed)
-            and envelope is not None
-            and envelope.family is Family.APPREC
-            and envelope.original_msg_id
-        ):
-            key = f"{envelope.receiver.organisation_her_id}|{envelope.original_msg_id}"
-            received_ms = self._sent.get(key.encode(), now_ms)
-            if received_ms is not None:
-                original = datetime.fromtimestamp(received_ms / 1000, UTC)
+        if isinstance(decision, Routed) and decision.envelope.family is Family.APPREC and originals:
+            received_ms = next(iter(originals.values())).received_ms
+            original = datetime.fromtimestamp(received_ms / 1000, UTC)
         outputs = self._builder.build(decision, inbound, raw, index, now, original, principals)
         self._log(decision, inbound)
         return self._records(outputs, partition, now_ms)
@@ -294,12 +297,33 @@ class RouterComponent:
             log.info("duplicate", first=decision.first_hub_message_id, **fields)
 
 
+@dataclass(frozen=True, slots=True)
+class SentOriginal:
+    """What the correlation view keeps of a routed message: when, and who received it."""
+
+    received_ms: int
+    receivers: frozenset[int] | None
+    """Receiving organisations; None for entries written before they were recorded."""
+
+    @classmethod
+    def of(cls, received_ms: int, receivers: str) -> "SentOriginal":
+        """From the correlation view's ``(time, "h1,h2,...")``; "" is an old, unknown entry."""
+        if not receivers:
+            return cls(received_ms, None)
+        return cls(received_ms, frozenset(int(h) for h in receivers.split(",")))
+
+
 def _encode_sent(sent: SentRecord) -> bytes:
     return json.dumps(
-        {"t": int(sent.received_at.timestamp() * 1000), "id": str(sent.hub_message_id)}
+        {
+            "t": int(sent.received_at.timestamp() * 1000),
+            "id": str(sent.hub_message_id),
+            "r": sorted(sent.receivers),
+        }
     ).encode()
 
 
-def _decode_sent(value: bytes) -> int:
-    received_ms: int = json.loads(value)["t"]
-    return received_ms
+def _sent_entry(value: bytes) -> tuple[int, str]:
+    """``(received ms, "h1,h2,...")`` of a ``hub.router.sent`` value for the local view."""
+    entry = json.loads(value)
+    return int(entry["t"]), ",".join(str(int(h)) for h in entry.get("r", ()))

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from access.principals import read_principals
 from broker_adapters.kafka.settings import KafkaSettings
 from meldingshub.errors import MeldingshubError
 from meldingshub.settings import Settings
@@ -25,7 +26,6 @@ from meldingshub.simulator.parties import register_index
 from meldingshub.simulator.senders import KafkaSender
 from meldingshub.simulator.traffic import Traffic
 from meldingshub.simulator.truth import Truth
-from routing.principals import Principals
 
 log = structlog.get_logger(__name__)
 
@@ -86,8 +86,8 @@ class SimulatedStream:
     def _stream(self, stop: threading.Event) -> None:
         path = self._register if self._register.is_file() else None
         index = register_index(path, self._settings.address_register)
-        principals_file = self._settings.routing.principals_file
-        principals = Principals.from_file(principals_file) if principals_file else None
+        principals_file = self._settings.access.principals_file
+        principals = read_principals(principals_file) if principals_file else None
         traffic = Traffic(
             index,
             MIXES["national-2019"],

@@ -22,11 +22,11 @@ import httpx
 import pika
 from confluent_kafka import KafkaError, Message
 
+from access.principals import Principals
 from broker_adapters.kafka import DurableProducer, OutRecord, producer_config
 from broker_adapters.kafka.settings import KafkaSettings
 from meldingshub.errors import MeldingshubError
 from meldingshub.simulator.traffic import Outgoing
-from routing.principals import Principals
 from schemas.records import INBOUND_HEADER, InboundMessage, encode
 
 Via = Literal["kafka", "http", "amqp", "file"]

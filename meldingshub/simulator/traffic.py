@@ -28,6 +28,7 @@ from typing import Literal, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from access.principals import Principals
 from addressregister.index import RegisterIndex
 from addressregister.model import CommunicationParty, PartyKind
 from meldingshub.errors import MeldingshubError
@@ -52,7 +53,6 @@ from meldingshub.simulator.faults import (
 )
 from meldingshub.simulator.mix import MONTHS, Flow, Mix
 from meldingshub.simulator.parties import AddressBook
-from routing.principals import Principals
 from schemas.catalogue import CatalogueEntry
 from schemas.vocabulary import AddressingMode, Category, Family
 
@@ -166,7 +166,7 @@ def principal_name(organisation_her_id: int) -> str:
 
 def principals_for(index: RegisterIndex) -> Principals:
     """One principal per top-level organisation of the register, allowed to send for it."""
-    from routing.principals import Principal
+    from access.principals import Principal
 
     return Principals(
         Principal(principal_name(party.her_id), frozenset({party.her_id}))
@@ -183,7 +183,7 @@ def provision(index: RegisterIndex) -> tuple[Principals, dict[str, str]]:
     named apart from the ``<HerId>_async`` queues delivery writes to, so the hub never
     takes its own deliveries back in.
     """
-    from routing.principals import new_token, token_hash
+    from access.tokens import new_token, token_hash
 
     tokens: dict[str, str] = {}
     provisioned = []
@@ -267,7 +267,7 @@ class Traffic:
         self._owner: dict[int, str] = {}
         if principals is not None:
             for principal in principals:
-                for her_id in principal.sender_her_ids:
+                for her_id in principal.her_ids:
                     self._owner.setdefault(her_id, principal.name)
         faults = [(FaultKind(kind), share) for kind, share in mix.faults]
         if principals is None:  # an open hub cannot tell a spoofed sender from a real one
@@ -628,11 +628,11 @@ class Traffic:
         owner = self._owner.get(organisation)
         if owner is not None:
             principal = self.principals.get(owner)
-            if principal is not None and not principal.sender_her_ids & named:
-                return owner, min(principal.sender_her_ids)
+            if principal is not None and not principal.her_ids & named:
+                return owner, min(principal.her_ids)
         for principal in self.principals:
-            if principal.sender_her_ids and not principal.sender_her_ids & named:
-                return principal.name, min(principal.sender_her_ids)
+            if principal.her_ids and not principal.her_ids & named:
+                return principal.name, min(principal.her_ids)
         raise SimulatorError("a spoofed sender needs a second principal")
 
     def _resend(self, slot: _Slot) -> Outgoing:

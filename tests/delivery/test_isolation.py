@@ -12,11 +12,13 @@ from confluent_kafka import Message
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from access.principals import Principal, Principals
+from access.principals_file import PrincipalsFile
+from access.tokens import token_hash
 from addressregister.index import RegisterIndex
 from addressregister.model import CommunicationParty, EndpointKind
 from broker_adapters.delivery.mailbox_api import mailbox_router
 from broker_adapters.delivery.mailbox_store import MailboxStore
-from routing.principals import Principal, Principals, PrincipalsFile, token_hash
 from schemas.records import MessageEvent, RoutedMessage, decode
 from schemas.vocabulary import EventType
 from tests.delivery.support import (

@@ -13,11 +13,13 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from access.principals import Principal, Principals
+from access.principals_file import PrincipalsFile
+from access.tokens import token_hash
 from broker_adapters.delivery.base import Delivered, Failed, Handover
 from broker_adapters.delivery.mailbox import MailboxEndpoint
 from broker_adapters.delivery.mailbox_api import mailbox_router
 from broker_adapters.delivery.mailbox_store import MailboxStore, mailbox_id, mailbox_messages
-from routing.principals import Principal, Principals, PrincipalsFile, token_hash
 from tests.delivery.support import routed
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -14,6 +14,7 @@ import pytest
 from lxml import etree
 from prometheus_client import CollectorRegistry, generate_latest
 
+from access.principals import Principals
 from addressregister.index import RegisterIndex
 from addressregister.model import Endpoint, EndpointKind
 from broker_adapters.delivery.apprec import NoLedger, not_delivered_apprec
@@ -27,7 +28,6 @@ from broker_adapters.delivery.webhook import SIGNATURE_HEADER, WebhookEndpoint, 
 from meldingshub.settings import Settings
 from metrics.delivery import ENDPOINT_KINDS, AttemptResult, DeliveryMetrics
 from routing.outputs import OutputBuilder
-from routing.principals import Principals
 from routing.settings import RoutingSettings
 from schemas.records import DeliveryOutcome
 from schemas.vocabulary import Family
@@ -195,7 +195,7 @@ def test_webhook_unreachable_is_retried() -> None:
 
 
 def _builder() -> OutputBuilder:
-    return OutputBuilder(RoutingSettings(hub_her_id=HUB), Principals())
+    return OutputBuilder(RoutingSettings(hub_her_id=HUB), Principals.open())
 
 
 def _register() -> RegisterIndex:

@@ -13,10 +13,13 @@ import uvicorn
 from confluent_kafka import Message
 from fastapi import FastAPI
 
+from access.principals_file import add_credentials
 from broker_adapters.kafka import headers_of
 from meldingshub.embedded_broker import free_port
-from routing.principals import add_token
+from schemas.catalogue import default_catalogue
+from schemas.envelope import read_envelope
 from schemas.records import INBOUND_HEADER, InboundMessage, decode
+from schemas.xmlparse import ParseLimits, parse_message
 from tests.support.corpus_register import Sample
 
 _MSG_ID = re.compile(rb"<(?:\w+:)?MsgId>([^<]+)</(?:\w+:)?MsgId>")
@@ -76,9 +79,15 @@ class Credentials:
 def make_credentials(directory: Path, samples: list[Sample]) -> Credentials:
     """``epj`` (every corpus sender) and ``other`` (an unrelated HER-id), one token each."""
     path = directory / "principals.toml"
-    sender = add_token(path, "epj", sender_ids(samples))
-    other = add_token(path, "other", [999_999_001])
+    sender = add_credentials(path, "epj", sender_ids(samples))
+    other = add_credentials(path, "other", [999_999_001])
     return Credentials(path, sender, other)
+
+
+def sender_organisation(raw: bytes | None) -> int | None:
+    """The sender organisation HER-id a document states (the key ingress writes it under)."""
+    root = parse_message(raw or b"", ParseLimits())
+    return read_envelope(root, default_catalogue()).envelope.sender.organisation_her_id
 
 
 def with_new_msg_id(raw: bytes) -> tuple[bytes, str]:

@@ -12,17 +12,20 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 import meldingshub.embedded_broker as embedded
+from access.principals import Principal, Principals
+from access.principals_file import PrincipalsFile
+from addressregister.live import StaticRegister
 from broker_adapters.ingress import IngressGate, IngressSettings
 from broker_adapters.ingress.amqp import AmqpIngress
 from broker_adapters.kafka import ensure_topics
 from broker_adapters.kafka.settings import KafkaSettings
 from meldingshub.embedded_broker import EmbeddedBroker, free_port
 from metrics.ingress import IngressMetrics
-from routing.principals import Principal, Principals, PrincipalsFile
 from tests.ingress.support import (
     inbound_meta,
     msghead_samples,
     sender_ids,
+    sender_organisation,
     wait_for,
     with_new_msg_id,
 )
@@ -127,6 +130,7 @@ def test_good_messages_reach_hub_inbound_and_bad_ones_the_error_queue(
     kafka_bootstrap: str,
     topic_factory: object,
     samples: list[Sample],
+    register_view: StaticRegister,
     queues: Queues,
 ) -> None:
     inbound_topic = topic_factory("inbound", partitions=3)  # type: ignore[operator]
@@ -154,7 +158,9 @@ def test_good_messages_reach_hub_inbound_and_bad_ones_the_error_queue(
         + [(mid, body, headers) for mid, (body, headers) in bad.items()],
     )
     registry = CollectorRegistry()
-    gate = IngressGate.create(kafka, kafka_bootstrap, IngressSettings(), IngressMetrics(registry))
+    gate = IngressGate.create(
+        kafka, kafka_bootstrap, IngressSettings(), register_view, IngressMetrics(registry)
+    )
     try:
         with running(AmqpIngress(gate, principals(samples, queues), RABBITMQ, prefetch=8)):
             records = read_all(kafka_bootstrap, inbound_topic, len(good), 30)
@@ -169,7 +175,7 @@ def test_good_messages_reach_hub_inbound_and_bad_ones_the_error_queue(
     for record in records:
         meta = inbound_meta(record)
         assert meta.adapter == "amqp" and meta.principal == "epj"
-        assert record.key() == b"epj"
+        assert record.key() == str(sender_organisation(record.value())).encode()
         by_id[meta.transport_message_id] = record.value()
     assert by_id == good
     errors = {props.message_id: (props, body) for props, body in drain(queues.error)}
@@ -185,7 +191,10 @@ def test_good_messages_reach_hub_inbound_and_bad_ones_the_error_queue(
 
 @pytest.mark.slow
 def test_a_delivery_is_not_acked_while_kafka_cannot_take_it(
-    samples: list[Sample], queues: Queues, monkeypatch: pytest.MonkeyPatch
+    samples: list[Sample],
+    register_view: StaticRegister,
+    queues: Queues,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     broker = EmbeddedBroker(port=free_port())
     broker.start()
@@ -199,7 +208,9 @@ def test_a_delivery_is_not_acked_while_kafka_cannot_take_it(
         broker.stop()
         publish(queues.inbound, [("only", body, {})])
         registry = CollectorRegistry()
-        gate = IngressGate.create(kafka, bootstrap, settings, IngressMetrics(registry))
+        gate = IngressGate.create(
+            kafka, bootstrap, settings, register_view, IngressMetrics(registry)
+        )
         try:
             with running(AmqpIngress(gate, source, RABBITMQ)):
                 wait_for(
@@ -219,7 +230,7 @@ def test_a_delivery_is_not_acked_while_kafka_cannot_take_it(
         monkeypatch.setattr(embedded, "_ensure_port_free", lambda _host, _port: None)
         broker.start()
         ensure_topics({"bootstrap.servers": bootstrap}, kafka.topics.all())
-        gate = IngressGate.create(kafka, bootstrap, settings)
+        gate = IngressGate.create(kafka, bootstrap, settings, register_view)
         started = time.monotonic()
         try:
             with running(AmqpIngress(gate, source, RABBITMQ)):

@@ -16,14 +16,16 @@ from uuid import uuid4
 
 import pytest
 
+from access.principals import Principals, read_principals
+from access.principals_file import PrincipalsFile
 from addressregister.index import RegisterIndex
+from addressregister.live import StaticRegister
 from broker_adapters.ingress import IngressGate, IngressSettings
 from broker_adapters.ingress.files import FileCatalogueIngress
 from meldingshub.components.router import RouterComponent
 from meldingshub.settings import Settings
 from routing.decision import Routed
 from routing.pipeline import decide
-from routing.principals import Principals, PrincipalsFile
 from schemas.reader import MessageReader
 from schemas.records import InboundMessage, RoutedMessage, decode
 from tests.ingress.support import (
@@ -69,7 +71,7 @@ def running(adapter: FileCatalogueIngress) -> Iterator[FileCatalogueIngress]:
 
 
 def test_only_complete_files_are_taken_and_refusals_explained(
-    kafka_bootstrap: str, samples: list[Sample], tmp_path: Path
+    kafka_bootstrap: str, samples: list[Sample], register_view: StaticRegister, tmp_path: Path
 ) -> None:
     settings = isolated_settings(kafka_bootstrap)
     credentials = make_credentials(tmp_path, samples)
@@ -86,7 +88,7 @@ def test_only_complete_files_are_taken_and_refusals_explained(
     (inbox / ".hidden.xml").write_bytes(b"<half")
     (inbox / "notes.txt").write_text("not a message")
     gate = IngressGate.create(
-        settings.kafka, kafka_bootstrap, IngressSettings(file_poll_interval_s=0.05)
+        settings.kafka, kafka_bootstrap, IngressSettings(file_poll_interval_s=0.05), register_view
     )
     try:
         with running(FileCatalogueIngress(gate, PrincipalsFile(credentials.path), root)):
@@ -130,7 +132,7 @@ def routable(samples: list[Sample], register: RegisterIndex, reader: MessageRead
             hub_message_id=uuid4(), adapter="file", principal="epj", received_at=now, size_bytes=1
         )
         decision = decide(
-            reader.read(sample.raw), meta, register, Principals(), lambda _k: None, now
+            reader.read(sample.raw), meta, register, Principals.open(), lambda _k: None, now
         )
         if isinstance(decision, Routed):
             kept.append(sample)
@@ -188,7 +190,7 @@ def test_a_thousand_files_across_a_kill_end_in_done_or_failed_and_route_once(
         kafka_bootstrap,
         lambda: register,
         reader,
-        Principals.from_file(credentials.path),
+        read_principals(credentials.path),
     )
     stop_router = threading.Event()
     router_thread = threading.Thread(target=router.run, args=(stop_router,), daemon=True)

@@ -10,6 +10,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import SecretStr
 
+from access.principals import Principal, Principals
+from access.principals_file import PrincipalsFile
+from addressregister.live import StaticRegister
 from broker_adapters.ingress import (
     IngressGate,
     IngressSettings,
@@ -22,7 +25,6 @@ from broker_adapters.ingress.gate import ErrorCallback
 from broker_adapters.kafka import DurableProducer
 from broker_adapters.kafka.settings import KafkaSettings
 from metrics.ingress import INGRESS_ADAPTERS, REFUSAL_REASONS, IngressMetrics
-from routing.principals import Principal, Principals, PrincipalsFile
 from tests.support.corpus_register import Sample
 
 LIMIT = 32 * 1024
@@ -40,8 +42,10 @@ def _no_producer(_on_error: ErrorCallback) -> DurableProducer:
 
 
 @pytest.fixture
-def gate() -> IngressGate:
-    return IngressGate(_no_producer, "hub.inbound", IngressSettings(max_message_bytes=LIMIT))
+def gate(register_view: StaticRegister) -> IngressGate:
+    return IngressGate(
+        _no_producer, "hub.inbound", IngressSettings(max_message_bytes=LIMIT), register_view
+    )
 
 
 @pytest.fixture
@@ -156,18 +160,26 @@ def test_amqp_runs_when_a_url_is_set_and_error_queues_follow_the_profile() -> No
     assert error_queue_for(Principal("epj", frozenset({1}))) is None
 
 
-def test_run_builds_the_adapters_the_settings_enable(tmp_path: Path) -> None:
+def test_run_builds_the_adapters_the_settings_enable(
+    tmp_path: Path, register_view: StaticRegister
+) -> None:
     settings = IngressSettings(
         adapters=frozenset({"http", "file", "kafka"}),
         amqp_url=SecretStr("amqp://guest:guest@127.0.0.1:5672/%2F"),
         file_root=Path("inbox"),
     )
-    gate = IngressGate(_no_producer, "hub.inbound", settings)
+    gate = IngressGate(_no_producer, "hub.inbound", settings, register_view)
     built = ingress_adapters(
-        gate, PrincipalsFile.fixed(Principals()), KafkaSettings(), "127.0.0.1:9", "i-1", tmp_path
+        gate,
+        PrincipalsFile.fixed(Principals.open()),
+        KafkaSettings(),
+        "127.0.0.1:9",
+        "i-1",
+        tmp_path,
     )
     assert sorted(a.name for a in built) == ["ingress-amqp", "ingress-file", "ingress-kafka"]
     assert not any(a.ready() for a in built)  # nothing runs until the hub starts them
     http_only = IngressSettings(adapters=frozenset({"http"}))
-    only_http = IngressGate(_no_producer, "hub.inbound", http_only)
-    assert ingress_adapters(only_http, PrincipalsFile(None), KafkaSettings(), "x:1", "i-1") == []
+    only_http = IngressGate(_no_producer, "hub.inbound", http_only, register_view)
+    open_principals = PrincipalsFile.fixed(Principals.open())
+    assert ingress_adapters(only_http, open_principals, KafkaSettings(), "x:1", "i-1") == []

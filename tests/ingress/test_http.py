@@ -12,6 +12,8 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from access.principals_file import PrincipalsFile
+from addressregister.live import StaticRegister
 from broker_adapters.http.ingress_api import IngressApiDeps, ingress_router
 from broker_adapters.http.openapi import COMMITTED, ingress_openapi, render
 from broker_adapters.http.problems import PROBLEM_JSON
@@ -19,13 +21,13 @@ from broker_adapters.http.status import RecentMessages
 from broker_adapters.ingress import IngressGate, IngressSettings
 from meldingshub.settings import Settings
 from metrics.ingress import IngressMetrics
-from routing.principals import PrincipalsFile
 from schemas.records import InboundMessage
 from tests.ingress.support import (
     Credentials,
     inbound_meta,
     make_credentials,
     msghead_samples,
+    sender_organisation,
     serve,
 )
 from tests.support.corpus_register import Sample
@@ -73,7 +75,10 @@ class Hub:
 
 @pytest.fixture(scope="module")
 def hub(
-    kafka_bootstrap: str, samples: list[Sample], tmp_path_factory: pytest.TempPathFactory
+    kafka_bootstrap: str,
+    samples: list[Sample],
+    register_view: StaticRegister,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Hub]:
     settings = isolated_settings(kafka_bootstrap)
     credentials = make_credentials(tmp_path_factory.mktemp("principals"), samples)
@@ -82,6 +87,7 @@ def hub(
         settings.kafka,
         kafka_bootstrap,
         IngressSettings(max_message_bytes=LIMIT),
+        register_view,
         IngressMetrics(registry),
     )
     app = FastAPI()
@@ -151,7 +157,8 @@ def test_xml_and_json_posts_are_on_hub_inbound_with_their_metadata(
     assert {meta.hub_message_id for _k, _v, meta in records} >= set(ids)
     for key, value, meta in records:
         if meta.hub_message_id in ids:
-            assert key == b"epj"  # the router's de-duplication is per principal partition
+            # One organisation's messages share a partition and so one de-duplication state.
+            assert key == str(sender_organisation(value)).encode()
             assert value == document.raw  # the bytes as sent, JSON unwrapped
             assert meta.adapter == "http"
             assert meta.principal == "epj"

@@ -9,13 +9,14 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 import meldingshub.embedded_broker as embedded
+from access.principals_file import PrincipalsFile
+from addressregister.live import StaticRegister
 from broker_adapters.http.ingress_api import IngressApiDeps, ingress_router
 from broker_adapters.ingress import IngressGate, IngressSettings
 from broker_adapters.kafka import ensure_topics
 from broker_adapters.kafka.settings import KafkaSettings
 from meldingshub.embedded_broker import EmbeddedBroker, free_port
 from metrics.ingress import IngressMetrics
-from routing.principals import PrincipalsFile
 from tests.ingress.support import (
     inbound_meta,
     make_credentials,
@@ -43,6 +44,7 @@ def own_broker() -> Iterator[EmbeddedBroker]:
 def test_503_while_the_broker_is_down_then_the_resent_message_is_accepted_once(
     own_broker: EmbeddedBroker,
     samples: list[Sample],
+    register_view: StaticRegister,
     tmp_path: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -55,6 +57,7 @@ def test_503_while_the_broker_is_down_then_the_resent_message_is_accepted_once(
         kafka,
         bootstrap,
         IngressSettings(write_timeout_s=2.0, retry_after_s=1),
+        register_view,
         IngressMetrics(registry),
     )
     app = FastAPI()

@@ -11,7 +11,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from access.principals import read_principals
+from access.principals_file import PrincipalsFile
 from addressregister.index import RegisterIndex
+from addressregister.live import StaticRegister
 from broker_adapters.http.ingress_api import IngressApiDeps, ingress_router
 from broker_adapters.ingress import IngressGate, IngressSettings
 from meldingshub.components.base import Component
@@ -19,7 +22,6 @@ from meldingshub.components.router import RouterComponent
 from metrics.aggregator import StatisticsAggregator
 from metrics.settings import StatisticsSettings
 from metrics.store import StatisticsStore
-from routing.principals import Principals, PrincipalsFile
 from schemas.reader import MessageReader
 from tests.ingress.support import make_credentials, msghead_samples, serve, with_new_msg_id
 from tests.support.corpus_register import Sample
@@ -70,7 +72,9 @@ def test_status_follows_messages_from_accepted_to_routed_and_rejected(
     settings = isolated_settings(kafka_bootstrap)
     credentials = make_credentials(tmp_path, samples)
     store = StatisticsStore.open(f"sqlite:///{tmp_path / 'stats.sqlite3'}")
-    gate = IngressGate.create(settings.kafka, kafka_bootstrap, IngressSettings())
+    gate = IngressGate.create(
+        settings.kafka, kafka_bootstrap, IngressSettings(), StaticRegister(register)
+    )
     app = FastAPI()
     app.include_router(
         ingress_router(IngressApiDeps(gate, PrincipalsFile(credentials.path), store))
@@ -104,7 +108,7 @@ def test_status_follows_messages_from_accepted_to_routed_and_rejected(
                     kafka_bootstrap,
                     lambda: register,
                     reader,
-                    Principals.from_file(credentials.path),
+                    read_principals(credentials.path),
                 )
             )
         )

@@ -8,10 +8,14 @@ from contextlib import contextmanager
 import pytest
 from confluent_kafka import Producer
 
+from access.principals import Principal, Principals
+from access.principals_file import PrincipalsFile
+from addressregister.live import StaticRegister
 from broker_adapters.ingress import IngressGate, IngressSettings
 from broker_adapters.ingress.kafka import KafkaIngress
+from broker_adapters.kafka import ensure_topics
+from broker_adapters.kafka.settings import TopicSpec
 from meldingshub.settings import Settings
-from routing.principals import Principal, Principals, PrincipalsFile
 from schemas.records import (
     RejectedMessage,
     RejectStage,
@@ -22,6 +26,7 @@ from tests.ingress.support import (
     inbound_meta,
     msghead_samples,
     sender_ids,
+    sender_organisation,
     wait_for,
     with_new_msg_id,
 )
@@ -46,41 +51,54 @@ def running(adapter: KafkaIngress) -> Iterator[KafkaIngress]:
         assert not thread.is_alive()
 
 
-def produce(bootstrap: str, topic: str, records: Sequence[tuple[bytes, str | None]]) -> None:
+def produce(bootstrap: str, records: Sequence[tuple[str, bytes, str | None]]) -> None:
+    """``(topic, value, principal header)``: the header is what a producer could forge."""
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
-    for value, principal in records:
+    for topic, value, claimed in records:
         headers: list[tuple[str, str | bytes | None]] = (
-            [("principal", principal.encode())] if principal else []
+            [("principal", claimed.encode())] if claimed else []
         )
         producer.produce(topic, value=value, headers=headers)
     assert producer.flush(30) == 0
 
 
 def test_records_are_copied_once_and_refusals_dead_lettered(
-    kafka_bootstrap: str, topic_factory: TopicFactory, samples: list[Sample]
+    kafka_bootstrap: str,
+    topic_factory: TopicFactory,
+    samples: list[Sample],
+    register_view: StaticRegister,
 ) -> None:
     settings: Settings = isolated_settings(kafka_bootstrap)
-    ingress_topic = topic_factory("ingress", partitions=2)
+    prefix = f"ingress-{uuid.uuid4().hex[:8]}."
     ingress = IngressSettings(
-        kafka_topic=ingress_topic, kafka_group_id=f"ingress-{uuid.uuid4().hex[:8]}"
+        kafka_topic_prefix=prefix,
+        kafka_group_id=f"ingress-{uuid.uuid4().hex[:8]}",
+        kafka_discovery_s=1.0,
     )
-    source = PrincipalsFile.fixed(
-        Principals(
-            [
-                Principal("epj", frozenset(sender_ids(samples)), kafka_principal="User:epj"),
-                Principal("other", frozenset({999_999_001}), kafka_principal="User:other"),
-            ]
-        )
+    epj = Principal("epj", frozenset(sender_ids(samples)), kafka_principal="User:epj")
+    other = Principal("other", frozenset({999_999_001}), kafka_principal="User:other")
+    no_kafka = Principal("no-kafka", frozenset(sender_ids(samples)))
+    source = PrincipalsFile.fixed(Principals([epj, other, no_kafka]))
+    ensure_topics(
+        {"bootstrap.servers": kafka_bootstrap},
+        [
+            TopicSpec(name=prefix + name, partitions=2)
+            for name in ("epj", "other", "nobody", "no-kafka")
+        ],
     )
     template = msghead_samples(samples)[0].raw
     good = [with_new_msg_id(template)[0] for _ in range(10)]
     produce(
         kafka_bootstrap,
-        ingress_topic,
-        [(doc, "User:epj") for doc in good]
-        + [(template, "User:nobody"), (b"not xml at all", "User:epj"), (template, "User:other")],
+        [(epj.kafka_topic(prefix), doc, None) for doc in good]
+        + [
+            (prefix + "nobody", template, "epj"),  # a topic no principal owns
+            (epj.kafka_topic(prefix), b"not xml at all", None),
+            (other.kafka_topic(prefix), template, "epj"),  # a header claiming epj proves nothing
+            (no_kafka.kafka_topic(prefix), template, None),  # a principal not allowed Kafka
+        ],
     )
-    gate = IngressGate.create(settings.kafka, kafka_bootstrap, ingress)
+    gate = IngressGate.create(settings.kafka, kafka_bootstrap, ingress, register_view)
 
     def adapter() -> KafkaIngress:
         return KafkaIngress(gate, source, settings.kafka, kafka_bootstrap, ingress, "test")
@@ -89,7 +107,7 @@ def test_records_are_copied_once_and_refusals_dead_lettered(
     try:
         with running(adapter()):
             copied = read_all(kafka_bootstrap, topics.inbound.name, len(good), 30)
-            rejected = read_all(kafka_bootstrap, topics.rejected.name, 3, 30)
+            rejected = read_all(kafka_bootstrap, topics.rejected.name, 4, 30)
         # A second run of the same group starts after the committed offsets: no second copy.
         with running(adapter()):
             again = read_all(kafka_bootstrap, topics.inbound.name, len(good), 10)
@@ -100,16 +118,17 @@ def test_records_are_copied_once_and_refusals_dead_lettered(
     assert len(again) == len(good)
     for record in copied:
         meta = inbound_meta(record)
-        assert record.key() == b"epj"
+        assert record.key() == str(sender_organisation(record.value())).encode()
         assert (meta.adapter, meta.principal) == ("kafka", "epj")
-        assert meta.transport_message_id and meta.transport_message_id.startswith(ingress_topic)
+        assert meta.transport_message_id
+        assert meta.transport_message_id.startswith(epj.kafka_topic(prefix))
     dead = sorted(
         (decode(r.value() or b"", RejectedMessage) for r in rejected), key=lambda m: m.reason
     )
     assert {m.stage for m in dead} == {RejectStage.INGRESS}
     assert {(m.code, m.payload) for m in dead} == {
-        (AppRecError.X99, template),  # unknown Kafka principal, and spoofing by "other"
+        (AppRecError.X99, template),  # unknown topic owner, no Kafka rights, spoofing by "other"
         (AppRecError.T01, b"not xml at all"),
     }
-    assert len(dead) == 3
-    assert {m.ingress.principal for m in dead} == {None, "epj", "other"}
+    assert len(dead) == 4
+    assert sorted(str(m.ingress.principal) for m in dead) == ["None", "None", "epj", "other"]

@@ -18,6 +18,7 @@ import pytest
 import structlog
 from prometheus_client import CollectorRegistry, generate_latest
 
+from access.principals import Principals
 from meldingshub.components.router import RouterComponent
 from meldingshub.logging import configure_logging
 from metrics.aggregator import StatisticsAggregator
@@ -27,7 +28,6 @@ from metrics.report import build_report, report_csv
 from metrics.store import StatisticsStore
 from routing.outputs import OutputBuilder
 from routing.pipeline import decide
-from routing.principals import Principals
 from schemas.catalogue import default_catalogue
 from schemas.reader import MessageReader
 from schemas.records import InboundMessage
@@ -108,7 +108,7 @@ def test_metrics_store_and_export_agree_exactly_and_hold_no_patient_data(
     store = StatisticsStore.open(f"sqlite:///{tmp_path / 'stats.sqlite3'}")
     registry = CollectorRegistry()
     metrics = HubMetrics(registry, message_types_of(default_catalogue()))
-    router = RouterComponent(settings, kafka_bootstrap, lambda: register, reader, Principals())
+    router = RouterComponent(settings, kafka_bootstrap, lambda: register, reader, Principals.open())
     aggregator = StatisticsAggregator(
         settings.kafka, kafka_bootstrap, store, settings.statistics, metrics
     )
@@ -176,14 +176,14 @@ def _known_counts(
     settings: object,
 ) -> dict[str, Counter[object]]:
     """Counts from the pure pipeline over the same inputs, in the same (single-partition) order."""
-    builder = OutputBuilder(settings.routing, Principals())  # type: ignore[attr-defined]
+    builder = OutputBuilder(settings.routing, Principals.open())  # type: ignore[attr-defined]
     seen: dict[str, str] = {}
     sent_index: dict[str, datetime] = {}
     events: Counter[object] = Counter()
     export: Counter[object] = Counter()
     for raw, meta in zip(documents, sent, strict=True):
         decision = decide(
-            reader.read(raw), meta, register, Principals(), seen.get, meta.received_at
+            reader.read(raw), meta, register, Principals.open(), seen.get, meta.received_at
         )  # type: ignore[arg-type]
         envelope = decision.envelope
         original = None

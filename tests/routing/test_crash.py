@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from access.principals import Principals
 from broker_adapters.kafka.transactional import DEFAULT_BATCH_SIZE
 from meldingshub.settings import Settings
 from routing.outputs import OutputBuilder
 from routing.pipeline import decide
-from routing.principals import Principals
 from schemas.reader import MessageReader
 from schemas.records import MessageEvent, RoutedMessage, decode
 from schemas.vocabulary import EventType, Family
@@ -143,7 +143,7 @@ def test_sigkill_of_one_of_two_routers_neither_loses_nor_duplicates(
         )
         for i in range(MESSAGES)
     ]
-    builder = OutputBuilder(settings.routing, Principals())
+    builder = OutputBuilder(settings.routing, Principals.open())
     now = datetime.now(UTC)
     sent = []
     for p in range(PRINCIPALS):
@@ -154,7 +154,7 @@ def test_sigkill_of_one_of_two_routers_neither_loses_nor_duplicates(
     expected_events: set[uuid.UUID] = set()
     outcomes = 0
     for raw, meta in sent:
-        decision = decide(reader.read(raw), meta, register, Principals(), lambda _k: None, now)
+        decision = decide(reader.read(raw), meta, register, Principals.open(), lambda _k: None, now)
         out = builder.build(decision, meta, raw, register, now)
         outcomes += len(out.events)
         expected_events.update(e.event_id for e in out.events)

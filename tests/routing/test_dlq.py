@@ -6,11 +6,11 @@ from collections import Counter
 import pytest
 from click.testing import CliRunner
 
+from access.principals import Principals
 from addressregister.index import RegisterIndex
 from meldingshub.cli import main
 from meldingshub.components.router import RouterComponent
 from meldingshub.dlq import read_dead_letters, replay, selector
-from routing.principals import Principals
 from schemas.reader import MessageReader
 from schemas.records import MessageEvent, RoutedMessage, decode
 from schemas.settings import SchemaSettings
@@ -39,7 +39,9 @@ def test_replay_after_register_fix_routes_once(kafka_bootstrap: str) -> None:
     settings = isolated_settings(kafka_bootstrap, partitions=1)
     kafka = settings.kafka
 
-    router = RouterComponent(settings, kafka_bootstrap, lambda: current[0], reader, Principals())
+    router = RouterComponent(
+        settings, kafka_bootstrap, lambda: current[0], reader, Principals.open()
+    )
     stop = threading.Event()
     thread = threading.Thread(target=router.run, args=(stop,), daemon=True)
     thread.start()

@@ -6,12 +6,12 @@ from uuid import uuid4
 
 import pytest
 
+from access.principals import Principal, Principals
 from addressregister.index import RegisterIndex
 from addressregister.model import CommunicationParty
 from routing.decision import Duplicate, Rejected, Routed
 from routing.outputs import OutputBuilder
 from routing.pipeline import decide, dedup_key
-from routing.principals import Principal, Principals
 from routing.settings import RoutingSettings
 from schemas.reader import MessageReader
 from schemas.records import InboundMessage
@@ -20,7 +20,7 @@ from schemas.vocabulary import AddressingMode, AppRecError, AppRecStatus, EventT
 from tests.support.corpus_register import Sample, accepted_samples, consistent, register_for
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-OPEN = Principals()
+OPEN = Principals.open()
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +117,14 @@ def replaced(register: RegisterIndex, her_id: int, **changes: object) -> Registe
 
 
 def reject(
-    reader: MessageReader, raw: bytes, register: RegisterIndex, principals: Principals = OPEN
+    reader: MessageReader,
+    raw: bytes,
+    register: RegisterIndex,
+    principals: Principals = OPEN,
+    principal: str = "epj-a",
 ) -> Rejected:
     decision = decide(
-        reader.read(raw), inbound(raw, "epj-a"), register, principals, never_seen, NOW
+        reader.read(raw), inbound(raw, principal), register, principals, never_seen, NOW
     )
     assert isinstance(decision, Rejected), decision
     return decision
@@ -169,8 +173,10 @@ def test_spoofed_sender_is_rejected_never_routed(
     sample = first_of(samples, Family.DIALOG)
     principals = Principals([Principal("epj-a", frozenset({999_999_999}))])
     decision = reject(reader, sample.raw, register, principals)
-    assert decision.spoofing
+    assert decision.spoofing and decision.dedup_key is None
     assert str(sample.envelope.sender.organisation_her_id) in decision.reason
+    unknown = reject(reader, sample.raw, register, principals, "not-configured")
+    assert unknown.spoofing and unknown.dedup_key is None
 
 
 def test_allowed_principal_routes(
@@ -211,7 +217,7 @@ def test_resend_is_a_duplicate_but_reprocessing_the_same_record_is_not(
 ) -> None:
     sample = first_of(samples, Family.PLO)
     read = reader.read(sample.raw)
-    key = dedup_key(sample.envelope)
+    key = dedup_key(sample.envelope.sender.organisation_her_id, sample.envelope)
     assert key is not None
     first = inbound(sample.raw)
     seen = {key: str(first.hub_message_id)}
@@ -280,7 +286,7 @@ def test_no_apprec_for_a_rejected_apprec_nor_for_a_duplicate(
     assert out.routed == []
 
     sample = first_of(samples, Family.DIALOG)
-    key = dedup_key(sample.envelope)
+    key = dedup_key(sample.envelope.sender.organisation_her_id, sample.envelope)
     assert key is not None
     meta = inbound(sample.raw)
     decision = decide(reader.read(sample.raw), meta, register, OPEN, {key: "someone-else"}.get, NOW)
@@ -316,4 +322,7 @@ def test_routed_records_fix_categories_and_event_ids_are_deterministic(
     routed = first.routed[0]
     assert routed.payload == sample.raw
     assert routed.receiver_category is register.category(routed.receiver_her_id)
-    assert first.remember == (dedup_key(sample.envelope), str(meta.hub_message_id))
+    assert first.remember == (
+        dedup_key(sample.envelope.sender.organisation_her_id, sample.envelope),
+        str(meta.hub_message_id),
+    )

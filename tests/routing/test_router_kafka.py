@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from access.principals import Principal, Principals
 from addressregister.index import RegisterIndex
 from meldingshub.components.router import RouterComponent
 from meldingshub.settings import Settings
 from routing.outputs import OutputBuilder
 from routing.pipeline import decide
-from routing.principals import Principal, Principals
 from schemas.reader import MessageReader
 from schemas.records import MessageEvent, RejectedMessage, RoutedMessage, decode
 from schemas.vocabulary import AppRecError, EventType, Family
@@ -58,7 +58,7 @@ def router(
         settings.kafka.bootstrap_servers,
         lambda: register,
         reader,
-        principals or Principals(),
+        principals or Principals.open(),
     )
     stop = threading.Event()
     thread = threading.Thread(target=component.run, args=(stop,), daemon=True)
@@ -97,10 +97,15 @@ def test_every_corpus_family_routes_to_its_receiver(
     )
     expected: Counter[tuple[str, int]] = Counter()
     seen_keys: dict[str, str] = {}
-    builder = OutputBuilder(settings.routing, Principals())
+    builder = OutputBuilder(settings.routing, Principals.open())
     for sample, meta in zip(samples, sent, strict=True):
         decision = decide(
-            reader.read(sample.raw), meta, register, Principals(), seen_keys.get, meta.received_at
+            reader.read(sample.raw),
+            meta,
+            register,
+            Principals.open(),
+            seen_keys.get,
+            meta.received_at,
         )
         out = builder.build(decision, meta, sample.raw, register, meta.received_at)
         if out.remember:

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from access.principals import Principals
 from addressregister.generator import generate_national_register
 from addressregister.index import RegisterIndex
 from meldingshub.simulator.traffic import Dims, Outgoing, principals_for
 from metrics.outcomes import outcome_of
 from routing.outputs import OutputBuilder
 from routing.pipeline import decide
-from routing.principals import Principals
 from routing.settings import RoutingSettings
 from schemas.reader import MessageReader
 from schemas.records import InboundMessage, MessageEvent

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from access.principals import Principals, read_principals
 from addressregister.fileformat import write_register_file
 from addressregister.index import RegisterIndex
 from meldingshub.cli import main
@@ -13,7 +14,6 @@ from meldingshub.simulator.mix import NATIONAL_2019
 from meldingshub.simulator.traffic import Traffic
 from meldingshub.simulator.truth import Truth
 from metrics.store import StatisticsStore
-from routing.principals import Principals
 from schemas.reader import MessageReader
 from tests.simulator.conftest import START, route
 
@@ -28,7 +28,7 @@ def environment(tmp_path: Path, register: RegisterIndex, principals: Principals)
         "MELDINGSHUB_DATA_DIR": str(tmp_path / "var"),
         "MELDINGSHUB_STORE__DSN": f"sqlite:///{tmp_path / 'stats.sqlite3'}",
         "MELDINGSHUB_ADDRESS_REGISTER__SNAPSHOT": str(register_file),
-        "MELDINGSHUB_ROUTING__PRINCIPALS_FILE": str(principals_file),
+        "MELDINGSHUB_ACCESS__PRINCIPALS_FILE": str(principals_file),
     }
 
 
@@ -108,7 +108,7 @@ def test_provision_gives_every_organisation_a_principal_and_a_working_token(
     target = tmp_path / "provisioned"
     result = CliRunner().invoke(main, ["simulate", "--provision", str(target)], env=environment)
     assert result.exit_code == 0, result.output
-    principals = Principals.from_file(target / "principals.toml")
+    principals = read_principals(target / "principals.toml")
     tokens = json.loads((target / "tokens.json").read_text())
     organisations = [p for p in register if p.parent_her_id is None]
     assert len(principals) == len(tokens) == len(organisations)

@@ -1,10 +1,10 @@
 """Same seed, same traffic: identical bytes, principals, times and truth file."""
 
+from access.principals import Principals
 from addressregister.index import RegisterIndex
 from meldingshub.simulator.mix import NATIONAL_2019
 from meldingshub.simulator.traffic import Outgoing, Traffic
 from meldingshub.simulator.truth import Truth
-from routing.principals import Principals
 from tests.simulator.conftest import START
 
 

@@ -4,12 +4,12 @@ from collections import Counter
 
 import pytest
 
+from access.principals import Principals
 from addressregister.index import RegisterIndex
 from meldingshub.simulator.faults import EXPECTED_CODE, FaultKind
 from meldingshub.simulator.mix import NATIONAL_2019
 from meldingshub.simulator.traffic import Traffic
 from meldingshub.simulator.truth import Truth
-from routing.principals import Principals
 from schemas.reader import MessageReader
 from tests.simulator.conftest import START, route
 
@@ -41,7 +41,7 @@ def test_an_open_hub_gets_no_spoofed_senders(
     documents = list(traffic.messages(500, START))
     kinds = Counter(o.expectation.kind for o in documents)
     assert kinds["spoofed_sender"] == 0 and kinds["unknown_receiver"] > 0
-    for result in route(documents, register, Principals(), reader):
+    for result in route(documents, register, Principals.open(), reader):
         assert result.counts == result.outgoing.expectation.counts
 
 

@@ -8,12 +8,12 @@ from prometheus_client import CollectorRegistry
 from rich.console import Console
 from structlog.testing import capture_logs
 
+from access.principals import Principals
 from addressregister.index import RegisterIndex
 from meldingshub.cli.live_view import RateWindow, plain_line, read_snapshot, render, show
 from meldingshub.simulator.mix import NATIONAL_2019
 from meldingshub.simulator.traffic import Traffic
 from metrics.live import HubMetrics
-from routing.principals import Principals
 from schemas.reader import MessageReader
 from schemas.records import MessageEvent
 from schemas.vocabulary import EventType

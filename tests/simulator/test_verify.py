@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from access.principals import Principals
 from addressregister.index import RegisterIndex
 from meldingshub.simulator.mix import NATIONAL_2019
 from meldingshub.simulator.traffic import Traffic
 from meldingshub.simulator.truth import Truth, TruthFileError
 from meldingshub.simulator.verify import verify
 from metrics.store import StatisticsStore
-from routing.principals import Principals
 from schemas.reader import MessageReader
 from schemas.records import MessageEvent
 from schemas.vocabulary import EventType

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from access.principals import Principals
 from addressregister.generator import generate_national_register
 from addressregister.index import RegisterIndex
 from meldingshub.cli.simulate import YEAR_APPREC_DELAY_S
@@ -33,7 +34,6 @@ from metrics.export import StatisticsQuery, query_counts
 from metrics.report import build_report
 from metrics.settings import StatisticsSettings
 from metrics.store import StatisticsStore
-from routing.principals import Principals
 from schemas.reader import MessageReader
 from tests.support.hub import isolated_settings
 

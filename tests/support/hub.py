@@ -3,9 +3,11 @@
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from confluent_kafka import Producer
 
+from access.settings import AccessSettings
 from broker_adapters.kafka import ensure_topics
 from broker_adapters.kafka.settings import KafkaSettings, TopicSettings, TopicSpec
 from meldingshub.settings import Settings
@@ -15,7 +17,9 @@ from schemas.records import INBOUND_HEADER, InboundMessage, encode
 TopicFactory = Callable[..., str]
 
 
-def isolated_settings(bootstrap: str, partitions: int = 3, **routing: object) -> Settings:
+def isolated_settings(
+    bootstrap: str, partitions: int = 3, principals_file: Path | None = None, **routing: object
+) -> Settings:
     """Settings whose every topic and group is new, so tests never see each other's records."""
     run = uuid.uuid4().hex[:10]
     topics = TopicSettings(
@@ -29,6 +33,7 @@ def isolated_settings(bootstrap: str, partitions: int = 3, **routing: object) ->
     )
     settings = Settings(
         kafka=KafkaSettings(bootstrap_servers=bootstrap, topics=topics),
+        access=AccessSettings(principals_file=principals_file),
         routing=RoutingSettings(
             group_id=f"router-{run}",
             dedup_topic=f"dedup-{run}",

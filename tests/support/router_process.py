@@ -7,11 +7,11 @@ tests) so a test can SIGKILL and restart it like a real replica.
 import sys
 import threading
 
+from access.principals import Principals
 from meldingshub.cli.common import stop_on_signals
 from meldingshub.components.router import RouterComponent
 from meldingshub.logging import configure_logging
 from meldingshub.settings import Settings
-from routing.principals import Principals
 from schemas.reader import MessageReader
 from tests.support.corpus_register import accepted_samples, consistent, register_for
 
@@ -23,7 +23,7 @@ def main() -> None:
     reader = MessageReader(settings.schemas)
     register = register_for(consistent(accepted_samples(reader)))
     router = RouterComponent(
-        settings, settings.kafka.bootstrap_servers, lambda: register, reader, Principals()
+        settings, settings.kafka.bootstrap_servers, lambda: register, reader, Principals.open()
     )
     stop = stop_on_signals()
     ready = threading.Thread(target=_announce, args=(router, stop), daemon=True)

@@ -1,0 +1,7 @@
+"""Who may use the hub: principals, their credentials and roles, and the file they live in.
+
+Authentication (a token, an AMQP queue, a file inbox or a Kafka topic to a
+principal) and the roles it grants live here; whether a principal may send
+*as a given party* is routing's decision (:mod:`routing.authorisation`), made
+on the party the address register resolves.
+"""

@@ -1,0 +1,101 @@
+"""May this principal send as this sender? One decision, made on the sender the register resolves.
+
+Every ingress adapter (before the durable write) and the router (before
+anything else) ask the same question the same way:
+
+1. Resolve the sender the envelope states. Each stated level (organisation,
+   service or department, person) must exist in the register, and the levels
+   must hang together: the person under the service, both under the
+   organisation. A sender named by organisation number only is resolved to its
+   organisation first.
+2. The most specific resolved party must be one of the principal's HER-ids or
+   lie below one of them.
+
+Anything else is spoofing. Reasons name organisations and levels, never a
+person's HER-id or anything from the document.
+"""
+
+import itertools
+from dataclasses import dataclass
+
+from access.principals import Principal
+from addressregister.index import RegisterIndex
+from schemas.parties import PartyRef
+
+
+@dataclass(frozen=True, slots=True)
+class SenderParty:
+    """The sender as the register knows it."""
+
+    her_id: int
+    """The most specific party the envelope names (person, service or organisation)."""
+    organisation_her_id: int
+    """Its top-level organisation: the de-duplication scope and the AppRec's receiver."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotAuthorised:
+    """The principal may not send as the sender the document states (spoofing)."""
+
+    reason: str
+    """Safe text: levels and organisation HER-ids, never a person or document content."""
+    unnamed: bool = False
+    """The document names no sender at all: a broken message, not an attempt to be someone."""
+
+
+def resolve_sender(index: RegisterIndex, ref: PartyRef) -> SenderParty | NotAuthorised:
+    """The party ``ref`` names, when every stated level exists and they hang together."""
+    organisation = ref.organisation_her_id
+    if organisation is None and ref.organisation_number is not None:
+        organisation = index.organisation_for_number(ref.organisation_number)
+        if organisation is None:
+            return NotAuthorised(
+                "the sender's organisation number names no single organisation in the register"
+            )
+    levels = [
+        (level, her_id)
+        for level, her_id in (
+            ("organisation", organisation),
+            ("service", ref.service_her_id),
+            ("person", ref.person_her_id),
+        )
+        if her_id is not None
+    ]
+    if not levels:
+        return NotAuthorised("the document names no sender", unnamed=True)
+    for level, her_id in levels:
+        if her_id not in index:
+            where = f" {her_id}" if level != "person" else ""
+            return NotAuthorised(f"the sender {level}{where} is not in the register")
+    for (upper_level, upper), (lower_level, lower) in itertools.pairwise(levels):
+        if upper != lower and upper not in index.ancestors_of(lower):
+            return NotAuthorised(
+                f"the sender {lower_level} is not part of the sender {upper_level}"
+                + (f" {upper}" if upper_level != "person" else "")
+            )
+    her_id = levels[-1][1]
+    return SenderParty(her_id, index.organisation_of(her_id) or her_id)
+
+
+def authorise_sender(
+    principal: Principal, ref: PartyRef, index: RegisterIndex
+) -> SenderParty | NotAuthorised:
+    """The resolved sender when ``principal`` may send as it; else why not."""
+    party = resolve_sender(index, ref)
+    if isinstance(party, NotAuthorised):
+        return party
+    if party.her_id in principal.her_ids or principal.her_ids & index.ancestors_of(party.her_id):
+        return party
+    return NotAuthorised(
+        f"principal {principal.name!r} does not act for the sender "
+        f"(organisation {party.organisation_her_id})"
+    )
+
+
+def principal_organisation(principal: Principal, index: RegisterIndex) -> int | None:
+    """The organisation a principal's own AppRecs go to: that of its first registered HER-id."""
+    for her_id in sorted(principal.her_ids):
+        organisation = index.organisation_of(her_id)
+        if organisation is not None:
+            return organisation
+    return None
