@@ -150,6 +150,7 @@ class Resources:
             self.bootstrap_servers,
             self.settings.ingress,
             IngressMetrics(self.registry),
+            self.settings.schemas.parse_limits(),
         )
         self._closers.append(gate.close)
         return gate

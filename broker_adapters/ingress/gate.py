@@ -10,6 +10,7 @@ router's de-duplication sees them together; header: the encoded
 broker confirmed it with acks=all.
 """
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -92,6 +93,7 @@ class IngressGate:
         settings: IngressSettings,
         metrics: IngressMetrics | None = None,
         catalogue: Catalogue | None = None,
+        limits: ParseLimits | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._factory = producer_factory
@@ -101,7 +103,10 @@ class IngressGate:
         self._settings = settings
         self._metrics = metrics
         self._catalogue = catalogue or default_catalogue()
-        self._limits = ParseLimits(max_bytes=settings.max_message_bytes)
+        # The reader's depth and attribute limits, so nothing passes here that it refuses.
+        self._limits = dataclasses.replace(
+            limits or ParseLimits(), max_bytes=settings.max_message_bytes
+        )
         self._last_failure = float("-inf")
 
     @classmethod
@@ -111,6 +116,7 @@ class IngressGate:
         bootstrap_servers: str,
         settings: IngressSettings,
         metrics: IngressMetrics | None = None,
+        limits: ParseLimits | None = None,
     ) -> "IngressGate":
         """A gate with its own durable producer to ``kafka.topics.inbound``."""
         config = ingress_producer_config(kafka, bootstrap_servers, settings)
@@ -118,7 +124,7 @@ class IngressGate:
         def factory(on_error: ErrorCallback) -> DurableProducer:
             return DurableProducer({**config, "error_cb": on_error})
 
-        return cls(factory, kafka.topics.inbound.name, settings, metrics)
+        return cls(factory, kafka.topics.inbound.name, settings, metrics, limits=limits)
 
     @property
     def settings(self) -> IngressSettings:
