@@ -30,15 +30,13 @@ from typing import Any
 
 from access.tokens import TOKEN_HASH_PREFIX, token_hash
 from meldingshub.errors import MeldingshubError
+from schemas.identifiers import MAX_HER_ID, parse_her_id
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 """A principal's name: safe in a Kafka topic name, a directory and a metric-free log field."""
 
 DELIVERY_QUEUE = re.compile(r"[0-9]+_(async|sync|error)")
 """AMQP queue names delivery and NHN's profile use for receivers; no principal may consume one."""
-
-MAX_HER_ID = 10**10 - 1
-"""HER-ids are positive and at most ten digits."""
 
 KAFKA_INGRESS_PREFIX = "hub.ingress."
 """A principal's own Kafka ingress topic is ``hub.ingress.<name>`` (the prefix is a setting)."""
@@ -209,7 +207,7 @@ def _her_ids(source: str, name: str, entry: Mapping[str, Any]) -> frozenset[int]
     if (
         not isinstance(her_ids, list)
         or not her_ids
-        or not all(type(h) is int and 1 <= h <= MAX_HER_ID for h in her_ids)
+        or not all(type(h) is int and parse_her_id(h) == h for h in her_ids)
     ):
         raise PrincipalsError(
             f"{source}: principal {name!r} needs her_ids = [HER-ids], "

@@ -27,6 +27,7 @@ from addressregister.resolution import resolve_receiver
 from addressregister.results import Problem, ResolutionFailure
 from addressregister.validation import MAX_HER_ID
 from metrics.register import LookupOutcome, RegisterMetrics
+from schemas.identifiers import STRICT_HER_ID
 from schemas.parties import PartyRef
 from schemas.vocabulary import AddressingMode, AppRecError, Category
 
@@ -171,7 +172,9 @@ def install_problem_handlers(app: FastAPI, metrics: RegisterMetrics | None = Non
     app.add_exception_handler(StarletteHTTPException, on_http)
 
 
-HerIdPath = Annotated[int, Path(alias="herId", ge=1, le=MAX_HER_ID, description="HER-id")]
+HerIdPath = Annotated[
+    int, Path(alias="herId", ge=1, le=MAX_HER_ID, description="HER-id"), STRICT_HER_ID
+]
 
 
 def create_router(
@@ -224,11 +227,11 @@ def create_router(
             str | None, Query(min_length=2, max_length=100, description="Part of the name")
         ] = None,
         organisation_number: Annotated[
-            str | None, Query(alias="organisationNumber", pattern=r"^\d{9}$")
+            str | None, Query(alias="organisationNumber", pattern=r"^[0-9]{9}$")
         ] = None,
-        municipality: Annotated[str | None, Query(pattern=r"^\d{4}$")] = None,
+        municipality: Annotated[str | None, Query(pattern=r"^[0-9]{4}$")] = None,
         business_type: Annotated[
-            str | None, Query(alias="businessType", pattern=r"^\d{3}$")
+            str | None, Query(alias="businessType", pattern=r"^[0-9]{3}$")
         ] = None,
         service_code: Annotated[str | None, Query(alias="serviceCode", max_length=10)] = None,
         kind: PartyKind | None = None,
@@ -281,16 +284,16 @@ def create_router(
     def resolve(
         message_type: Annotated[str, Query(alias="messageType", pattern=r"^[A-Z][A-Z0-9_]{0,63}$")],
         organisation_her_id: Annotated[
-            int | None, Query(alias="organisationHerId", ge=1, le=MAX_HER_ID)
+            int | None, Query(alias="organisationHerId", ge=1, le=MAX_HER_ID), STRICT_HER_ID
         ] = None,
         service_her_id: Annotated[
-            int | None, Query(alias="serviceHerId", ge=1, le=MAX_HER_ID)
+            int | None, Query(alias="serviceHerId", ge=1, le=MAX_HER_ID), STRICT_HER_ID
         ] = None,
         person_her_id: Annotated[
-            int | None, Query(alias="personHerId", ge=1, le=MAX_HER_ID)
+            int | None, Query(alias="personHerId", ge=1, le=MAX_HER_ID), STRICT_HER_ID
         ] = None,
         organisation_number: Annotated[
-            str | None, Query(alias="organisationNumber", pattern=r"^\d{9}$")
+            str | None, Query(alias="organisationNumber", pattern=r"^[0-9]{9}$")
         ] = None,
         version: Annotated[str | None, Query(max_length=40)] = None,
         at: Annotated[

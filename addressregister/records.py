@@ -18,6 +18,7 @@ from addressregister.model import (
     unchecked_party,
 )
 from addressregister.validation import check_party
+from schemas.identifiers import parse_her_id
 
 FIELDS = (
     "herId",
@@ -128,8 +129,8 @@ def _her_id(
         if required:
             errors.append(FieldError(key, "is required"))
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str):
+        value = parse_her_id(value)
     if type(value) is not int:
         errors.append(FieldError(key, "must be an integer"))
         return None

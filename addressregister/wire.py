@@ -15,6 +15,7 @@ from addressregister.model import (
 )
 from schemas.avro_codec import AvroCodec
 from schemas.avro_errors import AvroCodecError
+from schemas.identifiers import parse_her_id
 from schemas.records import default_codec
 
 AVRO_NAME = "no.meldingshub.CommunicationParty"
@@ -31,9 +32,10 @@ def party_key(her_id: int) -> bytes:
 
 def her_id_of_key(key: bytes | None) -> int:
     """The HER-id a key names."""
-    if key is None or not key.isdigit():
+    her_id = parse_her_id(key)
+    if her_id is None:
         raise BadPartyRecordError("record key is not a decimal HER-id")
-    return int(key)
+    return her_id
 
 
 def party_to_avro(party: CommunicationParty) -> dict[str, Any]:

@@ -188,6 +188,7 @@ class Resources:
             self.settings.ingress,
             self.register,
             IngressMetrics(self.registry),
+            self.settings.schemas.parse_limits(),
         )
         self._closers.append(gate.close)
         return gate

@@ -15,6 +15,7 @@ from lxml import etree
 
 from schemas.catalogue import Catalogue, CatalogueEntry, Classification, PartyLayout
 from schemas.catalogue_data import MSGHEAD_NAMESPACE
+from schemas.identifiers import parse_her_id
 from schemas.parties import PartyRef
 from schemas.vocabulary import AppRecStatus, Family
 
@@ -86,13 +87,7 @@ def _split(tag: object) -> tuple[str, str]:
 def _text(element: etree._Element | None) -> str | None:
     if element is None or element.text is None:
         return None
-    return element.text.strip() or None
-
-
-def _her(value: str | None) -> int | None:
-    if value is None or not value.isdigit() or len(value) > 12:
-        return None
-    return int(value)
+    return element.text.strip(" \t\r\n") or None  # XML whitespace only, never Unicode spaces
 
 
 class _Reader:
@@ -147,17 +142,19 @@ class _Reader:
             professional = self.child(holder, "HealthcareProfessional")
             if professional is None:
                 return _NO_PARTY
-            return PartyRef(person_her_id=_her(self.idents(professional).get("HER")))
+            return PartyRef(person_her_id=parse_her_id(self.idents(professional).get("HER")))
         level1 = self.idents(organisation)
         unit = self.child(organisation, "Organisation")
         professional = self.child(organisation, "HealthcareProfessional")
         if professional is None:
             professional = self.child(unit, "HealthcareProfessional")
         return PartyRef(
-            organisation_her_id=_her(level1.get("HER")),
-            service_her_id=_her(self.idents(unit).get("HER")) if unit is not None else None,
+            organisation_her_id=parse_her_id(level1.get("HER")),
+            service_her_id=parse_her_id(self.idents(unit).get("HER")) if unit is not None else None,
             person_her_id=(
-                _her(self.idents(professional).get("HER")) if professional is not None else None
+                parse_her_id(self.idents(professional).get("HER"))
+                if professional is not None
+                else None
             ),
             organisation_number=level1.get("ENH"),
         )
@@ -184,16 +181,18 @@ class _Reader:
             professional = self.child(hcp, "HCProf")
             if professional is None:
                 return _NO_PARTY
-            return PartyRef(person_her_id=_her(self.hcp_ids(professional).get("HER")))
+            return PartyRef(person_her_id=parse_her_id(self.hcp_ids(professional).get("HER")))
         level1 = self.hcp_ids(institution)
         department = self.child(institution, "Dept")
         person = self.child(institution, "HCPerson")
         return PartyRef(
-            organisation_her_id=_her(level1.get("HER")),
-            service_her_id=_her(self.hcp_ids(department).get("HER"))
+            organisation_her_id=parse_her_id(level1.get("HER")),
+            service_her_id=parse_her_id(self.hcp_ids(department).get("HER"))
             if department is not None
             else None,
-            person_her_id=_her(self.hcp_ids(person).get("HER")) if person is not None else None,
+            person_her_id=parse_her_id(self.hcp_ids(person).get("HER"))
+            if person is not None
+            else None,
             organisation_number=level1.get("ENH"),
         )
 

@@ -21,7 +21,7 @@ from schemas.official import BuiltinLibrary, OfficialLibrary
 from schemas.settings import SchemaSettings
 from schemas.validation import SchemaValidator, ValidationFailure
 from schemas.vocabulary import AppRecError, Family
-from schemas.xmlparse import ParseLimits, parse_message
+from schemas.xmlparse import parse_message
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -60,11 +60,7 @@ class MessageReader:
     def __init__(self, settings: SchemaSettings, catalogue: Catalogue | None = None) -> None:
         self.settings = settings
         self.catalogue = catalogue or default_catalogue()
-        self.limits = ParseLimits(
-            max_bytes=settings.max_message_bytes,
-            max_depth=settings.max_depth,
-            max_attributes=settings.max_attributes,
-        )
+        self.limits = settings.parse_limits()
         self._builtin = SchemaValidator(BuiltinLibrary(self.catalogue))
         self._official: SchemaValidator | None = None
         self._problems: list[str] = []
@@ -113,8 +109,30 @@ class MessageReader:
         except MessageRejectedError as exc:
             return ReadResult(None, MessageProblem(exc.code, exc.reason))
         reading = read_envelope(root, self.catalogue)
-        problem = self._check(reading)
+        problem = self._fan_out(reading.envelope, len(raw)) or self._check(reading)
         return ReadResult(reading.envelope, problem, reading.classification.entry)
+
+    def _fan_out(self, envelope: Envelope, size: int) -> MessageProblem | None:
+        """Refuse a message whose routing would cost more than one message should.
+
+        Every receiver gets its own copy of the document inside one router transaction,
+        so the copies and their total bytes are capped where the envelope is read.
+        """
+        copies = len(envelope.copy_receivers)
+        if copies > self.settings.max_copy_receivers:
+            return MessageProblem(
+                AppRecError.T99,
+                f"the message names {copies} copy receivers; the hub takes at most "
+                f"{self.settings.max_copy_receivers}",
+            )
+        routed = size * (1 + copies)
+        if routed > self.settings.max_fanout_bytes:
+            return MessageProblem(
+                AppRecError.T99,
+                f"{size} bytes to {1 + copies} receivers is {routed} bytes routed; the hub "
+                f"routes at most {self.settings.max_fanout_bytes} bytes per message",
+            )
+        return None
 
     def patient_identifiers(self, raw: bytes) -> tuple[tuple[str, str], ...]:
         """(TypeId, Id) of the patient a message names; only for callers that must have them."""

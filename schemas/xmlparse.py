@@ -18,7 +18,15 @@ larger than ``max_message_bytes``                       T99
 DOCTYPE (DTD, entity declarations)                      T99
 deeper than ``max_depth`` or more than
 ``max_attributes`` attributes on one element            T99
+more elements and attributes than the size allows       T99
+a byte order that is not ASCII-compatible (UTF-16/32)   T01
 =====================================================  =====
+
+The element and attribute budget grows with the document (``node_floor`` plus one
+per ``bytes_per_node`` bytes): a tree costs about 120 bytes of memory per node
+whatever its text, so a document of empty elements would otherwise cost thirty
+times its size. Real documents need one node per 24 to 70 bytes; large ones are
+large because of their text (attachments), not their element count.
 """
 
 import re
@@ -36,11 +44,16 @@ SUPPORTED_ENCODINGS = frozenset(
 )
 """Encodings real senders declare (ISO-8859-1 and UTF-8); both are ASCII-compatible."""
 
-_DECLARATION = re.compile(rb"<\?xml\s[^>]{0,200}?\?>")
+_DECLARATION_START = re.compile(rb"<\?xml[ \t\r\n]")
 _ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
 _BOM = b"\xef\xbb\xbf"
-_PROLOG_SCAN_LIMIT = 64 * 1024
-"""Comments and processing instructions before the root are scanned up to this many bytes."""
+_FOREIGN_BYTE_ORDERS = (
+    b"\xfe\xff",  # UTF-16 BE (UTF-32 LE starts with FF FE too)
+    b"\xff\xfe",
+    b"\x00\x00\xfe\xff",
+    b"\x00",  # UTF-16/32 without a byte-order mark: the first character has a zero byte
+    b"\x4c\x6f\xa7\x94",  # EBCDIC "<?xm"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +63,14 @@ class ParseLimits:
     max_bytes: int = 35 * 1024 * 1024
     max_depth: int = 256
     max_attributes: int = 64
+    node_floor: int = 20_000
+    """Elements plus attributes any document may have, however small."""
+    bytes_per_node: int = 32
+    """... and one more per this many bytes of document."""
+
+    def max_nodes(self, size: int) -> int:
+        """Elements plus attributes a document of ``size`` bytes may have."""
+        return self.node_floor + size // self.bytes_per_node
 
 
 _local = threading.local()
@@ -59,6 +80,7 @@ _LIBXML_HUGE_DEPTH = 2048
 """... and with ``huge_tree``, which lifts the 10 MB limit on one text node."""
 _LIBXML_TEXT_LIMIT = 10_000_000
 _NON_BLANK = re.compile(rb"\S")
+_FEED_CHUNK = 256 * 1024
 
 
 def _parser(huge: bool) -> etree.XMLParser:
@@ -84,23 +106,47 @@ def _parser(huge: bool) -> etree.XMLParser:
     return parser
 
 
+def _declaration(raw: bytes) -> bytes | None:
+    """The whole XML declaration, however long, or ``None`` when there is none."""
+    start = 3 if raw.startswith(_BOM) else 0
+    if _DECLARATION_START.match(raw, start) is None:
+        return None
+    end = raw.find(b"?>", start)
+    if end < 0:
+        raise MessageRejectedError(AppRecError.T01, "the XML declaration is not closed")
+    return raw[start : end + 2]
+
+
 def declared_encoding(raw: bytes) -> str | None:
     """The encoding named in the XML declaration, lower-cased, or ``None``."""
-    start = 3 if raw.startswith(_BOM) else 0
-    declaration = _DECLARATION.match(raw, start)
+    declaration = _declaration(raw)
     if declaration is None:
         return None
-    encoding = _ENCODING.search(declaration.group(0))
-    return encoding.group(1).decode("ascii").lower() if encoding else None
+    encoding = _ENCODING.search(declaration)
+    if encoding is None:
+        if b"encoding" in declaration:
+            raise MessageRejectedError(AppRecError.T01, "the declared encoding is not readable")
+        return None
+    return encoding.group(1).decode("ascii").lower()
+
+
+def _reject_foreign_byte_order(raw: bytes) -> None:
+    """Refuse UTF-16, UTF-32 and EBCDIC: every byte-level check here assumes ASCII bytes."""
+    if raw.startswith(_FOREIGN_BYTE_ORDERS) or b"\x00" in raw:
+        raise MessageRejectedError(
+            AppRecError.T01,
+            "the byte order is not ASCII-compatible (UTF-16, UTF-32 or EBCDIC); "
+            "send UTF-8 or ISO-8859-1",
+        )
 
 
 def _reject_doctype(raw: bytes) -> None:
-    """Refuse a DOCTYPE in the prolog without letting any parser read it."""
+    """Refuse a DOCTYPE anywhere in the prolog, however long, without letting a parser read it."""
     position = 3 if raw.startswith(_BOM) else 0
-    declaration = _DECLARATION.match(raw, position)
+    declaration = _declaration(raw)
     if declaration is not None:
-        position = declaration.end()
-    end = min(len(raw), _PROLOG_SCAN_LIMIT)
+        position += len(declaration)
+    end = len(raw)
     while position < end:
         while position < end and raw[position] in b" \t\r\n":
             position += 1
@@ -181,6 +227,36 @@ def _too_many_attributes(root: etree._Element, limit: int) -> bool:
     return bool(_xpath(f"boolean(//*[count(@*) > {limit}])")(root))
 
 
+def _parse_counting(raw: bytes, budget: int, huge: bool) -> etree._Element:
+    """Parse in chunks, counting elements and attributes; stop as soon as they exceed ``budget``.
+
+    Only documents whose bytes could hold more nodes than allowed come here, so the
+    tree never grows past the budget before the document is refused.
+    """
+    parser = etree.XMLPullParser(
+        events=("start",),
+        resolve_entities=False,
+        load_dtd=False,
+        no_network=True,
+        huge_tree=huge,
+        collect_ids=False,
+    )
+    nodes = 0
+    for offset in range(0, len(raw), _FEED_CHUNK):
+        parser.feed(raw[offset : offset + _FEED_CHUNK])
+        for _event, element in parser.read_events():
+            if isinstance(element, etree._Element):  # "start" events carry elements only
+                nodes += 1 + len(element.attrib)
+        if nodes > budget:
+            raise MessageRejectedError(
+                AppRecError.T99,
+                f"more than {budget} elements and attributes; a document of {len(raw)} bytes "
+                "may have no more",
+            )
+    root: etree._Element = parser.close()
+    return root
+
+
 def parse_message(raw: bytes, limits: ParseLimits) -> etree._Element:
     """Parse message bytes into a tree, or raise :class:`MessageRejectedError` with its code."""
     if len(raw) > limits.max_bytes:
@@ -190,11 +266,16 @@ def parse_message(raw: bytes, limits: ParseLimits) -> etree._Element:
         )
     if _NON_BLANK.search(raw) is None:
         raise MessageRejectedError(AppRecError.T01, "message is empty")
+    _reject_foreign_byte_order(raw)
     _reject_doctype(raw)
     _check_encoding(raw)
     huge = len(raw) > _LIBXML_TEXT_LIMIT or limits.max_depth > _LIBXML_DEPTH
+    budget = limits.max_nodes(len(raw))
     try:
-        root = etree.fromstring(raw, _parser(huge))
+        if raw.count(b"<") + raw.count(b"=") <= budget:  # every element has a <, attribute a =
+            root = etree.fromstring(raw, _parser(huge))
+        else:
+            root = _parse_counting(raw, budget, huge)
     except etree.XMLSyntaxError as exc:
         if "Excessive depth" in str(exc):
             raise MessageRejectedError(

@@ -25,6 +25,7 @@ from broker_adapters.delivery.errors import MailboxError
 from broker_adapters.delivery.mailbox_store import MailboxEntry, MailboxMessage, MailboxStore
 from broker_adapters.http.auth import bearer_principal
 from broker_adapters.http.problems import ProblemError, ProblemRoute, problem_responses
+from schemas.identifiers import STRICT_HER_ID
 
 XML = "application/xml"
 
@@ -118,7 +119,9 @@ def mailbox_router(store: MailboxStore, principals: PrincipalsFile) -> APIRouter
     )
     def list_unread(
         principal: authenticated,
-        receiver_her_id: Annotated[int | None, Query(alias="receiverHerId", ge=1)] = None,
+        receiver_her_id: Annotated[
+            int | None, Query(alias="receiverHerId", ge=1), STRICT_HER_ID
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> MailboxListing:
         """Unread messages of ``receiverHerId`` (default: every HER-id of the principal)."""

@@ -38,6 +38,7 @@ from broker_adapters.ingress.base import (
     Submission,
 )
 from broker_adapters.ingress.gate import IngressGate
+from schemas.identifiers import parse_her_id
 
 log = structlog.get_logger(__name__)
 
@@ -231,6 +232,11 @@ class AmqpIngress(IngressAdapter):
             return
         delivery = _Delivery(current, method.delivery_tag, properties, body, generation)
         headers = properties.headers or {}
+        claimed = headers.get(FROM_HER_ID)
+        claimed_her_id = parse_her_id(claimed)
+        if claimed is not None and claimed_her_id is None:
+            self._refuse_header(delivery)
+            return
         submission = Submission(
             raw=body,
             principal=current,
@@ -238,7 +244,7 @@ class AmqpIngress(IngressAdapter):
             received_at=datetime.now(UTC),
             transport_message_id=properties.message_id,
             content_type=properties.content_type,
-            claimed_sender_her_id=_her_id(headers.get(FROM_HER_ID)),
+            claimed_sender_her_id=claimed_her_id,
         )
         self._in_flight += 1
 
@@ -249,6 +255,16 @@ class AmqpIngress(IngressAdapter):
             )
 
         self._gate.submit_async(submission, done)
+
+    def _refuse_header(self, delivery: _Delivery) -> None:
+        """A ``fromHerId`` that is no HER-id: refused to the error queue like any bad input."""
+        refused = Refused(
+            RefusalReason.BAD_REQUEST, f"the {FROM_HER_ID} header is not a HER-id (1-9 digits)"
+        )
+        self._gate.count_received("amqp")
+        self._gate.count_refused("amqp", refused)
+        self._in_flight += 1
+        self._settled.append((delivery, refused))
 
     def _drain(self, consumer: BlockingChannel, publisher: BlockingChannel) -> None:
         while self._settled:
@@ -309,14 +325,3 @@ class AmqpIngress(IngressAdapter):
             transport_message_id=original.message_id,
         )
         return True
-
-
-def _her_id(value: object) -> int | None:
-    """A HER-id from an AMQP header (int, or text of digits), else ``None``."""
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None

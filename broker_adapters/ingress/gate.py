@@ -11,6 +11,7 @@ encoded :class:`~schemas.records.InboundMessage`) and reports success only when
 the broker confirmed it with acks=all.
 """
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -95,6 +96,7 @@ class IngressGate:
         register: RegisterView,
         metrics: IngressMetrics | None = None,
         catalogue: Catalogue | None = None,
+        limits: ParseLimits | None = None,
     ) -> None:
         self._register = register
         self._lock = threading.Lock()
@@ -105,7 +107,10 @@ class IngressGate:
         self._settings = settings
         self._metrics = metrics
         self._catalogue = catalogue or default_catalogue()
-        self._limits = ParseLimits(max_bytes=settings.max_message_bytes)
+        # The reader's depth and attribute limits, so nothing passes here that it refuses.
+        self._limits = dataclasses.replace(
+            limits or ParseLimits(), max_bytes=settings.max_message_bytes
+        )
         self._last_failure = float("-inf")
 
     @classmethod
@@ -116,6 +121,7 @@ class IngressGate:
         settings: IngressSettings,
         register: RegisterView,
         metrics: IngressMetrics | None = None,
+        limits: ParseLimits | None = None,
     ) -> "IngressGate":
         """A gate with its own durable producer to ``kafka.topics.inbound``."""
         config = ingress_producer_config(kafka, bootstrap_servers, settings)
@@ -123,7 +129,7 @@ class IngressGate:
         def factory(on_error: ErrorCallback) -> DurableProducer:
             return DurableProducer({**config, "error_cb": on_error})
 
-        return cls(factory, kafka.topics.inbound.name, settings, register, metrics)
+        return cls(factory, kafka.topics.inbound.name, settings, register, metrics, limits=limits)
 
     @property
     def settings(self) -> IngressSettings:

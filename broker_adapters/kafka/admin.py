@@ -8,6 +8,7 @@ import structlog
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from broker_adapters.kafka.config import RECORD_MAX_BYTES
 from broker_adapters.kafka.errors import BrokerUnreachableError, TopicSetupError
 from broker_adapters.kafka.settings import TopicSpec
 
@@ -56,6 +57,7 @@ def ensure_topics(
     """Create the topics that do not exist yet; return the names created.
 
     Existing topics are left as they are (their partition count is checked, never changed).
+    New ones take the hub's record limit as ``max.message.bytes`` unless the spec says otherwise.
     """
     admin = AdminClient(admin_config)
     wanted = {spec.name: spec for spec in specs}
@@ -70,7 +72,12 @@ def ensure_topics(
                 configured=wanted[name].partitions,
             )
     missing = [
-        NewTopic(spec.name, spec.partitions, replication_factor=-1, config=dict(spec.config))
+        NewTopic(
+            spec.name,
+            spec.partitions,
+            replication_factor=-1,
+            config={"max.message.bytes": str(RECORD_MAX_BYTES), **spec.config},
+        )
         for name, spec in wanted.items()
         if name not in existing
     ]

@@ -4,6 +4,11 @@ from typing import Any
 
 from broker_adapters.kafka.settings import KafkaSettings
 
+RECORD_MAX_BYTES = 50 * 1024 * 1024
+"""The largest record the hub writes or reads: a 35 MB document plus its headers and room
+to spare. Producers, consumers and every topic the hub creates use this one figure, so a
+record one of them takes is never refused by another."""
+
 
 def client_config(settings: KafkaSettings, bootstrap_servers: str) -> dict[str, Any]:
     """Connection and security keys shared by every client."""
@@ -36,7 +41,7 @@ def producer_config(
             "enable.idempotence": True,
             "linger.ms": 2,
             "compression.type": "lz4",
-            "message.max.bytes": 50 * 1024 * 1024,
+            "message.max.bytes": RECORD_MAX_BYTES,
         }
     )
     if transactional_id:
@@ -60,7 +65,7 @@ def consumer_config(
             "session.timeout.ms": settings.session_timeout_ms,
             "heartbeat.interval.ms": settings.heartbeat_interval_ms,
             "max.poll.interval.ms": settings.max_poll_interval_ms,
-            "fetch.message.max.bytes": 50 * 1024 * 1024,
+            "fetch.message.max.bytes": RECORD_MAX_BYTES,
             # The broker answers a fetch as soon as there is data or after this wait;
             # librdkafka's 500 ms default would dominate routing latency at moderate rates.
             "fetch.wait.max.ms": 20,
