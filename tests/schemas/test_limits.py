@@ -9,12 +9,12 @@ from typing import cast
 
 import pytest
 
+from access.principals import Principal
 from addressregister.index import RegisterIndex
 from addressregister.live import StaticRegister
 from broker_adapters.ingress import IngressGate, IngressSettings, RefusalReason, Submission
 from broker_adapters.ingress.gate import ErrorCallback
 from broker_adapters.kafka import DurableProducer
-from access.principals import Principal
 from schemas.errors import MessageRejectedError
 from schemas.reader import MessageReader
 from schemas.settings import SchemaSettings
