@@ -96,7 +96,7 @@ if sender.person_her_id is not None:
         parent_her_id=sender.service_her_id or org))
 gate = IngressGate(lambda _e: _NoProducer(), "hub.inbound", IngressSettings(),
                    StaticRegister(RegisterIndex(parties)), limits=settings.parse_limits())
-principal = Principal("bench", frozenset({org}))
+principal = Principal("bench", frozenset([org]))
 def work(raw):
     submission = Submission(raw, principal, "http", datetime.now(UTC))
     refused = gate.screen(submission)
