@@ -650,6 +650,7 @@ class DeliveryComponent:
                 transport_message_id=where,
             ),
             payload=payload,
+            routed=payload,
         )
         return [OutRecord(topic=self._kafka.topics.rejected.name, key=None, value=encode(rejected))]
 
