@@ -1,15 +1,20 @@
 """The dead-letter topic for operators: list rejected messages and replay selected ones.
 
-A replay writes the original bytes back to ``hub.inbound`` with the original
+A replay goes back to the stage that gave the message up. An ingress or router
+dead letter writes the original bytes back to ``hub.inbound`` with the original
 ingress metadata (principal, adapter's received-at, transport id) under a new
 hub message id that names the original in ``replay_of``; the router treats it
-as the same message (not a re-send), so one that now routes is counted once.
+as the same message (not a re-send), so one that now routes is counted once. A
+delivery dead letter writes its routed record back to ``hub.outbound`` for its
+one receiver, with the original hub message id (so the receiver's idempotency
+key is the same) and a fresh ``routed_at`` (so it gets a full retry period);
+the other receivers of the message are not sent it again.
 """
 
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -17,7 +22,14 @@ from confluent_kafka.admin import AdminClient
 from broker_adapters.kafka import DurableProducer, OutRecord, client_config, producer_config
 from broker_adapters.kafka.settings import KafkaSettings
 from schemas.avro_errors import AvroDecodeError
-from schemas.records import INBOUND_HEADER, RejectedMessage, decode, encode
+from schemas.records import (
+    INBOUND_HEADER,
+    RejectedMessage,
+    RejectStage,
+    RoutedMessage,
+    decode,
+    encode,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +103,19 @@ def selector(
 def replay(
     kafka: KafkaSettings, bootstrap_servers: str, letters: list[DeadLetter]
 ) -> list[uuid.UUID]:
-    """Write ``letters`` back to ``hub.inbound`` durably; return the new hub message ids."""
+    """Write ``letters`` back to their stage durably; return the hub message ids written
+    (new ones for ``hub.inbound``, the original ones for ``hub.outbound``)."""
     producer = DurableProducer(producer_config(kafka, bootstrap_servers))
     replayed = []
     try:
         for letter in letters:
             original = letter.message
+            if original.stage is RejectStage.DELIVERY and original.routed is not None:
+                again = _redeliver(kafka, original.routed)
+                if again is not None:
+                    producer.send_and_wait(again)
+                    replayed.append(original.hub_message_id)
+                continue
             inbound = replace(
                 original.ingress,
                 hub_message_id=uuid.uuid4(),
@@ -114,3 +133,18 @@ def replay(
     finally:
         producer.close()
     return replayed
+
+
+def _redeliver(kafka: KafkaSettings, routed: bytes) -> OutRecord | None:
+    """The ``hub.outbound`` record of a delivery dead letter; None when it cannot be read
+    (a record delivery could not decode: replaying it would only park it again)."""
+    try:
+        message = decode(routed, RoutedMessage)
+    except AvroDecodeError:
+        return None
+    fresh = replace(message, routed_at=datetime.now(UTC))
+    return OutRecord(
+        topic=kafka.topics.outbound.name,
+        key=str(fresh.receiver_her_id).encode(),
+        value=encode(fresh),
+    )

@@ -230,6 +230,10 @@ class RejectedMessage:
     family: Family | None = None
     message_type: str | None = None
     sender_her_id: int | None = None
+    receiver_her_id: int | None = None
+    """Delivery stage: the receiver it was not delivered to (a replay goes to it only)."""
+    routed: bytes | None = None
+    """Delivery stage: the consumed ``RoutedMessage`` record, replayed as it was."""
 
     def __repr__(self) -> str:
         """Ids and the code only: the payload may hold patient data."""
@@ -252,6 +256,8 @@ class RejectedMessage:
             "rejected_at": _millis(self.rejected_at, "rejected_at"),
             "ingress": self.ingress.to_avro(),
             "payload": self.payload,
+            "receiver_her_id": self.receiver_her_id,
+            "routed": self.routed,
         }
 
     @classmethod
@@ -270,6 +276,8 @@ class RejectedMessage:
             rejected_at=value["rejected_at"],
             ingress=InboundMessage.from_avro(value["ingress"]),
             payload=value["payload"],
+            receiver_her_id=value.get("receiver_her_id"),
+            routed=value.get("routed"),
         )
 
 

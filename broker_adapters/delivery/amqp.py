@@ -9,6 +9,8 @@ crash between confirm and commit re-publishes the same message with the same
 ``idempotencyKey`` header.
 """
 
+import threading
+
 import pika
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel
@@ -38,9 +40,17 @@ class AmqpEndpoint(Endpoint):
         self._declared: set[str] = set()
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
+        self._lock = threading.Lock()
 
     def deliver(self, handover: Handover) -> Attempt:
-        """Publish once; on a broken connection reconnect and publish once more."""
+        """Publish once; on a broken connection reconnect and publish once more.
+
+        Calls come from the delivery pool; pika's connection is not thread-safe, so they
+        take turns (one hub broker, not a receiver's system, answers them all)."""
+        with self._lock:
+            return self._deliver(handover)
+
+    def _deliver(self, handover: Handover) -> Attempt:
         queue = handover.address or async_queue(handover.receiver_her_id)
         try:
             return self._publish(queue, handover)

@@ -81,6 +81,12 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _full_sync(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
 def _entry(row: sa.Row[Any]) -> MailboxEntry:
     return MailboxEntry(
         id=row.id,
@@ -100,8 +106,14 @@ class MailboxStore:
     """The mailbox table; thread-safe (one engine, a connection per call)."""
 
     def __init__(self, engine: sa.Engine) -> None:
+        """On SQLite every connection syncs each commit to disk (``synchronous=FULL``): a stored
+        row is the receiver's copy, and delivery commits its Kafka offset right after, so a
+        power cut must not take the row back (PostgreSQL's default commit is durable)."""
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        if engine.dialect.name == "sqlite":
+            sa.event.listen(engine, "connect", _full_sync)
+            engine.dispose()  # connections pooled before this (e.g. by migrations) go
 
     @classmethod
     def open(cls, dsn: str, migrate: bool = True) -> "MailboxStore":

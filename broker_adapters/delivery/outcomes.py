@@ -16,6 +16,7 @@ from schemas.records import (
     RejectedMessage,
     RejectStage,
     RoutedMessage,
+    encode,
 )
 from schemas.vocabulary import AddressingMode, AppRecError, AppRecStatus, EventType, Family
 
@@ -108,6 +109,8 @@ def given_up(message: RoutedMessage, reason: str, now: datetime) -> RejectedMess
         family=message.family,
         message_type=message.message_type,
         sender_her_id=message.sender_her_id,
+        receiver_her_id=message.receiver_her_id,
+        routed=encode(message),
     )
 
 

@@ -67,9 +67,21 @@ class DeliverySettings(BaseModel):
     amqp_declare_queues: bool = False
     """Declare a receiver's ``<HerId>_async`` queue (durable) before publishing to it."""
     amqp_timeout_s: float = Field(default=10.0, gt=0)
-    webhook_secret: SecretStr = SecretStr("")
-    """Key of the HMAC-SHA256 signature header of webhook requests; empty = unsigned."""
-    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_keys_file: Path | None = None
+    """JSON object ``{"<HER-id>": "<key>"}``: each webhook receiver's own HMAC signing key
+    (never in the register); a receiver without a key is not sent to. Re-read on change."""
+    max_response_bytes: int = Field(default=65_536, ge=0)
+    """At most this much of a webhook's answer is read (only its status counts)."""
+    call_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """Hard deadline of one endpoint call: connecting, sending and the whole answer."""
+    answer_wait_s: float = Field(default=5.0, gt=0, le=60)
+    """How long a batch waits for endpoint answers before it commits: a call still running
+    then counts as in flight, and its message (and the receiver's later ones) waits in the
+    retry path while the call runs out its deadline. Bounds what a slow receiver costs others."""
+    call_workers: int = Field(default=16, ge=1, le=256)
+    """Endpoint calls running at once; one receiver never has more than one of them."""
+    backlog_cap: int = Field(default=10_000, ge=1)
+    """Pending messages per receiver; beyond it a new message is given up at once (X99)."""
     kafka_topic_prefix: str = Field(default="hub.deliver", pattern=r"^[A-Za-z0-9._-]+$")
     """Receivers with a Kafka endpoint and no topic of their own get ``<prefix>.<herid>``."""
     kafka_topic_partitions: int = Field(default=1, ge=1)

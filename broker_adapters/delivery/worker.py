@@ -11,14 +11,23 @@ at once. After ``max_attempts`` attempts or ``max_age_s`` the message is given
 up: one ``RejectedMessage``, one ``delivery_failed`` event, and (where the
 standard wants one) one X99 AppRec routed back to the sender.
 
+Endpoint calls run on a bounded pool (:mod:`~broker_adapters.delivery.calls`),
+one receiver's messages in order, different receivers at once; a batch waits
+for answers at most ``answer_wait_s``, so a slow receiver delays no one else's
+messages longer than that.
+
 This loop is its own rather than :class:`~broker_adapters.kafka.TransactionalLoop`
 because a tier record that is not yet due must be left unconsumed and its
 partition paused, which needs the consumer between records.
 """
 
+import functools
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import NAMESPACE_URL, uuid5
@@ -36,6 +45,7 @@ from prometheus_client import CollectorRegistry
 
 from access.principals import Principals
 from addressregister.index import RegisterIndex
+from addressregister.model import Endpoint as Address
 from addressregister.model import EndpointKind
 from broker_adapters.delivery.amqp import AmqpEndpoint
 from broker_adapters.delivery.apprec import (
@@ -47,6 +57,7 @@ from broker_adapters.delivery.apprec import (
 from broker_adapters.delivery.backlog import Backlog, Pending
 from broker_adapters.delivery.base import Attempt, Delivered, Endpoint, Failed, Handover
 from broker_adapters.delivery.breaker import Breakers
+from broker_adapters.delivery.calls import Calls
 from broker_adapters.delivery.kafka_topic import KafkaTopicEndpoint
 from broker_adapters.delivery.mailbox import MailboxEndpoint
 from broker_adapters.delivery.mailbox_store import MailboxStore
@@ -60,6 +71,7 @@ from broker_adapters.delivery.outcomes import (
 from broker_adapters.delivery.retry import DueGate, RetryState, delivery_topics, retry_state
 from broker_adapters.delivery.settings import DeliverySettings
 from broker_adapters.delivery.webhook import WebhookEndpoint
+from broker_adapters.delivery.webhook_keys import WebhookKeys
 from broker_adapters.kafka import (
     OutRecord,
     client_config,
@@ -94,8 +106,29 @@ log = structlog.get_logger(__name__)
 RegisterView = Callable[[], RegisterIndex]
 
 _REPORT_INTERVAL_S = 5.0
-_BATCH_BUDGET_S = 10.0
-"""Longest a batch keeps delivering before it commits (well inside the poll interval)."""
+_IN_FLIGHT = "no answer within the batch's wait; the call goes on until its deadline"
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One consumed record of a batch, decoded."""
+
+    consumed: Message
+    message: RoutedMessage
+    raw: bytes
+    partition: int
+    tier: int | None
+    state: RetryState
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """An endpoint call a record needs: what to hand over, and where."""
+
+    item: _Item
+    address: Address
+    kind: str
+    handover: Handover
 
 
 def build_endpoints(
@@ -110,11 +143,13 @@ def build_endpoints(
         EndpointKind.AMQP: AmqpEndpoint(
             delivery.amqp_url.get_secret_value(),
             declare_queues=delivery.amqp_declare_queues,
-            timeout_s=delivery.amqp_timeout_s,
+            timeout_s=min(delivery.amqp_timeout_s, delivery.call_timeout_s),
         ),
         EndpointKind.MAILBOX: MailboxEndpoint(mailbox),
         EndpointKind.WEBHOOK: WebhookEndpoint(
-            delivery.webhook_secret.get_secret_value(), delivery.webhook_timeout_s
+            WebhookKeys(delivery.webhook_keys_file),
+            delivery.call_timeout_s,
+            delivery.max_response_bytes,
         ),
         EndpointKind.KAFKA: KafkaTopicEndpoint(
             client_config(kafka, bootstrap_servers),
@@ -173,6 +208,7 @@ class DeliveryComponent:
         )
         self._backlog = Backlog(self._admin_config, delivery.backlog_topic)
         self._breakers = Breakers(delivery.breaker)
+        self._calls = Calls(delivery.call_workers)
         self._gate = DueGate()
         self._ready = threading.Event()
         self._last_report = 0.0
@@ -212,6 +248,7 @@ class DeliveryComponent:
         finally:
             consumer.close()
             producer.flush(5)
+            self._calls.close()
             for endpoint in self._endpoints.values():
                 endpoint.close()
             log.info("delivery stopped", batches=self.committed_batches)
@@ -233,10 +270,11 @@ class DeliveryComponent:
         self, consumer: Consumer, producer: Producer, messages: list[Message]
     ) -> None:
         member = consumer.memberid()
+        self._settle_late_calls()
         outputs: list[OutRecord] = []
         positions: dict[tuple[str, int], int] = {}
         stopped: set[tuple[str, int]] = set()
-        budget_ends = time.monotonic() + _BATCH_BUDGET_S
+        lanes: dict[int, deque[_Item]] = {}
         for message in messages:
             error = message.error()
             topic, partition, offset = message.topic(), message.partition(), message.offset()
@@ -247,10 +285,6 @@ class DeliveryComponent:
             key = (topic, partition)
             if key in stopped:
                 continue
-            if time.monotonic() > budget_ends:  # leave the rest for the next batch
-                consumer.seek(TopicPartition(topic, partition, offset))
-                stopped.add(key)
-                continue
             now = datetime.now(UTC)
             tier = self._tier_of.get(topic)
             state = retry_state(message) if tier is not None else None
@@ -258,8 +292,13 @@ class DeliveryComponent:
                 self._gate.hold(consumer, message, state.due_ms)
                 stopped.add(key)
                 continue
-            outputs.extend(self._process(message, tier, state, now))
             positions[key] = offset + 1
+            item = self._read(message, tier, state, now)
+            if isinstance(item, _Item):
+                lanes.setdefault(item.message.receiver_her_id, deque()).append(item)
+            else:
+                outputs.extend(item)
+        outputs.extend(self._run_lanes(lanes))
         outputs.extend(self._backlog.flush())
         if not positions:
             return
@@ -268,6 +307,44 @@ class DeliveryComponent:
             self.committed_batches += 1
         except KafkaException as exc:
             self._recover(consumer, producer, exc)
+
+    def _run_lanes(self, lanes: Mapping[int, deque[_Item]]) -> list[OutRecord]:
+        """Each receiver's records in order, receivers at once; wait ``answer_wait_s`` at most.
+
+        A call still running at the end is left in flight: its message goes to the retry
+        path and the receiver's later records of this batch wait behind it.
+        """
+        outputs: list[OutRecord] = []
+        running: dict[Future[Attempt], tuple[_Call, deque[_Item]]] = {}
+
+        def advance(lane: deque[_Item], may_call: bool) -> None:
+            while lane:
+                step = self._step(lane.popleft())
+                if isinstance(step, list):
+                    outputs.extend(step)
+                elif not may_call:  # cannot happen: the receiver waits behind its call
+                    outputs.extend(self._requeue(step.item, datetime.now(UTC)))
+                else:
+                    future = self._calls.start(functools.partial(self._hand_over, step))
+                    running[future] = (step, lane)
+                    return
+
+        for lane in lanes.values():
+            advance(lane, True)
+        deadline = time.monotonic() + self._delivery.answer_wait_s
+        while running:
+            left = deadline - time.monotonic()
+            done, _ = wait(running, timeout=max(left, 0.0), return_when=FIRST_COMPLETED)
+            if not done:
+                break
+            for future in done:
+                call, lane = running.pop(future)
+                outputs.extend(self._answered(call, future.result()))
+                advance(lane, True)
+        for future, (call, lane) in list(running.items()):
+            outputs.extend(self._left_in_flight(call, future))
+            advance(lane, False)
+        return outputs
 
     def _recover(self, consumer: Consumer, producer: Producer, exc: KafkaException) -> None:
         error: KafkaError = exc.args[0]
@@ -281,40 +358,52 @@ class DeliveryComponent:
 
     # -- one record ---------------------------------------------------------------------------
 
-    def _process(
+    def _read(
         self, consumed: Message, tier: int | None, state: RetryState | None, now: datetime
-    ) -> list[OutRecord]:
+    ) -> _Item | list[OutRecord]:
+        """Decode a record; what delivery cannot read is dead-lettered."""
         raw = consumed.value() or b""
         try:
             message = decode(raw, RoutedMessage)
         except AvroDecodeError as exc:
             return self._dead_letter(consumed, f"undecodable routed message ({exc})", now)
-        partition = consumed.partition() or 0
-        receiver = message.receiver_her_id
         if tier is None:
             state = RetryState(seq=consumed.offset() or 0, attempts=0, tier=-1, due_ms=_ms(now))
         elif state is None:
             return self._dead_letter(consumed, "retry record without its retry state", now)
+        return _Item(consumed, message, raw, consumed.partition() or 0, tier, state)
+
+    def _step(self, item: _Item) -> list[OutRecord] | _Call:
+        """Decide a record's fate up to the endpoint call, which the caller runs."""
+        message, partition, state = item.message, item.partition, item.state
+        receiver = message.receiver_her_id
+        now = datetime.now(UTC)
         try:
-            if tier is None:
-                if self._backlog.blocked(partition, receiver):
-                    return self._wait_behind(message, raw, partition, state, now)
-                return self._attempt(message, raw, partition, state, now, consumed)
+            if item.tier is None:
+                if self._backlog.blocked(partition, receiver) or self._calls.busy(receiver):
+                    if self._backlog.count(partition, receiver) >= self._delivery.backlog_cap:
+                        reason = (
+                            f"the receiver has {self._delivery.backlog_cap} messages waiting "
+                            "already (the hub's cap per receiver)"
+                        )
+                        return self._give_up(message, partition, state, reason, None, 0, now)
+                    return self._wait_behind(message, item.raw, partition, state, now)
+                return self._prepare(item, now)
             if now - message.routed_at > timedelta(seconds=self._delivery.max_age_s):
                 return self._give_up(
                     message, partition, state, self._too_old(), None, state.attempts, now
                 )
             if self._backlog.find(partition, receiver, state.seq) is None:
                 # written before its backlog entry was (should not happen): adopt it in order
-                self._backlog.put(partition, receiver, Pending(state.seq, tier, state.due_ms))
+                self._backlog.put(partition, receiver, Pending(state.seq, item.tier, state.due_ms))
             if self._backlog.before(partition, receiver, state.seq) is not None:
-                return self._wait_behind(message, raw, partition, state, now)
-            return self._attempt(message, raw, partition, state, now, consumed)
+                return self._wait_behind(message, item.raw, partition, state, now)
+            return self._prepare(item, now)
         except Exception as exc:  # a bug: park the record, free the receiver, keep going
             log.exception("delivery failed internally", message_id=str(message.hub_message_id))
             self._backlog.remove(partition, receiver, state.seq)
             return self._dead_letter(
-                consumed, f"internal error in delivery ({type(exc).__name__})", now
+                item.consumed, f"internal error in delivery ({type(exc).__name__})", now
             )
 
     def _wait_behind(
@@ -331,36 +420,77 @@ class DeliveryComponent:
         waiting = RetryState(state.seq, state.attempts, tier, due_ms)
         return [self._retry_record(raw, receiver, partition, waiting)]
 
-    def _attempt(
-        self,
-        message: RoutedMessage,
-        raw: bytes,
-        partition: int,
-        state: RetryState,
-        now: datetime,
-        consumed: Message,
-    ) -> list[OutRecord]:
-        receiver = message.receiver_her_id
-        party = self._register().receiving_party(receiver)
+    def _prepare(self, item: _Item, now: datetime) -> list[OutRecord] | _Call:
+        """The call to make, or the outcome when no call can or need be made."""
+        message, state = item.message, item.state
+        party = self._register().receiving_party(message.receiver_her_id)
         endpoint = party.endpoint if party is not None else None
         kind = endpoint.kind.value if endpoint is not None else "none"
-        attempts = state.attempts
-        result: Attempt
+        key = f"{message.hub_message_id}:{message.receiver_her_id}"
+        late = self._calls.late_result(key)
+        if isinstance(late, Delivered):  # the call left in flight got through after all
+            return self._outcome(item, kind, state.attempts, late, now)
+        if self._calls.running(key):  # still in flight: wait again, no new call
+            return self._requeue(item, now)
         if endpoint is None:
-            attempts += 1
-            result = Failed("the receiver has no endpoint in the address register")
             self._metrics.attempt(kind, AttemptResult.RETRIABLE)
-        elif not self._breakers.allow(endpoint):
-            result = Failed(f"circuit breaker of the receiver's {kind} endpoint is open")
+            failed = Failed("the receiver has no endpoint in the address register")
+            return self._outcome(item, kind, state.attempts + 1, failed, now)
+        if not self._breakers.allow(endpoint):
             self._metrics.attempt(kind, AttemptResult.SKIPPED)
+            failed = Failed(f"circuit breaker of the receiver's {kind} endpoint is open")
+            return self._outcome(item, kind, state.attempts, failed, now)
+        handover = Handover(message, endpoint.address, state.attempts + 1)
+        return _Call(item, endpoint, kind, handover)
+
+    def _answered(self, call: _Call, result: Attempt) -> list[OutRecord]:
+        """The endpoint answered (or ran out its deadline, which is a failure too)."""
+        self._judge(call.address, call.kind, result)
+        return self._outcome(call.item, call.kind, call.handover.attempt, result, datetime.now(UTC))
+
+    def _judge(self, address: Address, kind: str, result: Attempt) -> None:
+        if isinstance(result, Delivered) or result.permanent:
+            self._breakers.succeeded(address)  # the endpoint answered
         else:
-            attempts += 1
-            result = self._hand_over(Handover(message, endpoint.address, attempts), kind)
-            if isinstance(result, Delivered) or result.permanent:
-                self._breakers.succeeded(endpoint)  # the endpoint answered
-            else:
-                self._breakers.failed(endpoint)
-            self._metrics.attempt(kind, _result_of(result))
+            self._breakers.failed(address)
+        self._metrics.attempt(kind, _result_of(result))
+
+    def _left_in_flight(self, call: _Call, future: Future[Attempt]) -> list[OutRecord]:
+        """Stop waiting for a slow call: its message waits in the retry path meanwhile."""
+        message, item = call.item.message, call.item
+        self._calls.leave(
+            call.handover.idempotency_key, message.receiver_her_id, call.address, future
+        )
+        return self._retry(
+            message,
+            item.raw,
+            item.partition,
+            item.state,
+            call.kind,
+            call.handover.attempt,
+            _IN_FLIGHT,
+            datetime.now(UTC),
+            item.consumed,
+        )
+
+    def _settle_late_calls(self) -> None:
+        """Tell the breakers how the calls left in flight ended (slowness counts as failure)."""
+        for settled in self._calls.settled():
+            self._judge(settled.address, settled.address.kind.value, settled.result)
+
+    def _requeue(self, item: _Item, now: datetime) -> list[OutRecord]:
+        """Wait one more tier delay in the same tier, without an attempt."""
+        state, receiver = item.state, item.message.receiver_her_id
+        tier = max(state.tier, 0)
+        due_ms = _ms(now) + self._delays_ms[tier]
+        self._backlog.put(item.partition, receiver, Pending(state.seq, tier, due_ms))
+        waiting = RetryState(state.seq, state.attempts, tier, due_ms)
+        return [self._retry_record(item.raw, receiver, item.partition, waiting)]
+
+    def _outcome(
+        self, item: _Item, kind: str, attempts: int, result: Attempt, now: datetime
+    ) -> list[OutRecord]:
+        message, raw, partition, state = item.message, item.raw, item.partition, item.state
         if isinstance(result, Delivered):
             return self._delivered(message, partition, state, kind, attempts, result, now)
         too_old = now - message.routed_at > timedelta(seconds=self._delivery.max_age_s)
@@ -368,15 +498,17 @@ class DeliveryComponent:
             reason = result.reason if not too_old else f"{self._too_old()}; last: {result.reason}"
             return self._give_up(message, partition, state, reason, kind, attempts, now)
         return self._retry(
-            message, raw, partition, state, kind, attempts, result.reason, now, consumed
+            message, raw, partition, state, kind, attempts, result.reason, now, item.consumed
         )
 
-    def _hand_over(self, handover: Handover, kind: str) -> Attempt:
+    def _hand_over(self, call: _Call) -> Attempt:
+        """Runs on the pool: one endpoint call; an endpoint must not raise."""
+        kind = call.kind
         endpoint = self._endpoints.get(EndpointKind(kind))
         if endpoint is None:
             return Failed(f"no {kind} endpoint is configured in this hub")
         try:
-            return endpoint.deliver(handover)
+            return endpoint.deliver(call.handover)
         except Exception as exc:  # an endpoint must not raise; treat it as a failed attempt
             log.exception("endpoint raised", endpoint_kind=kind)
             return Failed(f"internal error in the {kind} endpoint ({type(exc).__name__})")
@@ -518,6 +650,7 @@ class DeliveryComponent:
                 transport_message_id=where,
             ),
             payload=payload,
+            routed=payload,
         )
         return [OutRecord(topic=self._kafka.topics.rejected.name, key=None, value=encode(rejected))]
 

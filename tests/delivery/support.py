@@ -3,10 +3,12 @@ loopback, uuid-named hub topics and a delivery worker running in a thread."""
 
 import contextlib
 import http.server
+import json
+import socketserver
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,6 +220,17 @@ def running(
     assert not failure, failure
 
 
+def webhook_key(her_id: int) -> str:
+    """The signing key the tests give a webhook receiver."""
+    return f"test-key-of-{her_id}-0123456789"
+
+
+def write_webhook_keys(path: Path, her_ids: Iterable[int]) -> Path:
+    """A webhook keys file with :func:`webhook_key` for each receiver."""
+    path.write_text(json.dumps({str(her_id): webhook_key(her_id) for her_id in her_ids}))
+    return path
+
+
 def component(
     hub: Hub,
     bootstrap: str,
@@ -226,7 +239,14 @@ def component(
     outbox: Path,
     **kwargs: object,
 ) -> DeliveryComponent:
-    """A delivery worker with every endpoint kind."""
+    """A delivery worker with every endpoint kind; every webhook receiver has its key."""
+    webhooks = [
+        p.her_id
+        for p in register
+        if p.endpoint is not None and p.endpoint.kind is EndpointKind.WEBHOOK
+    ]
+    keys = outbox.parent / f"webhook-keys-{uuid.uuid4().hex[:8]}.json"
+    hub.delivery.webhook_keys_file = write_webhook_keys(keys, webhooks)
     endpoints = build_endpoints(hub.delivery, hub.kafka, bootstrap, mailbox, outbox)
     return DeliveryComponent(
         hub.delivery,
@@ -304,5 +324,56 @@ class WebhookReceiver:
 
     def __exit__(self, *_exc: object) -> None:
         assert self.server is not None
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class DripServer:
+    """A raw HTTP server on loopback that reads each request, then answers ``head`` (and
+    ``body``) one byte every ``interval_s``, never finishing within a sane deadline; or
+    answers ``head`` at once and then stalls when ``stall`` is set."""
+
+    head: bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    body: bytes = b""
+    interval_s: float = 1.0
+    stall: bool = False
+    accepted: int = 0
+    server: socketserver.ThreadingTCPServer | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def url(self, path: str) -> str:
+        assert self.server is not None
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}{path}"
+
+    def __enter__(self) -> "DripServer":
+        owner = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                owner.accepted += 1
+                self.request.settimeout(0.5)
+                with contextlib.suppress(OSError):
+                    self.request.recv(65_536)  # the request (small in these tests)
+                    if owner.stall:
+                        self.request.sendall(owner.head + owner.body)
+                        owner.stop.wait()
+                        return
+                    for byte in owner.head + owner.body:
+                        if owner.stop.wait(owner.interval_s):
+                            return
+                        self.request.sendall(bytes([byte]))
+
+        socketserver.ThreadingTCPServer.daemon_threads = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        assert self.server is not None
+        self.stop.set()
         self.server.shutdown()
         self.server.server_close()

@@ -25,6 +25,7 @@ from tests.delivery.support import (
     produce,
     routed,
     wait_for,
+    write_webhook_keys,
 )
 from tests.support.kafka import read_all
 
@@ -41,7 +42,10 @@ def _start(
     config = {
         "kafka": hub.kafka.model_dump(mode="json"),
         "delivery": hub.delivery.model_dump(mode="json")
-        | {"amqp_url": "amqp://guest:guest@127.0.0.1:5672/%2F", "webhook_secret": "s3cret"},
+        | {
+            "amqp_url": "amqp://guest:guest@127.0.0.1:5672/%2F",
+            "webhook_keys_file": str(write_webhook_keys(outbox.parent / "keys.json", [WEBHOOK])),
+        },
         "routing": hub.routing.model_dump(mode="json"),
         "bootstrap": bootstrap,
         "register": register,

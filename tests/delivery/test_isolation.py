@@ -2,6 +2,7 @@
 AMQP queues, the HTTP mailbox, webhooks, Kafka topics and file outboxes each get exactly
 their own messages."""
 
+import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -23,6 +24,7 @@ from schemas.records import MessageEvent, RoutedMessage, decode
 from schemas.vocabulary import EventType
 from tests.delivery.support import (
     SENDER,
+    DripServer,
     WebhookReceiver,
     component,
     hub_topics,
@@ -31,6 +33,7 @@ from tests.delivery.support import (
     read_many,
     routed,
     running,
+    wait_for,
 )
 from tests.support.kafka import read_all
 
@@ -168,3 +171,49 @@ def _mailbox_over_http(mailbox: MailboxStore, her_id: int) -> list[bytes]:
         assert raw.status_code == 200
         bodies.append(raw.content)
     return bodies
+
+
+def test_a_dripping_and_a_refusing_receiver_never_hold_up_a_healthy_one(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """The issue's measurement: one webhook answers a byte a second, one refuses connections,
+    one file outbox is healthy; with the default deadline (10 s) and answer wait, every healthy
+    message is in its outbox within 10 s of being sent, throughout."""
+    drip_her_id, refusing_her_id, healthy_her_id = 9_600_001, 9_600_002, 9_600_003
+    mailbox = MailboxStore.open(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    outbox = tmp_path / "outbox"
+    with hub_topics(kafka_bootstrap) as hub, DripServer(interval_s=1.0) as drip:
+        register = RegisterIndex(
+            [
+                party(drip_her_id, EndpointKind.WEBHOOK, drip.url("/drip")),
+                party(refusing_her_id, EndpointKind.WEBHOOK, "http://127.0.0.1:9/refuse"),
+                party(healthy_her_id, EndpointKind.FILE, "healthy"),
+                party(SENDER, EndpointKind.FILE, "sender"),
+            ]
+        )
+        sent_at: dict[str, float] = {}
+        seen_at: dict[str, float] = {}
+        healthy_dir = outbox / "healthy"
+
+        def look() -> None:
+            for path in healthy_dir.glob("*.xml") if healthy_dir.exists() else ():
+                seen_at.setdefault(path.stem, time.monotonic())
+
+        worker = component(hub, kafka_bootstrap, register, mailbox, outbox)
+        with running(worker):
+            for n in range(25):
+                batch = [routed(r, n) for r in (drip_her_id, refusing_her_id, healthy_her_id)]
+                produce(kafka_bootstrap, hub.outbound, batch)
+                sent_at[batch[2].msg_id or ""] = time.monotonic()
+                round_ends = time.monotonic() + 1.0
+                while time.monotonic() < round_ends:
+                    look()
+                    time.sleep(0.05)
+            wait_for(lambda: (look(), seen_at.keys() >= sent_at.keys())[1], 20, "healthy ones")
+        late = {
+            msg_id: round(seen_at[msg_id] - at, 1)
+            for msg_id, at in sent_at.items()
+            if seen_at[msg_id] - at > 10.0
+        }
+        assert not late, late
+        assert drip.accepted >= 1  # the dripping receiver was really being called

@@ -152,3 +152,13 @@ def test_another_receivers_mailbox_is_problem_detail_not_data(
     assert unauthenticated.headers["content-type"] == "application/problem+json"
     wrong = client.get("/v1/mailbox/messages", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
+
+
+def test_sqlite_mailbox_rows_are_synced_to_disk_on_every_commit(tmp_path: Path) -> None:
+    """Delivery commits its Kafka offset right after the row: the row must survive a power cut
+    (``synchronous=FULL``; NORMAL in WAL mode may lose the last commits)."""
+    store = MailboxStore.open(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    assert store.put(routed(9_300_001, 1))
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
