@@ -21,6 +21,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY meldingshub/ meldingshub/
+COPY access/ access/
 COPY broker_adapters/ broker_adapters/
 COPY schemas/ schemas/
 COPY routing/ routing/

@@ -15,6 +15,7 @@ exits non-zero naming every stale file (the test suite runs it).
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from access.principals import Principals, read_principals
 from broker_adapters.delivery.retry import delivery_topics
 from broker_adapters.delivery.settings import DeliverySettings
 from broker_adapters.kafka.settings import TopicSettings, TopicSpec
@@ -52,7 +54,12 @@ DELIVERY: DeliverySettings = _default("delivery")
 DELIVER_TOPIC_PREFIX = f"{DELIVERY.kafka_topic_prefix}."
 """Receivers' own Kafka topics, created by delivery on first use."""
 
+INGRESS = _default("ingress")
+PRINCIPAL_TOPIC_PREFIX = str(INGRESS.kafka_topic_prefix)
+"""Each principal with a KafkaUser writes ``<prefix><principal>``, and nothing else."""
+
 GROUPS = {
+    "ingress-http": str(INGRESS.kafka_group_id),
     "router": str(_default("routing").group_id),
     "delivery": DELIVERY.group_id,
     "aggregator": str(_default("statistics").group_id),
@@ -159,7 +166,16 @@ def component_acls(component: str, topics: TopicSettings) -> list[dict[str, Any]
     state = {c: [spec.name for spec in specs] for c, specs in component_topics(topics).items()}
     own: list[dict[str, Any]]
     if component == "ingress-http":
-        own = [_acl("topic", inbound, ["Write"])]
+        group = GROUPS["ingress-http"]
+        own = [
+            _acl("topic", inbound, ["Write"]),
+            _acl("topic", rejected, ["Write"]),  # refused Kafka ingress records
+            _acl("topic", parties, ["Read"]),  # senders are authorised on the register
+            # the principals' own ingress topics: read them, create a new principal's
+            _acl("topic", PRINCIPAL_TOPIC_PREFIX, ["Read", "Create", "Describe"], prefix=True),
+            *consumer(group),
+            *transactional(group),
+        ]
     elif component == "router":
         group = GROUPS["router"]
         own = [
@@ -216,6 +232,54 @@ def kafka_users(topics: TopicSettings) -> list[dict[str, Any]]:
         }
         for component in (*COMPONENTS, *JOBS)
     ]
+
+
+def principal_kafka_resources(principals: Principals) -> list[dict[str, Any]]:
+    """A ``KafkaTopic`` and a ``KafkaUser`` for each principal with a ``kafka_principal``.
+
+    The user may write its own ingress topic and nothing else: the hub learns who sent a
+    record from the topic, so no principal can write another's. ``kafka_principal`` is
+    ``User:<name>`` (SASL) or the bare name; the KafkaUser gets that name.
+    """
+    documents: list[dict[str, Any]] = []
+    for principal in principals:
+        if not principal.kafka_principal:
+            continue
+        user = principal.kafka_principal.removeprefix("User:")
+        topic = principal.kafka_topic(PRINCIPAL_TOPIC_PREFIX)
+        labels = {"strimzi.io/cluster": CLUSTER, **LABELS, "meldingshub/principal": principal.name}
+        config = {
+            "min.insync.replicas": str(MIN_INSYNC_REPLICAS),
+            "retention.ms": str(7 * DAY_MS),
+            "max.message.bytes": str(MAX_MESSAGE_BYTES),
+        }
+        resource = _topic(_k8s_name(topic), INGRESS.kafka_partitions, config)
+        resource["metadata"]["labels"] = labels
+        resource["spec"] = {"topicName": topic, **resource["spec"]}
+        documents.append(resource)
+        documents.append(
+            {
+                "apiVersion": "kafka.strimzi.io/v1",
+                "kind": "KafkaUser",
+                "metadata": {"name": _k8s_name(user), "labels": labels},
+                "spec": {
+                    "authentication": {"type": "scram-sha-512"},
+                    "authorization": {
+                        "type": "simple",
+                        "acls": [_acl("topic", topic, ["Write", "Describe"])],
+                    },
+                },
+            }
+        )
+    return documents
+
+
+def _k8s_name(name: str) -> str:
+    """A resource name Kubernetes accepts (lower case, no underscores); refuses anything else."""
+    safe = name.lower().replace("_", "-")
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?", safe):
+        raise ValueError(f"{name!r} cannot be a Kubernetes resource name")
+    return safe
 
 
 def prometheus_rule(rules: dict[str, Any]) -> dict[str, Any]:
@@ -336,7 +400,18 @@ def main(argv: list[str] | None = None) -> int:
     """Write the generated files, or with ``--check`` report the stale ones."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="only report stale files")
+    parser.add_argument(
+        "--principals",
+        type=Path,
+        metavar="FILE",
+        help="print the KafkaTopic and KafkaUser of every principal in FILE that has a "
+        "kafka_principal (for an overlay; nothing is written)",
+    )
     args = parser.parse_args(argv)
+    if args.principals is not None:
+        source = f"the principals file {args.principals.name}"
+        print(dump(principal_kafka_resources(read_principals(args.principals)), source), end="")
+        return 0
     expected = outputs()
     if args.check:
         problems = stale(expected)

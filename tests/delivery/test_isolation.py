@@ -154,7 +154,7 @@ def _read_topics(bootstrap: str, topics: list[str]) -> dict[str, list[Message]]:
 def _mailbox_over_http(mailbox: MailboxStore, her_id: int) -> list[bytes]:
     token = f"token-{her_id}"
     principals = Principals(
-        [Principal(f"p{her_id}", frozenset({her_id}), frozenset({token_hash(token)}))]
+        [Principal(f"p{her_id}", frozenset({her_id}), token_hashes=frozenset({token_hash(token)}))]
     )
     app = FastAPI()
     app.include_router(mailbox_router(mailbox, PrincipalsFile.fixed(principals)))

@@ -53,8 +53,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MailboxSto
 def client(store: MailboxStore) -> TestClient:
     principals = Principals(
         [
-            Principal("gp-system", frozenset({GP, MUNICIPALITY}), frozenset({token_hash(TOKEN)})),
-            Principal("other", frozenset({OTHER}), frozenset({token_hash("other-token")})),
+            Principal(
+                "gp-system",
+                frozenset({GP, MUNICIPALITY}),
+                token_hashes=frozenset({token_hash(TOKEN)}),
+            ),
+            Principal(
+                "other", frozenset({OTHER}), token_hashes=frozenset({token_hash("other-token")})
+            ),
         ]
     )
     app = FastAPI()

@@ -158,6 +158,7 @@ def users() -> dict[str, Resource]:
 TOPICS = TopicSettings()
 RECEIVER_TOPIC = generate.DELIVER_TOPIC_PREFIX + "8094866"
 RETRY_TOPIC = generate.retry_topics()[0]
+PRINCIPAL_TOPIC = generate.PRINCIPAL_TOPIC_PREFIX + "epj-a"
 ROUTING = RoutingSettings()
 DELIVERY = DeliverySettings()
 
@@ -168,6 +169,13 @@ DELIVERY = DeliverySettings()
         ("ingress-http", "topic", TOPICS.inbound.name, "Write", True),
         ("ingress-http", "topic", TOPICS.inbound.name, "Read", False),
         ("ingress-http", "topic", TOPICS.outbound.name, "Write", False),
+        ("ingress-http", "topic", PRINCIPAL_TOPIC, "Read", True),
+        ("ingress-http", "topic", PRINCIPAL_TOPIC, "Write", False),
+        ("ingress-http", "topic", TOPICS.parties.name, "Read", True),
+        ("ingress-http", "group", generate.GROUPS["ingress-http"], "Read", True),
+        ("router", "topic", PRINCIPAL_TOPIC, "Read", False),
+        ("router", "topic", PRINCIPAL_TOPIC, "Write", False),
+        ("delivery", "topic", PRINCIPAL_TOPIC, "Write", False),
         ("router", "topic", TOPICS.inbound.name, "Read", True),
         ("router", "topic", TOPICS.outbound.name, "Write", True),
         ("router", "topic", TOPICS.events.name, "Write", True),
@@ -279,3 +287,45 @@ def test_router_state_topics_expire_with_the_windows_they_serve() -> None:
     assert config[routing.dedup_topic]["retention.ms"] == str(2 * 86_400_000)
     assert config[routing.sent_topic]["retention.ms"] == str(96 * 3_600_000)
     assert all(c["cleanup.policy"] == "compact,delete" for c in config.values())
+
+
+PRINCIPALS = """
+[[principal]]
+name = "epj-a"
+her_ids = [8094866]
+kafka_principal = "User:epj-a"
+
+[[principal]]
+name = "Kommune_B"
+her_ids = [91]
+kafka_principal = "User:Kommune_B"
+
+[[principal]]
+name = "http-only"
+her_ids = [92]
+"""
+
+
+def test_each_kafka_principal_may_write_its_own_ingress_topic_and_nothing_else(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "principals.toml"
+    path.write_text(PRINCIPALS)
+    assert generate.main(["--principals", str(path)]) == 0
+    documents = list(yaml.safe_load_all(capsys.readouterr().out))
+    users = {
+        u["metadata"]["labels"]["meldingshub/principal"]: u for u in of_kind(documents, "KafkaUser")
+    }
+    topics = _topic_names(of_kind(documents, "KafkaTopic"))
+    prefix = generate.PRINCIPAL_TOPIC_PREFIX
+    assert set(users) == {"epj-a", "Kommune_B"}  # no Kafka user for an HTTP-only principal
+    assert topics == {prefix + "epj-a", prefix + "Kommune_B"}
+    assert users["Kommune_B"]["metadata"]["name"] == "kommune-b"
+    for name, user in users.items():
+        for other in ("epj-a", "Kommune_B"):
+            own = other == name
+            assert allowed(user, "topic", prefix + other, "Write") is own
+            assert allowed(user, "topic", prefix + other, "Read") is False
+        for spec in TOPICS.all():
+            assert not allowed(user, "topic", spec.name, "Write"), (name, spec.name)
+            assert not allowed(user, "topic", spec.name, "Read"), (name, spec.name)
