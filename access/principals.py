@@ -23,7 +23,7 @@ import json
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,7 @@ class Principal:
 
     name: str
     her_ids: frozenset[int]
+    _: KW_ONLY
     roles: frozenset[Role] = DEFAULT_ROLES
     token_hashes: frozenset[str] = field(default=frozenset(), repr=False)
     amqp_inbound_queue: str | None = None

@@ -39,6 +39,10 @@ class RegisterView(Protocol):
         """The current immutable index."""
         ...
 
+    def usable(self) -> bool:
+        """Loaded, and still following its source: decisions may be made on it."""
+        ...
+
 
 class StaticRegister:
     """A register that never changes (a file, a test): the same interface as LiveRegister."""
@@ -51,6 +55,10 @@ class StaticRegister:
     def snapshot(self) -> RegisterIndex:
         """The index."""
         return self._index
+
+    def usable(self) -> bool:
+        """Always: a static register cannot fall behind."""
+        return True
 
 
 class LiveRegister:
@@ -84,11 +92,16 @@ class LiveRegister:
         self.loaded = threading.Event()
         """Set once the topic has been read to the end offsets it had at start."""
         self.failure: BaseException | None = None
-        """Why the follower thread stopped, when it did not stop on request."""
+        """Why the follower is down, while it is (it restarts with back-off)."""
 
     def snapshot(self) -> RegisterIndex:
         """The current immutable index (empty until ``loaded`` is set)."""
         return self._index
+
+    def usable(self) -> bool:
+        """Loaded and following: false before the first load and while the follower is down
+        (it restarts itself with back-off), so nothing is routed on a register known stale."""
+        return self.loaded.is_set() and self.failure is None
 
     def start(self) -> "LiveRegister":
         """Start following in a background thread; returns at once."""
@@ -128,6 +141,17 @@ class LiveRegister:
             self._metrics.change(RegisterChange.BAD_RECORD)
 
     def _run(self) -> None:
+        """Follow the topic; a follower that fails is started again with back-off."""
+        backoff = 1.0
+        while not self._stop.is_set():
+            self._follow_once()
+            if self._stop.is_set():
+                return
+            log.warning("register follower restarting", retry_in_s=backoff)
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 60.0)
+
+    def _follow_once(self) -> None:
         try:
             reader = PartyTopicReader(
                 self._kafka, self._bootstrap, self.topic, self._codec, self._bad_record
@@ -139,6 +163,7 @@ class LiveRegister:
         try:
             state = reader.read_to_end(self._load_timeout_s)
             self._publish(state, upserts=len(state), removals=0)
+            self.failure = None
             self.loaded.set()
             log.info("register loaded", topic=self.topic, parties=len(state))
             self._follow(reader, state)

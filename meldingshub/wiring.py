@@ -211,6 +211,7 @@ def _router(res: Resources) -> Component:
         register.snapshot,
         MessageReader(res.settings.schemas),
         res.principals.current,
+        register_usable=register.usable,
     )
 
 
@@ -240,6 +241,7 @@ def _delivery(res: Resources) -> Component:
         metrics=DeliveryMetrics(
             res.registry, [tier.name for tier in settings.delivery.retry_tiers]
         ),
+        register_usable=res.register.usable,
     )
 
 
@@ -335,7 +337,7 @@ def component_factory(
         components = [component for builder in builders for component in builder(res)]
         checks: dict[str, Callable[[], bool]] = {}
         if "register" in res.__dict__:
-            checks["register"] = res.register.loaded.is_set
+            checks["register"] = res.register.usable
         if "store" in res.__dict__:
             checks["store"] = res.store.reachable
         if "gate" in res.__dict__:

@@ -177,10 +177,13 @@ class DeliveryComponent:
         mailbox: MailboxStore | None = None,
         ledger: AppRecLedger | None = None,
         metrics: DeliveryMetrics | None = None,
+        register_usable: Callable[[], bool] = lambda: True,
     ) -> None:
         """``mailbox`` is pruned by this worker; ``ledger`` defaults to the mailbox's database
-        (where the statistics aggregator records receivers' AppRecs)."""
+        (where the statistics aggregator records receivers' AppRecs). Nothing is consumed
+        while ``register_usable()`` is false (not loaded yet, or its follower is down)."""
         self._delivery = delivery
+        self._register_usable = register_usable
         self._kafka = kafka
         self._routing = routing
         self._register = register
@@ -238,6 +241,9 @@ class DeliveryComponent:
         log.info("delivery started", topics=[self._outbound, *self._tier_topics])
         try:
             while not stop.is_set():
+                if not self._register_usable():
+                    stop.wait(0.2)
+                    continue
                 now_ms = _now_ms()
                 self._gate.release_due(consumer, now_ms)
                 wait = self._gate.wait_s(now_ms, self._delivery.poll_timeout_s)

@@ -183,10 +183,6 @@ class IngressGate:
         """False for ``retry_after_s`` after a write the broker did not take."""
         return time.monotonic() - self._last_failure >= self._settings.retry_after_s
 
-    def register_loaded(self) -> bool:
-        """True once the register is loaded: senders cannot be authorised before."""
-        return self._register.loaded.is_set()
-
     # -- checks ---------------------------------------------------------------------------
 
     def screen(self, submission: Submission) -> Refused | None:

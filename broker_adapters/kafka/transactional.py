@@ -156,8 +156,10 @@ class TransactionalLoop:
         poll_timeout_s: float = 0.1,
         on_assign: OnPartitions | None = None,
         on_revoke: OnPartitions | None = None,
+        consume_while: Callable[[], bool] | None = None,
     ) -> None:
         self.name = name
+        self._consume_while = consume_while
         self._consumer_config = consumer_config
         self._producer_config = dict(producer_config)
         self._producer_config.setdefault(
@@ -172,6 +174,8 @@ class TransactionalLoop:
         self._revoke_hook = on_revoke
         self.committed_batches = 0
         self.assigned = threading.Event()
+        self.holding = threading.Event()
+        """Set while ``consume_while`` holds consumption."""
 
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop`` is set; no transaction is left open when it returns."""
@@ -184,8 +188,20 @@ class TransactionalLoop:
             on_revoke=lambda _c, parts: self._on_revoke(parts),
         )
         log.info("transactional loop started", loop=self.name, topics=self._topics)
+        held = False
         try:
             while not stop.is_set():
+                if self._consume_while is not None and not self._consume_while():
+                    if not held:
+                        log.warning("consumption held: a dependency is not ready", loop=self.name)
+                    held = True
+                    self.holding.set()
+                    stop.wait(0.2)  # nothing is read, so nothing waits in a batch meanwhile
+                    continue
+                if held:
+                    log.info("consumption resumed", loop=self.name)
+                    held = False
+                    self.holding.clear()
                 messages = next_batch(consumer, self._batch_size, self._poll_timeout_s)
                 if messages:
                     self._handle_batch(consumer, producer, messages)

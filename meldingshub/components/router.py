@@ -119,7 +119,11 @@ class RouterComponent:
         reader: MessageReader,
         principals: Principals | Callable[[], Principals],
         observe: EventObserver | None = None,
+        register_usable: Callable[[], bool] = lambda: True,
     ) -> None:
+        """Nothing is consumed while ``register_usable()`` is false (before the register is
+        loaded, or while its follower is down): a decision on a stale or empty register would
+        reject good messages and remember them as duplicates."""
         kafka, routing = settings.kafka, settings.routing
         self._topics = kafka.topics
         self._register = register
@@ -150,6 +154,7 @@ class RouterComponent:
             on_error=self.dead_letter,
             on_assign=self._restore,
             on_revoke=self._forget,
+            consume_while=register_usable,
         )
 
     def run(self, stop: threading.Event) -> None:
@@ -160,6 +165,16 @@ class RouterComponent:
         finally:
             self._sent.stop()
             self._dedup.close()
+
+    @property
+    def holding(self) -> threading.Event:
+        """Set while consumption is held (the register is not usable)."""
+        return self._loop.holding
+
+    @property
+    def committed_batches(self) -> int:
+        """Transactions committed so far."""
+        return self._loop.committed_batches
 
     def ready(self) -> bool:
         """Ready once the group gave this router partitions and the correlation view is loaded."""

@@ -62,9 +62,14 @@ def inbound_for(raw: bytes, principal: str = "epj", adapter: str = "http") -> In
 
 
 def send_inbound(
-    bootstrap: str, topic: str, documents: Iterable[bytes], principal: str = "epj"
+    bootstrap: str,
+    topic: str,
+    documents: Iterable[bytes],
+    principal: str = "epj",
+    key: str | None = None,
 ) -> list[InboundMessage]:
-    """Write documents to the inbound topic the way ingress does: key principal, metadata header."""
+    """Write documents to the inbound topic the way ingress does: a key (the sender's
+    organisation; here the principal unless given) and the metadata header."""
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -76,7 +81,10 @@ def send_inbound(
     for raw in documents:
         meta = inbound_for(raw, principal)
         producer.produce(
-            topic, value=raw, key=principal.encode(), headers=[(INBOUND_HEADER, encode(meta))]
+            topic,
+            value=raw,
+            key=(key or principal).encode(),
+            headers=[(INBOUND_HEADER, encode(meta))],
         )
         sent.append(meta)
         producer.poll(0)
