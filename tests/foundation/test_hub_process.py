@@ -1,17 +1,13 @@
 """`meldingshub run` as a user runs it: ready quickly, routes, stops cleanly, leaves no broker."""
 
-import json
 import os
-import queue
 import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from confluent_kafka import Producer
@@ -23,56 +19,10 @@ from schemas.records import RoutedMessage, decode
 from schemas.settings import SchemaSettings
 from schemas.vocabulary import Family
 from tests.support.corpus_register import accepted_samples, consistent, register_for
+from tests.support.hub_process import MELDINGSHUB, HubProcess
 from tests.support.kafka import read_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-MELDINGSHUB = str(Path(sys.executable).with_name("meldingshub"))
-
-
-class HubProcess:
-    """A `meldingshub run` child with its JSON log lines collected in a queue."""
-
-    def __init__(self, tmp_path: Path, **env: str) -> None:
-        self.cwd = tmp_path
-        self.port = free_port()
-        full_env = {
-            **os.environ,
-            "MELDINGSHUB_KAFKA__EMBEDDED_PORT": str(self.port),
-            "MELDINGSHUB_HTTP__OPS_BIND": f"127.0.0.1:{free_port()}",
-            "MELDINGSHUB_DATA_DIR": str(tmp_path),
-            "MELDINGSHUB_LOG__FORMAT": "json",
-            **env,
-        }
-        full_env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            [MELDINGSHUB, "run"],
-            env=full_env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if line.startswith("{"):
-                self.lines.put(json.loads(line))
-
-    def wait_for(self, event: str, timeout_s: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                record = self.lines.get(timeout=left)
-            except queue.Empty:
-                break
-            if record.get("event") == event:
-                return record
-        raise AssertionError(f"no {event!r} log line within {timeout_s} s")
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +50,12 @@ def corpus_message(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, byte
 def hub(tmp_path: Path, corpus_message: tuple[Path, bytes, int]) -> Iterator[HubProcess]:
     snapshot, raw, _receiver = corpus_message
     (tmp_path / "message.xml").write_bytes(raw)
-    process = HubProcess(tmp_path, MELDINGSHUB_ADDRESS_REGISTER__SNAPSHOT=str(snapshot))
+    process = HubProcess(
+        tmp_path,
+        MELDINGSHUB_ADDRESS_REGISTER__SNAPSHOT=str(snapshot),
+        # the README's demo: raw records on hub.inbound name no principal (explicit, embedded)
+        MELDINGSHUB_ACCESS__OPEN_MODE="true",
+    )
     yield process
     if process.process.poll() is None:
         process.process.kill()
