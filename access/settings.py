@@ -19,3 +19,12 @@ class AccessSettings(BaseModel):
     is the embedded one."""
     reload_interval_s: float = Field(default=2.0, gt=0, le=300)
     """How often the principals file is checked for changes (revocation takes effect then)."""
+
+    def file_for(self, data_dir: Path, *, embedded: bool) -> Path | None:
+        """The principals file a process reads: the configured one, or the one an embedded
+        hub provisions in its data directory; None in open mode (or nothing configured)."""
+        if self.principals_file is not None:
+            return self.principals_file
+        if embedded and not self.open_mode:
+            return data_dir / "principals.toml"
+        return None

@@ -168,7 +168,8 @@ class Resources:
     def _embedded_principals(self) -> Path:
         """The embedded default's principals: one per organisation of the synthetic register,
         with a token each in ``tokens.json`` beside it (both owner-only), made once."""
-        path = self.settings.data_dir / "principals.toml"
+        path = self.settings.access.file_for(self.settings.data_dir, embedded=True)
+        assert path is not None
         if not path.is_file():
             snapshot = self.settings.address_register.snapshot or self._embedded_snapshot()
             if snapshot is None:

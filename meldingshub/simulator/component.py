@@ -86,7 +86,11 @@ class SimulatedStream:
     def _stream(self, stop: threading.Event) -> None:
         path = self._register if self._register.is_file() else None
         index = register_index(path, self._settings.address_register)
-        principals_file = self._settings.access.principals_file
+        principals_file = self._settings.access.file_for(
+            self._settings.data_dir, embedded=self._settings.kafka.embedded
+        )
+        if principals_file is not None and not principals_file.is_file():
+            principals_file = None  # not provisioned (yet): send as the organisations' names
         principals = read_principals(principals_file) if principals_file else None
         traffic = Traffic(
             index,
