@@ -1,17 +1,13 @@
 """The router through a real broker: every family, each rejection, AppRec round trip, duplicates."""
 
 import dataclasses
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from access.principals import Principal, Principals
 from addressregister.index import RegisterIndex
-from meldingshub.components.router import RouterComponent
 from meldingshub.settings import Settings
 from routing.outputs import OutputBuilder
 from routing.pipeline import decide
@@ -20,55 +16,12 @@ from schemas.records import MessageEvent, RejectedMessage, RoutedMessage, decode
 from schemas.vocabulary import AppRecError, EventType, Family
 from tests.support.corpus_register import (
     Sample,
-    accepted_samples,
     apprec_answer,
-    consistent,
-    register_for,
 )
-from tests.support.hub import isolated_settings, send_inbound
+from tests.support.hub import isolated_settings, running_router, send_inbound
 from tests.support.kafka import read_all
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def reader() -> MessageReader:
-    return MessageReader(Settings().schemas)
-
-
-@pytest.fixture(scope="module")
-def samples(reader: MessageReader) -> list[Sample]:
-    return consistent(accepted_samples(reader))
-
-
-@pytest.fixture(scope="module")
-def register(samples: list[Sample]) -> RegisterIndex:
-    return register_for(samples)
-
-
-@contextmanager
-def router(
-    settings: Settings,
-    register: RegisterIndex,
-    reader: MessageReader,
-    principals: Principals | None = None,
-) -> Iterator[RouterComponent]:
-    component = RouterComponent(
-        settings,
-        settings.kafka.bootstrap_servers,
-        lambda: register,
-        reader,
-        principals or Principals.open(),
-    )
-    stop = threading.Event()
-    thread = threading.Thread(target=component.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield component
-    finally:
-        stop.set()
-        thread.join(30)
-        assert not thread.is_alive()
 
 
 def events(settings: Settings, expected: int) -> list[MessageEvent]:
@@ -112,7 +65,7 @@ def test_every_corpus_family_routes_to_its_receiver(
             seen_keys.setdefault(*out.remember)
         for routed_message in out.routed:
             expected[(str(routed_message.hub_message_id), routed_message.receiver_her_id)] += 1
-    with router(settings, register, reader):
+    with running_router(settings, register, reader):
         routed = outbound(settings, sum(expected.values()))
         seen = events(settings, 2 * len(samples) + 1)
     assert Counter((str(r.hub_message_id), r.receiver_her_id) for r in routed) == expected
@@ -243,7 +196,7 @@ def test_each_rejection_reason_gives_one_rejection_one_apprec_one_event(
             kafka_bootstrap, settings.kafka.topics.inbound.name, [raw], principal=principal
         )
     answers = sum(1 for case in cases if case[4])
-    with router(settings, changed, reader, principals):
+    with running_router(settings, changed, reader, principals):
         rejected = [
             decode(r.value() or b"", RejectedMessage)
             for r in read_all(kafka_bootstrap, settings.kafka.topics.rejected.name, len(cases), 60)
@@ -301,7 +254,7 @@ def test_receiver_apprec_goes_back_to_the_original_sender_with_round_trip_time(
     settings = isolated_settings(kafka_bootstrap, partitions=1)
     register_with_apprec = register
     send_inbound(kafka_bootstrap, settings.kafka.topics.inbound.name, [original.raw])
-    with router(settings, register_with_apprec, reader):
+    with running_router(settings, register_with_apprec, reader):
         first = outbound(settings, 1)
         send_inbound(
             kafka_bootstrap, settings.kafka.topics.inbound.name, [apprec], principal="receiver"
@@ -325,11 +278,11 @@ def test_a_message_sent_three_times_routes_once_also_across_a_restart(
     settings = isolated_settings(kafka_bootstrap, partitions=2)
     topic = settings.kafka.topics.inbound.name
     send_inbound(kafka_bootstrap, topic, [sample.raw, sample.raw])
-    with router(settings, register, reader):
+    with running_router(settings, register, reader):
         assert len(outbound(settings, 1)) == 1
         events(settings, 4)
     send_inbound(kafka_bootstrap, topic, [sample.raw])
-    with router(settings, register, reader):
+    with running_router(settings, register, reader):
         seen = events(settings, 6)
     routed = outbound(settings, 1)
     assert len(routed) == 1

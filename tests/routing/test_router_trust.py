@@ -1,68 +1,22 @@
 """A running router trusts no document: spoofed senders, foreign AppRecs, a register not loaded."""
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from access.principals import Principal, Principals
 from addressregister.index import RegisterIndex
-from meldingshub.components.router import RouterComponent
 from meldingshub.settings import Settings
 from schemas.reader import MessageReader
 from schemas.records import MessageEvent, RejectedMessage, RoutedMessage, decode
 from schemas.vocabulary import SPOOFING_REASON_PREFIX, AppRecError, EventType, Family
 from tests.routing.test_router_kafka import _disjoint
-from tests.support.corpus_register import Sample, apprec_answer, consistent, register_for
-from tests.support.corpus_register import accepted_samples as corpus_samples
-from tests.support.hub import isolated_settings, send_inbound
+from tests.support.corpus_register import Sample, apprec_answer
+from tests.support.hub import isolated_settings, running_router, send_inbound
 from tests.support.kafka import read_all
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def reader() -> MessageReader:
-    return MessageReader(Settings().schemas)
-
-
-@pytest.fixture(scope="module")
-def samples(reader: MessageReader) -> list[Sample]:
-    return consistent(corpus_samples(reader))
-
-
-@pytest.fixture(scope="module")
-def register(samples: list[Sample]) -> RegisterIndex:
-    return register_for(samples)
-
-
-@contextmanager
-def running(
-    settings: Settings,
-    register: RegisterIndex,
-    reader: MessageReader,
-    principals: Principals,
-    usable: threading.Event | None = None,
-) -> Iterator[RouterComponent]:
-    component = RouterComponent(
-        settings,
-        settings.kafka.bootstrap_servers,
-        lambda: register,
-        reader,
-        principals,
-        register_usable=usable.is_set if usable is not None else lambda: True,
-    )
-    stop = threading.Event()
-    thread = threading.Thread(target=component.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield component
-    finally:
-        stop.set()
-        thread.join(30)
-        assert not thread.is_alive()
 
 
 def _read(settings: Settings, topic: str, expected: int) -> list[bytes]:
@@ -98,7 +52,7 @@ def test_a_spoofed_message_is_answered_to_the_principal_and_never_blocks_the_rea
     topic = settings.kafka.topics.inbound.name
     send_inbound(kafka_bootstrap, topic, [dialog.raw], principal="intruder")
     send_inbound(kafka_bootstrap, topic, [dialog.raw], principal="victim")
-    with running(settings, register, reader, principals):
+    with running_router(settings, register, reader, principals):
         routed = outbound(settings, 2)  # the intruder's AppRec and the victim's message
         seen = events(settings, 5)
         rejected = [
@@ -142,7 +96,7 @@ def test_only_a_receiver_of_the_original_may_answer_it(
     settings = isolated_settings(kafka_bootstrap, partitions=1)
     topic = settings.kafka.topics.inbound.name
     send_inbound(kafka_bootstrap, topic, [dialog.raw], principal="sender")
-    with running(settings, register, reader, principals):
+    with running_router(settings, register, reader, principals):
         outbound(settings, 1)
         send_inbound(kafka_bootstrap, topic, [forged], principal="outsider")
         rejected = _read(settings, settings.kafka.topics.rejected.name, 1)
@@ -169,7 +123,7 @@ def test_two_principals_of_one_organisation_share_one_de_duplication(
     key = str(org)  # ingress keys hub.inbound by the sender's organisation
     send_inbound(kafka_bootstrap, topic, [plo.raw], principal="epj-1", key=key)
     send_inbound(kafka_bootstrap, topic, [plo.raw], principal="epj-2", key=key)
-    with running(settings, register, reader, principals):
+    with running_router(settings, register, reader, principals):
         seen = events(settings, 4)
     kinds = sorted(e.event_type.value for e in seen)
     assert kinds.count(EventType.ROUTED.value) == 1
@@ -186,7 +140,7 @@ def test_nothing_is_routed_until_the_register_is_usable(
     send_inbound(kafka_bootstrap, settings.kafka.topics.inbound.name, [plo.raw])
     usable = threading.Event()
     principals = Principals([Principal("epj", frozenset({org}))])
-    with running(settings, register, reader, principals, usable) as router:
+    with running_router(settings, register, reader, principals, usable) as router:
         assert router.holding.wait(30), "the router did not hold consumption"
         assert router.committed_batches == 0
         usable.set()

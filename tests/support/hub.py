@@ -1,17 +1,23 @@
 """Hub settings on uuid-named topics, and helpers to feed ``hub.inbound`` as ingress does."""
 
+import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from confluent_kafka import Producer
 
+from access.principals import Principals
 from access.settings import AccessSettings
+from addressregister.index import RegisterIndex
 from broker_adapters.kafka import ensure_topics
 from broker_adapters.kafka.settings import KafkaSettings, TopicSettings, TopicSpec
+from meldingshub.components.router import RouterComponent, router_topics
 from meldingshub.settings import Settings
 from routing.settings import RoutingSettings
+from schemas.reader import MessageReader
 from schemas.records import INBOUND_HEADER, InboundMessage, encode
 
 TopicFactory = Callable[..., str]
@@ -41,8 +47,6 @@ def isolated_settings(
             **routing,  # type: ignore[arg-type]
         ),
     )
-    from meldingshub.components.router import router_topics
-
     ensure_topics(
         {"bootstrap.servers": bootstrap},
         [*topics.all(), *router_topics(settings.routing, topics.inbound.partitions)],
@@ -90,3 +94,32 @@ def send_inbound(
         producer.poll(0)
     assert producer.flush(60) == 0
     return sent
+
+
+@contextmanager
+def running_router(
+    settings: Settings,
+    register: RegisterIndex,
+    reader: MessageReader,
+    principals: Principals | None = None,
+    usable: threading.Event | None = None,
+) -> Iterator[RouterComponent]:
+    """A router on its own thread over a fixed register (open mode unless ``principals``);
+    with ``usable``, it consumes only while that event is set."""
+    component = RouterComponent(
+        settings,
+        settings.kafka.bootstrap_servers,
+        lambda: register,
+        reader,
+        principals or Principals.open(),
+        register_usable=usable.is_set if usable is not None else lambda: True,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=component.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield component
+    finally:
+        stop.set()
+        thread.join(30)
+        assert not thread.is_alive()
