@@ -3,6 +3,7 @@
 import pytest
 from prometheus_client import CollectorRegistry
 
+from addressregister.live import StaticRegister
 from broker_adapters.ingress import IngressGate, IngressSettings
 from broker_adapters.ingress.amqp import AmqpIngress
 from broker_adapters.kafka.settings import KafkaSettings
@@ -30,6 +31,7 @@ def test_odd_from_her_id_headers_go_to_the_error_queue_and_the_next_message_is_w
     kafka_bootstrap: str,
     topic_factory: object,
     samples: list[Sample],
+    register_view: StaticRegister,
     queues: Queues,
 ) -> None:
     inbound_topic = topic_factory("inbound", partitions=1)  # type: ignore[operator]
@@ -47,7 +49,9 @@ def test_odd_from_her_id_headers_go_to_the_error_queue_and_the_next_message_is_w
         + [("good", good, {"fromHerId": sender})],
     )
     registry = CollectorRegistry()
-    gate = IngressGate.create(kafka, kafka_bootstrap, IngressSettings(), IngressMetrics(registry))
+    gate = IngressGate.create(
+        kafka, kafka_bootstrap, IngressSettings(), register_view, IngressMetrics(registry)
+    )
     try:
         with running(AmqpIngress(gate, principals(samples, queues), RABBITMQ, prefetch=8)):
             records = read_all(kafka_bootstrap, inbound_topic, 1, 30)
