@@ -18,7 +18,7 @@ import functools
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,7 +70,7 @@ class _Delivery:
     principal: Principal
     delivery_tag: int
     properties: pika.BasicProperties
-    body: bytes
+    body: bytes = field(repr=False)
     generation: int
 
 
