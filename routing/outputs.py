@@ -17,6 +17,7 @@ from routing.decision import Decision, Duplicate, Rejected, Routed
 from routing.pipeline import dedup_key
 from routing.principals import Principals
 from routing.settings import RoutingSettings
+from schemas import shown
 from schemas.envelope import Envelope
 from schemas.parties import PartyRef
 from schemas.records import (
@@ -153,7 +154,9 @@ class OutputBuilder:
                     is_copy=delivery.is_copy,
                     label=f"routed:{resolution.receiver_her_id}",
                     apprec_round_trip_ms=rtt,
-                    original_msg_id=envelope.original_msg_id if is_apprec else None,
+                    original_msg_id=shown.message_id(envelope.original_msg_id)
+                    if is_apprec
+                    else None,
                     reason=None
                     if original_received_at is not None or not is_apprec
                     else "original not found",
@@ -205,7 +208,7 @@ class OutputBuilder:
             payload=payload,
             msg_id=envelope.msg_id if envelope else None,
             family=envelope.family if envelope else None,
-            message_type=envelope.message_type if envelope else None,
+            message_type=shown.message_type(envelope) if envelope else None,
             sender_her_id=envelope.sender.organisation_her_id if envelope else None,
         )
         out.events.append(
@@ -215,6 +218,7 @@ class OutputBuilder:
                 envelope,
                 now,
                 register,
+                message_type=shown.message_type(envelope),
                 reason_code=decision.code.value,
                 reason=decision.reason,
             )
@@ -236,7 +240,7 @@ class OutputBuilder:
                     addressing_mode=apprec.addressing_mode,
                     label="hub-apprec",
                     size_bytes=apprec.size_bytes,
-                    original_msg_id=envelope.msg_id if envelope else None,
+                    original_msg_id=shown.message_id(envelope.msg_id) if envelope else None,
                     apprec_status=AppRecStatus.REJECTED,
                     reason_code=decision.code.value,
                 )
@@ -396,7 +400,7 @@ class OutputBuilder:
             event_type=event_type,
             occurred_at=now,
             hub_message_id=inbound.hub_message_id,
-            msg_id=envelope.msg_id if envelope else None,
+            msg_id=shown.message_id(envelope.msg_id) if envelope else None,
             family=family or (envelope.family if envelope else Family.OTHER),
             message_type=message_type
             or (
