@@ -218,7 +218,6 @@ class OutputBuilder:
                 envelope,
                 now,
                 register,
-                message_type=shown.message_type(envelope),
                 reason_code=decision.code.value,
                 reason=decision.reason,
             )
@@ -402,12 +401,7 @@ class OutputBuilder:
             hub_message_id=inbound.hub_message_id,
             msg_id=shown.message_id(envelope.msg_id) if envelope else None,
             family=family or (envelope.family if envelope else Family.OTHER),
-            message_type=message_type
-            or (
-                envelope.message_type
-                if envelope and envelope.message_type
-                else UNKNOWN_MESSAGE_TYPE
-            ),
+            message_type=message_type or shown.message_type(envelope),
             message_version=envelope.version if envelope and envelope.version else None,
             sender_her_id=sender_her_id,
             receiver_her_id=receiver_her_id,

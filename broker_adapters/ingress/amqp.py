@@ -283,7 +283,7 @@ class AmqpIngress(IngressAdapter):
             "message refused to the error queue",
             principal=delivery.principal.name,
             error_condition=condition,
-            transport_message_id=original.message_id,
+            # No transport message id: the sender chooses it and may put anything in it.
         )
         return True
 
