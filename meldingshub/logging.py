@@ -138,5 +138,10 @@ def configure_logging(
         )
     )
     logging.basicConfig(level=max(numeric_level, logging.WARNING), handlers=[handler], force=True)
+    # Loggers that a library gave its own handlers (uvicorn does) would bypass the chain.
+    for existing in logging.root.manager.loggerDict.values():
+        if isinstance(existing, logging.Logger):
+            existing.handlers.clear()
+            existing.propagate = True
     # pika logs the first bytes of a returned message body at WARNING: that can be patient data.
     logging.getLogger("pika").setLevel(logging.ERROR)

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from fastapi import FastAPI
 
+from meldingshub.components.api_server import ApiServer
 from meldingshub.logging import MASK, configure_logging
 
 
@@ -60,6 +62,7 @@ def test_tracebacks_keep_frames_and_types_but_no_messages_or_locals(
     via: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     configure_logging("api", "json", "info")
+    ApiServer("api", FastAPI(), "127.0.0.1:0")  # uvicorn set up as the hub sets it up
     marker = "O'Brien Q7leak har diabetes"
     try:
         try:
