@@ -17,6 +17,7 @@ from routing.apprec import AppRecVersion, negative_apprec
 from routing.authorisation import SenderParty, principal_organisation, resolve_sender
 from routing.decision import Decision, Duplicate, Rejected, Routed
 from routing.settings import RoutingSettings
+from schemas import shown
 from schemas.envelope import Envelope
 from schemas.parties import PartyRef
 from schemas.records import (
@@ -154,7 +155,9 @@ class OutputBuilder:
                     is_copy=delivery.is_copy,
                     label=f"routed:{resolution.receiver_her_id}",
                     apprec_round_trip_ms=rtt,
-                    original_msg_id=envelope.original_msg_id if is_apprec else None,
+                    original_msg_id=shown.message_id(envelope.original_msg_id)
+                    if is_apprec
+                    else None,
                     reason=None
                     if original_received_at is not None or not is_apprec
                     else "original not found",
@@ -207,7 +210,7 @@ class OutputBuilder:
             payload=payload,
             msg_id=envelope.msg_id if envelope else None,
             family=envelope.family if envelope else None,
-            message_type=envelope.message_type if envelope else None,
+            message_type=shown.message_type(envelope) if envelope else None,
             sender_her_id=envelope.sender.organisation_her_id if envelope else None,
         )
         out.events.append(
@@ -238,7 +241,7 @@ class OutputBuilder:
                     addressing_mode=apprec.addressing_mode,
                     label="hub-apprec",
                     size_bytes=apprec.size_bytes,
-                    original_msg_id=envelope.msg_id if envelope else None,
+                    original_msg_id=shown.message_id(envelope.msg_id) if envelope else None,
                     apprec_status=AppRecStatus.REJECTED,
                     reason_code=decision.code.value,
                 )
@@ -405,14 +408,9 @@ class OutputBuilder:
             event_type=event_type,
             occurred_at=now,
             hub_message_id=inbound.hub_message_id,
-            msg_id=envelope.msg_id if envelope else None,
+            msg_id=shown.message_id(envelope.msg_id) if envelope else None,
             family=family or (envelope.family if envelope else Family.OTHER),
-            message_type=message_type
-            or (
-                envelope.message_type
-                if envelope and envelope.message_type
-                else UNKNOWN_MESSAGE_TYPE
-            ),
+            message_type=message_type or shown.message_type(envelope),
             message_version=envelope.version if envelope and envelope.version else None,
             sender_her_id=sender_her_id,
             receiver_her_id=receiver_her_id,

@@ -122,7 +122,7 @@ class Catalogue:
         found = self.by_namespace(namespace)
         if found is None:
             return Classification(
-                None, Family.OTHER, "", "", f"namespace {namespace} is not in the catalogue"
+                None, Family.OTHER, "", "", "the payload namespace is not in the catalogue"
             )
         entry, version = found
         if not type_code:
@@ -135,7 +135,7 @@ class Catalogue:
                 entry.family,
                 entry.standard,
                 version,
-                f"type {type_code} is not a {entry.standard} {version} message",
+                f"the type code is not a {entry.standard} {version} message type",
                 True,
             )
         return Classification(entry, entry.family, entry.standard, version)

@@ -8,7 +8,7 @@ answer it). Patient identifiers are never part of an :class:`Envelope`; callers
 that need them ask :func:`patient_identifiers` explicitly.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from lxml import etree
@@ -71,7 +71,7 @@ class EnvelopeReading:
 
     envelope: Envelope
     classification: Classification
-    payload: etree._Element | None
+    payload: etree._Element | None = field(repr=False)
     """The payload element (MsgHead) or the root (basis, AppRec); for validation only."""
 
 

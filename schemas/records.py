@@ -10,7 +10,7 @@ mapping; :func:`encode`/:func:`decode` frame it with the shared
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Final, Protocol, Self, TypeVar
@@ -134,7 +134,7 @@ class RoutedMessage:
     ingress: InboundMessage
     routed_at: datetime
     size_bytes: int
-    payload: bytes
+    payload: bytes = field(repr=False)
     msg_id: str | None = None
     message_version: str | None = None
     sender_her_id: int | None = None
@@ -224,7 +224,7 @@ class RejectedMessage:
     stage: RejectStage
     rejected_at: datetime
     ingress: InboundMessage
-    payload: bytes
+    payload: bytes = field(repr=False)
     """The raw document, for replay."""
     msg_id: str | None = None
     family: Family | None = None

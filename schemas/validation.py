@@ -3,12 +3,11 @@
 A message is validated in one pass: for MsgHead messages an in-memory schema
 imports both MsgHead and the payload's namespace, so the envelope and the
 payload (and base64 attachments) are checked together. Each combination is
-compiled once and kept. Failures are worded from libxml2's messages with every
-quoted *value* removed: the reason names the element path and the rule, never
-the element's text (which may be a fødselsnummer or clinical text).
+compiled once and kept. Failures are worded by :mod:`schemas.reasons` from the
+error's kind, the element path and the schema's names, never from the element's
+text (which may be a fødselsnummer or clinical text).
 """
 
-import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -16,17 +15,10 @@ from typing import Any
 from lxml import etree
 
 from schemas.official import SchemaLibrary, SchemaResolver
+from schemas.reasons import safe_path, schema_reason
 from schemas.vocabulary import AppRecError
 
 _MAX_REASON = 400
-_VALUE_AFTER_NAME = re.compile(
-    r"((?:Element|[Aa]ttribute) '[^']*'(?:, attribute '[^']*')?: )'[^']*'"
-)
-_THE_VALUE = re.compile(r"[Tt]he value '[^']*'")
-_SET = re.compile(r"set \{[^}]*\}")
-_QUOTED = re.compile(r"'([^']*)'")
-_NAME = re.compile(r"(\{[^}]*\})?[A-Za-zÆØÅæøå_][\w.\-:ÆØÅæøå]*")
-_PATH_STEP = re.compile(r"\*\[local-name\(\)\s*=\s*'([^']+)'[^\]]*\]|[A-Za-z0-9_]+:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,26 +27,6 @@ class ValidationFailure:
 
     code: AppRecError
     reason: str
-
-
-def safe_message(message: str) -> str:
-    """libxml2's validation message with every quoted value replaced by ``[value]``."""
-    message = _VALUE_AFTER_NAME.sub(r"\1[value]", message)
-    message = _THE_VALUE.sub("the value", message)
-    message = _SET.sub("set of allowed codes", message)
-
-    def keep_names(match: re.Match[str]) -> str:
-        inner = match.group(1)
-        return match.group(0) if _NAME.fullmatch(inner) else "'[value]'"
-
-    return _QUOTED.sub(keep_names, message).strip()
-
-
-def safe_path(path: str | None) -> str:
-    """An element path with prefixes and namespace predicates reduced to local names."""
-    if not path:
-        return "/"
-    return _PATH_STEP.sub(lambda match: match.group(1) or "", path)
 
 
 def element_path(target: etree._Element, path: str | None) -> str:
@@ -137,7 +109,7 @@ class SchemaValidator:
         extra = len(error_log) - 1
         more = f" (and {extra} more)" if extra > 0 else ""
         return ValidationFailure(
-            AppRecError.T02, f"{path}: {safe_message(error.message)[:_MAX_REASON]}{more}"
+            AppRecError.T02, f"{schema_reason(error, path)[:_MAX_REASON]}{more}"
         )
 
     def compiled_count(self) -> int:

@@ -37,6 +37,7 @@ from typing import Any
 from lxml import etree
 
 from schemas.errors import MessageRejectedError
+from schemas.reasons import syntax_reason
 from schemas.vocabulary import AppRecError
 
 SUPPORTED_ENCODINGS = frozenset(
@@ -188,14 +189,6 @@ def _check_encoding(raw: bytes) -> None:
         )
 
 
-def _syntax_reason(exc: etree.XMLSyntaxError) -> str:
-    """Line, column and libxml2's rule, with any quoted input bytes removed."""
-    message = str(exc.msg or "").split(", line ")[0]
-    message = re.sub(r"Bytes: .*", "", message).strip().rstrip(",")
-    line, column = exc.position if exc.position else (0, 0)
-    return f"not well-formed at line {line} column {column}: {message}"
-
-
 def _check_shape(root: etree._Element, limits: ParseLimits, native_depth: int) -> None:
     if limits.max_depth < native_depth and _too_deep(root, limits.max_depth):
         raise MessageRejectedError(
@@ -281,7 +274,7 @@ def parse_message(raw: bytes, limits: ParseLimits) -> etree._Element:
             raise MessageRejectedError(
                 AppRecError.T99, f"elements are nested deeper than {limits.max_depth} levels"
             ) from None
-        raise MessageRejectedError(AppRecError.T01, _syntax_reason(exc)) from None
+        raise MessageRejectedError(AppRecError.T01, syntax_reason(exc)) from None
     except ValueError as exc:  # lxml refuses some inputs before libxml2 sees them
         raise MessageRejectedError(
             AppRecError.T01, f"unreadable input: {type(exc).__name__}"

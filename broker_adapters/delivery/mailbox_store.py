@@ -11,7 +11,7 @@ row.
 import contextlib
 import uuid
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,7 +72,8 @@ class MailboxMessage:
     """A stored message with its document."""
 
     entry: MailboxEntry
-    payload: bytes
+    payload: bytes = field(repr=False)
+    """Left out of the repr: the document is patient data."""
 
 
 def _utc(moment: datetime | None) -> datetime | None:

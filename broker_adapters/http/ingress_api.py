@@ -205,7 +205,8 @@ def ingress_router(deps: IngressApiDeps) -> APIRouter:
         if media not in XML_TYPES and media != JSON_TYPE:
             raise refuse(
                 RefusalReason.UNSUPPORTED_MEDIA_TYPE,
-                f"send application/xml or application/json, not {media or 'no content type'}",
+                # The sender's header is not echoed: it is not from a closed set.
+                "send application/xml or application/json",
             )
         if media == JSON_TYPE:
             cap = limits.max_message_bytes * 4 // 3 + _JSON_OVERHEAD

@@ -18,7 +18,7 @@ import functools
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,7 +72,7 @@ class _Delivery:
     principal: Principal
     delivery_tag: int
     properties: pika.BasicProperties
-    body: bytes
+    body: bytes = field(repr=False)
     generation: int
 
 
@@ -322,6 +322,6 @@ class AmqpIngress(IngressAdapter):
             "message refused to the error queue",
             principal=delivery.principal.name,
             error_condition=condition,
-            transport_message_id=original.message_id,
+            # No transport message id: the sender chooses it and may put anything in it.
         )
         return True

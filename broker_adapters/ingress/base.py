@@ -10,7 +10,7 @@ an HTTP status, an AMQP error queue, a ``failed/`` folder, a dead-letter record.
 
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
@@ -44,7 +44,7 @@ class RefusalReason(StrEnum):
 class Submission:
     """One message as a transport received it, before anything is written."""
 
-    raw: bytes
+    raw: bytes = field(repr=False)
     principal: Principal
     adapter: AdapterName
     received_at: datetime

@@ -10,7 +10,7 @@ class OutRecord:
     """A record to produce: topic, key, value and headers, nothing else."""
 
     topic: str
-    value: bytes | None
+    value: bytes | None = field(repr=False)
     key: bytes | None = None
     headers: tuple[tuple[str, bytes], ...] = field(default=())
     partition: int | None = None

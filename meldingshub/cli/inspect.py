@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from meldingshub.cli.common import EXIT_ERROR, main, settings_from
+from schemas import shown
 from schemas.parties import PartyRef
 from schemas.reader import MessageReader, ReadResult
 
@@ -21,8 +22,8 @@ def _party_text(party: PartyRef) -> str:
         )
         if value is not None
     ]
-    if party.organisation_number:
-        parts.append(f"ENH {party.organisation_number}")
+    if organisation_number := shown.organisation_number(party.organisation_number):
+        parts.append(f"ENH {organisation_number}")
     return ", ".join(parts) or "(no ids)"
 
 
@@ -31,7 +32,7 @@ def _party_json(party: PartyRef) -> dict[str, Any]:
         "organisation_her_id": party.organisation_her_id,
         "service_her_id": party.service_her_id,
         "person_her_id": party.person_her_id,
-        "organisation_number": party.organisation_number,
+        "organisation_number": shown.organisation_number(party.organisation_number),
     }
 
 
@@ -45,14 +46,14 @@ def _as_json(file: str, result: ReadResult) -> dict[str, Any]:
     if envelope is not None:
         record |= {
             "family": envelope.family.value,
-            "type": envelope.message_type,
+            "type": shown.message_type(envelope),
             "standard": envelope.standard,
             "version": envelope.version,
-            "msg_id": envelope.msg_id,
-            "gen_date": envelope.gen_date,
+            "msg_id": shown.message_id(envelope.msg_id),
+            "gen_date": shown.date(envelope.gen_date),
             "msghead": envelope.is_msghead,
             "payload_root": envelope.payload_root,
-            "payload_namespace": envelope.payload_namespace,
+            "payload_namespace": shown.namespace(envelope),
             "sender": _party_json(envelope.sender),
             "receiver": _party_json(envelope.receiver),
             "copy_receivers": [_party_json(party) for party in envelope.copy_receivers],
@@ -61,9 +62,9 @@ def _as_json(file: str, result: ReadResult) -> dict[str, Any]:
             "answered_by_apprec": envelope.apprec_version,
         }
         if envelope.apprec_status_code is not None:
-            record["apprec_status"] = envelope.apprec_status_code
-            record["apprec_errors"] = list(envelope.apprec_error_codes)
-            record["original_msg_id"] = envelope.original_msg_id
+            record["apprec_status"] = shown.apprec_status(envelope.apprec_status_code)
+            record["apprec_errors"] = shown.apprec_errors(envelope.apprec_error_codes)
+            record["original_msg_id"] = shown.message_id(envelope.original_msg_id)
     return record
 
 
@@ -73,9 +74,10 @@ def _as_text(file: str, result: ReadResult) -> str:
     if envelope is not None:
         standard = f"{envelope.standard} {envelope.version}".strip() or "-"
         lines += [
-            f"  family      {envelope.family.value}   type {envelope.message_type or '-'}"
+            f"  family      {envelope.family.value}   type {shown.message_type(envelope)}"
             f"   standard {standard}",
-            f"  msg-id      {envelope.msg_id or '-'}   generated {envelope.gen_date or '-'}",
+            f"  msg-id      {shown.message_id(envelope.msg_id) or '-'}"
+            f"   generated {shown.date(envelope.gen_date) or '-'}",
             f"  sender      {_party_text(envelope.sender)}",
             f"  receiver    {_party_text(envelope.receiver)}",
         ]
@@ -85,10 +87,11 @@ def _as_text(file: str, result: ReadResult) -> str:
             f"  attachments {envelope.attachment_count}" + (f" ({sizes} bytes)" if sizes else "")
         )
         if envelope.apprec_status_code is not None:
-            errors = " ".join(envelope.apprec_error_codes) or "none"
+            errors = " ".join(shown.apprec_errors(envelope.apprec_error_codes)) or "none"
+            status = shown.apprec_status(envelope.apprec_status_code)
             lines.append(
-                f"  apprec      status {envelope.apprec_status_code}, errors {errors},"
-                f" answers {envelope.original_msg_id or '-'}"
+                f"  apprec      status {status}, errors {errors},"
+                f" answers {shown.message_id(envelope.original_msg_id) or '-'}"
             )
     if result.problem is None:
         lines.append("  verdict     accepted")

@@ -8,7 +8,6 @@ traffic (plain log lines when standard output is not a terminal).
 deployment does.
 """
 
-import logging
 import threading
 from typing import TextIO
 
@@ -131,10 +130,8 @@ def _logs_for_demo(settings: Settings, console: Console) -> TextIO | None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path = settings.data_dir / "meldingshub.log"
     handle = path.open("a", encoding="utf-8")
-    configure_logging("hub", "json", settings.log.level)
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(handle))
     # Libraries (pika, uvicorn) log through the standard library: into the file as well.
-    logging.basicConfig(level=logging.WARNING, stream=handle, force=True)
+    configure_logging("hub", "json", settings.log.level, stream=handle)
     console.print(f"meldingshub: starting the hub with a simulated stream (logs in {path})")
     return handle
 

@@ -22,6 +22,8 @@ class ApiServer:
                 host=host,
                 port=int(port),
                 log_level="warning",
+                # uvicorn's own handlers would print its tracebacks past the masking chain.
+                log_config=None,
                 access_log=False,
                 lifespan="off",
             )

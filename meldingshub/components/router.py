@@ -36,6 +36,7 @@ from routing.decision import Duplicate, Rejected, Routed
 from routing.outputs import OutputBuilder, Outputs, SentRecord
 from routing.pipeline import decide
 from routing.settings import RoutingSettings
+from schemas import shown
 from schemas.avro_errors import AvroDecodeError
 from schemas.reader import MessageReader
 from schemas.records import (
@@ -297,8 +298,8 @@ class RouterComponent:
         envelope = decision.envelope
         fields = {
             "message_id": str(inbound.hub_message_id),
-            "msg_id": envelope.msg_id if envelope else None,
-            "message_type": envelope.message_type if envelope else None,
+            "msg_id": shown.message_id(envelope.msg_id) if envelope else None,
+            "message_type": shown.message_type(envelope) if envelope else None,
         }
         if isinstance(decision, Routed):
             log.debug(

@@ -22,7 +22,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, TypeVar
 from uuid import UUID
@@ -125,7 +125,7 @@ class Expectation:
 class Outgoing:
     """One document to send, who sends it, when the hub receives it and what must happen."""
 
-    raw: bytes
+    raw: bytes = field(repr=False)
     principal: str
     received_at: datetime
     """Ingress time (UTC); adapters that stamp their own use theirs."""
@@ -148,7 +148,7 @@ class _Slot:
 class _Sent:
     """A routed message the simulator may re-send or answer."""
 
-    raw: bytes
+    raw: bytes = field(repr=False)
     principal: str
     sender: NamedParty
     receiver: NamedParty
