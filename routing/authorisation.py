@@ -5,9 +5,9 @@ anything else) ask the same question the same way:
 
 1. Resolve the sender the envelope states. Each stated level (organisation,
    service or department, person) must exist in the register, and the levels
-   must hang together: the person under the service, both under the
-   organisation. A sender named by organisation number only is resolved to its
-   organisation first.
+   must hang together: the person under the service (or directly under the
+   organisation), both under the organisation. A sender named by organisation
+   number only is resolved to its organisation first.
 2. The most specific resolved party must be one of the principal's HER-ids or
    lie below one of them.
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from access.principals import Principal
 from addressregister.index import RegisterIndex
+from addressregister.model import PartyKind
 from schemas.parties import PartyRef
 
 
@@ -68,13 +69,27 @@ def resolve_sender(index: RegisterIndex, ref: PartyRef) -> SenderParty | NotAuth
             where = f" {her_id}" if level != "person" else ""
             return NotAuthorised(f"the sender {level}{where} is not in the register")
     for (upper_level, upper), (lower_level, lower) in itertools.pairwise(levels):
-        if upper != lower and upper not in index.ancestors_of(lower):
+        if upper != lower and not _under(index, lower, upper):
             return NotAuthorised(
                 f"the sender {lower_level} is not part of the sender {upper_level}"
                 + (f" {upper}" if upper_level != "person" else "")
             )
     her_id = levels[-1][1]
     return SenderParty(her_id, index.organisation_of(her_id) or her_id)
+
+
+def _under(index: RegisterIndex, lower: int, upper: int) -> bool:
+    """``lower`` lies below ``upper``. A person registered directly under an organisation
+    may be named with one of that organisation's services (the register ties a GP to the
+    practice, the message names the practice's department too); a person registered under
+    another unit may not."""
+    if upper in index.ancestors_of(lower):
+        return True
+    party = index.get(lower)
+    if party is None or party.kind is not PartyKind.PERSON or party.parent_her_id is None:
+        return False
+    parent = party.parent_her_id
+    return index.organisation_of(parent) == parent and parent in index.ancestors_of(upper)
 
 
 def authorise_sender(

@@ -27,18 +27,17 @@ import pika
 import pytest
 from confluent_kafka import Producer
 
+from access.tokens import token_hash
 from addressregister.fileformat import write_register_file
 from addressregister.model import Endpoint, EndpointKind
-from broker_adapters.kafka import ensure_topics
-from broker_adapters.kafka.settings import TopicSpec
 from meldingshub.embedded_broker import free_port
 from schemas.reader import MessageReader
 from schemas.records import INBOUND_HEADER, MessageEvent, RejectedMessage, decode
 from schemas.settings import SchemaSettings
 from schemas.vocabulary import EventType
-from tests.foundation.test_hub_process import MELDINGSHUB
 from tests.support.canary import mark, variants
 from tests.support.corpus_register import accepted_samples, consistent, register_for
+from tests.support.hub_process import MELDINGSHUB
 from tests.support.kafka import read_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -110,8 +109,6 @@ class Canary:
 
 
 def _hash(token: str) -> str:
-    from routing.principals import token_hash
-
     return token_hash(token)
 
 
@@ -172,11 +169,7 @@ class CanaryHub:
         return record
 
     def ready(self, timeout_s: float) -> dict[str, Any]:
-        """Ready, once the topic of native Kafka producers exists (the hub does not make it)."""
-        self.wait_for("embedded broker ready", timeout_s)
-        bootstrap = f"127.0.0.1:{self.env['MELDINGSHUB_KAFKA__EMBEDDED_PORT']}"
-        ingress = TopicSpec(name="hub.ingress.kafka", partitions=1)
-        ensure_topics({"bootstrap.servers": bootstrap}, [ingress])
+        """Ready: every adapter runs (Kafka ingress made the canary principal's topic)."""
         return self.wait_for("hub ready", timeout_s)
 
     def stop(self) -> str:
@@ -192,7 +185,7 @@ def hub(canary: Canary, tmp_path: Path) -> Iterator[CanaryHub]:
     process = CanaryHub(
         tmp_path,
         MELDINGSHUB_ADDRESS_REGISTER__SNAPSHOT=str(canary.snapshot),
-        MELDINGSHUB_ROUTING__PRINCIPALS_FILE=str(canary.principals),
+        MELDINGSHUB_ACCESS__PRINCIPALS_FILE=str(canary.principals),
         MELDINGSHUB_INGRESS__ADAPTERS='["http", "file", "kafka"]',
         MELDINGSHUB_INGRESS__AMQP_URL=RABBITMQ,
         MELDINGSHUB_INGRESS__FILE_POLL_INTERVAL_S="0.1",
@@ -243,9 +236,9 @@ def send_all(canary: Canary, bootstrap: str, api: str) -> tuple[list[str], list[
                 )
             else:
                 producer.produce(
-                    "hub.ingress.kafka",
+                    "hub.ingress.canary",
                     value=raw,
-                    headers=[("principal", b"User:canary"), ("note", canary.marker.encode())],
+                    headers=[("note", canary.marker.encode())],
                 )
         spoof = client.post(
             "/v1/messages",

@@ -13,7 +13,7 @@ from routing.authorisation import (
 )
 from schemas.parties import PartyRef
 
-ORG, DEPT_A, DEPT_B, DOCTOR_A, DOCTOR_B = 100, 101, 102, 1011, 1021
+ORG, DEPT_A, DEPT_B, DOCTOR_A, DOCTOR_B, GP = 100, 101, 102, 1011, 1021, 1001
 OTHER, OTHER_UNIT = 200, 201
 OWN_NUMBER, OTHER_NUMBER, UNKNOWN_NUMBER = "912345688", "987654325", "974000008"
 
@@ -40,6 +40,7 @@ def register() -> RegisterIndex:
             _party(DEPT_B, PartyKind.DEPARTMENT, ORG),
             _party(DOCTOR_A, PartyKind.PERSON, DEPT_A),
             _party(DOCTOR_B, PartyKind.PERSON, DEPT_B),
+            _party(GP, PartyKind.PERSON, ORG),
             _party(OTHER, PartyKind.ORGANISATION, number=OTHER_NUMBER),
             _party(OTHER_UNIT, PartyKind.DEPARTMENT, OTHER),
         ]
@@ -69,6 +70,8 @@ SPOOFED = [
     ("doctor under the wrong department", OWNS_DEPT_A, ref(ORG, DEPT_A, DOCTOR_B)),
     ("unit of another organisation", OWNS_ORG, ref(org=ORG, service=OTHER_UNIT)),
     ("a person may not send as its organisation", OWNS_DOCTOR_A, ref(org=ORG)),
+    ("a department for the organisation's own GP", OWNS_DEPT_A, ref(ORG, DEPT_A, GP)),
+    ("GP under another organisation's unit", OWNS_ORG, ref(OTHER, OTHER_UNIT, GP)),
     ("unknown organisation", OWNS_ORG, ref(org=999)),
     ("unknown person", OWNS_ORG, ref(org=ORG, person=4242)),
     ("unknown organisation number", OWNS_ORG, ref(number=UNKNOWN_NUMBER)),
@@ -80,6 +83,7 @@ ALLOWED = [
     ("department alone", OWNS_DEPT_A, ref(org=ORG, service=DEPT_A), DEPT_A),
     ("doctor with organisation", OWNS_DOCTOR_A, ref(org=ORG, person=DOCTOR_A), DOCTOR_A),
     ("organisation number only", OWNS_OTHER, ref(number=OTHER_NUMBER), OTHER),
+    ("GP of the organisation named with a department", OWNS_ORG, ref(ORG, DEPT_A, GP), GP),
 ]
 
 
