@@ -187,6 +187,7 @@ def _check_unique(source: str, principals: list[Principal]) -> None:
         keys += [("AMQP queue", q) for q in (p.amqp_inbound_queue, p.amqp_error_queue) if q]
         keys += [("file_inbox", str(p.file_inbox))] if p.file_inbox else []
         keys += [("kafka_principal", p.kafka_principal)] if p.kafka_principal else []
+        keys += [("token hash", h) for h in sorted(p.token_hashes)]
         for key in keys:
             if owner.setdefault(key, number) != number:
                 raise PrincipalsError(
@@ -229,9 +230,30 @@ def _roles(source: str, name: str, entry: Mapping[str, Any]) -> frozenset[Role]:
     return frozenset(Role(r) for r in roles)
 
 
+_KEYS = frozenset(
+    {
+        "name",
+        "roles",
+        "her_ids",
+        "sender_her_ids",
+        "token_hashes",
+        "amqp_inbound_queue",
+        "amqp_error_queue",
+        "file_inbox",
+        "kafka_principal",
+    }
+)
+
+
 def _parse_entry(source: str, number: int, entry: Mapping[str, Any]) -> Principal:
     if not isinstance(entry, Mapping):
         raise PrincipalsError(f"{source}: principal #{number} is not a table")
+    unknown = sorted(set(entry) - _KEYS)
+    if unknown:  # a misspelt key must not silently fall back to a default (say, roles)
+        raise PrincipalsError(
+            f"{source}: principal #{number} has unknown key {unknown[0]!r}; "
+            f"known keys: {', '.join(sorted(_KEYS))}"
+        )
     name = entry.get("name")
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise PrincipalsError(

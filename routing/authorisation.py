@@ -32,6 +32,9 @@ class SenderParty:
     """The most specific party the envelope names (person, service or organisation)."""
     organisation_her_id: int
     """Its top-level organisation: the de-duplication scope and the AppRec's receiver."""
+    beside: int | None = None
+    """A stated service the person is not registered under (it hangs under the organisation
+    directly): the principal must act for that service too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,8 @@ class NotAuthorised:
 
 def resolve_sender(index: RegisterIndex, ref: PartyRef) -> SenderParty | NotAuthorised:
     """The party ``ref`` names, when every stated level exists and they hang together."""
+    if ref.ambiguous:
+        return NotAuthorised("the sender is stated in more than one way (ids or levels)")
     organisation = ref.organisation_her_id
     if organisation is None and ref.organisation_number is not None:
         organisation = index.organisation_for_number(ref.organisation_number)
@@ -68,23 +73,33 @@ def resolve_sender(index: RegisterIndex, ref: PartyRef) -> SenderParty | NotAuth
         if her_id not in index:
             where = f" {her_id}" if level != "person" else ""
             return NotAuthorised(f"the sender {level}{where} is not in the register")
+    if ref.organisation_her_id is not None and ref.organisation_number is not None:
+        owners = {
+            index.organisation_of(p.her_id)
+            for p in index.by_organisation_number(ref.organisation_number)
+        }
+        if owners and organisation not in owners:
+            return NotAuthorised(
+                f"the sender's organisation number is not that of organisation {organisation}"
+            )
+    beside = None
     for (upper_level, upper), (lower_level, lower) in itertools.pairwise(levels):
-        if upper != lower and not _under(index, lower, upper):
+        if upper == lower or upper in index.ancestors_of(lower):
+            continue
+        if not _beside(index, lower, upper):
             return NotAuthorised(
                 f"the sender {lower_level} is not part of the sender {upper_level}"
                 + (f" {upper}" if upper_level != "person" else "")
             )
+        beside = upper
     her_id = levels[-1][1]
-    return SenderParty(her_id, index.organisation_of(her_id) or her_id)
+    return SenderParty(her_id, index.organisation_of(her_id) or her_id, beside)
 
 
-def _under(index: RegisterIndex, lower: int, upper: int) -> bool:
-    """``lower`` lies below ``upper``. A person registered directly under an organisation
-    may be named with one of that organisation's services (the register ties a GP to the
-    practice, the message names the practice's department too); a person registered under
-    another unit may not."""
-    if upper in index.ancestors_of(lower):
-        return True
+def _beside(index: RegisterIndex, lower: int, upper: int) -> bool:
+    """A person registered directly under an organisation, named with one of that
+    organisation's services (the register ties a GP to the practice, the message names the
+    practice's department too); a person registered under another unit may not be."""
     party = index.get(lower)
     if party is None or party.kind is not PartyKind.PERSON or party.parent_her_id is None:
         return False
@@ -99,12 +114,18 @@ def authorise_sender(
     party = resolve_sender(index, ref)
     if isinstance(party, NotAuthorised):
         return party
-    if party.her_id in principal.her_ids or principal.her_ids & index.ancestors_of(party.her_id):
+    if _acts_for(principal, party.her_id, index) and (
+        party.beside is None or _acts_for(principal, party.beside, index)
+    ):
         return party
     return NotAuthorised(
         f"principal {principal.name!r} does not act for the sender "
         f"(organisation {party.organisation_her_id})"
     )
+
+
+def _acts_for(principal: Principal, her_id: int, index: RegisterIndex) -> bool:
+    return her_id in principal.her_ids or bool(principal.her_ids & index.ancestors_of(her_id))
 
 
 def principal_organisation(principal: Principal, index: RegisterIndex) -> int | None:

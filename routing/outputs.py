@@ -155,8 +155,10 @@ class OutputBuilder:
                     is_copy=delivery.is_copy,
                     label=f"routed:{resolution.receiver_her_id}",
                     apprec_round_trip_ms=rtt,
+                    # Only an AppRec whose original the hub knows (and whose sender received
+                    # it) may change that message's status; others are routed, not counted.
                     original_msg_id=shown.message_id(envelope.original_msg_id)
-                    if is_apprec
+                    if is_apprec and original_received_at is not None
                     else None,
                     reason=None
                     if original_received_at is not None or not is_apprec

@@ -136,19 +136,61 @@ class _Reader:
                 found[kind] = value
         return found
 
+    def ambiguous_idents(self, element: etree._Element | None) -> bool:
+        """More than one id of a kind, or a HER/ENH id in another spelling or not valid."""
+        seen: set[str] = set()
+        for ident in self.children(element, "Ident"):
+            kind = self.code(ident, "TypeId") or ""
+            if kind.upper() not in ("HER", "ENH"):
+                continue
+            value = self.text(ident, "Id")
+            if kind not in ("HER", "ENH") or kind in seen:
+                return True
+            if kind == "HER" and parse_her_id(value) is None:
+                return True
+            seen.add(kind)
+        return False
+
+    def ambiguous_organisation(self, holder: etree._Element | None) -> bool:
+        """The MsgHead sender tree states a level twice, nests deeper than two levels, or
+        carries ids that could be read another way."""
+        organisations = self.children(holder, "Organisation")
+        if len(organisations) > 1:
+            return True
+        if not organisations:
+            professionals = self.children(holder, "HealthcareProfessional")
+            return len(professionals) > 1 or any(self.ambiguous_idents(p) for p in professionals)
+        organisation = organisations[0]
+        units = self.children(organisation, "Organisation")
+        people = self.children(organisation, "HealthcareProfessional")
+        for unit in units:
+            people = [*people, *self.children(unit, "HealthcareProfessional")]
+            if self.children(unit, "Organisation"):
+                return True
+        return (
+            len(units) > 1
+            or len(people) > 1
+            or any(self.ambiguous_idents(e) for e in [organisation, *units, *people])
+        )
+
     def organisation_party(self, holder: etree._Element | None) -> PartyRef:
+        ambiguous = self.ambiguous_organisation(holder)
         organisation = self.child(holder, "Organisation")
         if organisation is None:
             professional = self.child(holder, "HealthcareProfessional")
             if professional is None:
                 return _NO_PARTY
-            return PartyRef(person_her_id=parse_her_id(self.idents(professional).get("HER")))
+            return PartyRef(
+                person_her_id=parse_her_id(self.idents(professional).get("HER")),
+                ambiguous=ambiguous,
+            )
         level1 = self.idents(organisation)
         unit = self.child(organisation, "Organisation")
         professional = self.child(organisation, "HealthcareProfessional")
         if professional is None:
             professional = self.child(unit, "HealthcareProfessional")
         return PartyRef(
+            ambiguous=ambiguous,
             organisation_her_id=parse_her_id(level1.get("HER")),
             service_her_id=parse_her_id(self.idents(unit).get("HER")) if unit is not None else None,
             person_her_id=(
@@ -174,18 +216,52 @@ class _Reader:
                 found[extra_kind] = extra_value
         return found
 
+    def ambiguous_hcp_ids(self, element: etree._Element | None) -> bool:
+        """Two HER-ids on one HCP level (Id and AdditionalId), or one spelled or formed oddly."""
+        pairs = [(self.code(element, "TypeId"), self.text(element, "Id"))]
+        pairs += [
+            (self.code(extra, "Type"), self.text(extra, "Id"))
+            for extra in self.children(element, "AdditionalId")
+        ]
+        her = [(kind, value) for kind, value in pairs if (kind or "").upper() == "HER"]
+        return len(her) > 1 or any(
+            kind != "HER" or parse_her_id(value) is None for kind, value in her
+        )
+
+    def ambiguous_hcp(self, holder: etree._Element | None) -> bool:
+        """The basis sender tree states a level twice or carries ids read another way."""
+        hcps = self.children(holder, "HCP")
+        if len(hcps) > 1:
+            return True
+        hcp = hcps[0] if hcps else None
+        levels = [*self.children(hcp, "Inst"), *self.children(hcp, "HCProf")]
+        if len(levels) > 1:
+            return True
+        for institution in self.children(hcp, "Inst"):
+            depts = self.children(institution, "Dept")
+            people = self.children(institution, "HCPerson")
+            if len(depts) > 1 or len(people) > 1:
+                return True
+            levels += [*depts, *people]
+        return any(self.ambiguous_hcp_ids(level) for level in levels)
+
     def hcp_party(self, holder: etree._Element | None) -> PartyRef:
         hcp = self.child(holder, "HCP")
         institution = self.child(hcp, "Inst")
+        ambiguous = self.ambiguous_hcp(holder)
         if institution is None:
             professional = self.child(hcp, "HCProf")
             if professional is None:
                 return _NO_PARTY
-            return PartyRef(person_her_id=parse_her_id(self.hcp_ids(professional).get("HER")))
+            return PartyRef(
+                person_her_id=parse_her_id(self.hcp_ids(professional).get("HER")),
+                ambiguous=ambiguous,
+            )
         level1 = self.hcp_ids(institution)
         department = self.child(institution, "Dept")
         person = self.child(institution, "HCPerson")
         return PartyRef(
+            ambiguous=ambiguous,
             organisation_her_id=parse_her_id(level1.get("HER")),
             service_her_id=parse_her_id(self.hcp_ids(department).get("HER"))
             if department is not None

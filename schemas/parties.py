@@ -16,3 +16,7 @@ class PartyRef:
     person_her_id: int | None = None
     organisation_number: str | None = None
     """The organisation's ENH (9-digit organisation number), when the document carries one."""
+    ambiguous: bool = False
+    """The document states this party in more than one way (two HER-ids at one level, an id
+    that is not one, a level repeated or nested deeper): a receiving system could read a
+    different party than the hub did, so a sender like this is never authorised."""

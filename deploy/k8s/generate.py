@@ -238,14 +238,21 @@ def principal_kafka_resources(principals: Principals) -> list[dict[str, Any]]:
     """A ``KafkaTopic`` and a ``KafkaUser`` for each principal with a ``kafka_principal``.
 
     The user may write its own ingress topic and nothing else: the hub learns who sent a
-    record from the topic, so no principal can write another's. ``kafka_principal`` is
-    ``User:<name>`` (SASL) or the bare name; the KafkaUser gets that name.
+    record from the topic, so no principal can write another's. The KafkaUser (and so the
+    SASL user the principal's producers log in as) is ``principal-<name>``, apart from the
+    hub's own ``meldingshub-*`` users; names that differ only in case or ``_``/``-`` are
+    refused, since Kubernetes would make them one user.
     """
     documents: list[dict[str, Any]] = []
+    users: dict[str, str] = {}
     for principal in principals:
         if not principal.kafka_principal:
             continue
-        user = principal.kafka_principal.removeprefix("User:")
+        user = "principal-" + _k8s_name(principal.name)
+        if users.setdefault(user, principal.name) != principal.name:
+            raise ValueError(
+                f"principals {users[user]!r} and {principal.name!r} would share KafkaUser {user}"
+            )
         topic = principal.kafka_topic(PRINCIPAL_TOPIC_PREFIX)
         labels = {"strimzi.io/cluster": CLUSTER, **LABELS, "meldingshub/principal": principal.name}
         config = {
@@ -261,7 +268,7 @@ def principal_kafka_resources(principals: Principals) -> list[dict[str, Any]]:
             {
                 "apiVersion": "kafka.strimzi.io/v1",
                 "kind": "KafkaUser",
-                "metadata": {"name": _k8s_name(user), "labels": labels},
+                "metadata": {"name": user, "labels": labels},
                 "spec": {
                     "authentication": {"type": "scram-sha-512"},
                     "authorization": {

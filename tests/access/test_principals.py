@@ -76,6 +76,12 @@ ONE = '[[principal]]\nname = "a"\nher_ids = [1]\n'
         (ONE + 'token_hashes = ["abc"]', "sha256"),
         (ONE + "file_inbox = 3", "file_inbox"),
         (ONE + 'roles = ["admin"]', "roles"),
+        (ONE + 'role = ["monitor"]', "unknown key 'role'"),
+        (
+            ONE + 'token_hashes = ["sha256:ab"]\n[[principal]]\nname = "b"\nher_ids = [2]\n'
+            'token_hashes = ["sha256:ab"]',
+            "token hash",
+        ),
         (ONE + "roles = []", "roles"),
         (ONE * 2, "more than one"),
         ('[[principal]]\nname = "a/b"\nher_ids = [1]', "name"),

@@ -320,7 +320,8 @@ def test_each_kafka_principal_may_write_its_own_ingress_topic_and_nothing_else(
     prefix = generate.PRINCIPAL_TOPIC_PREFIX
     assert set(users) == {"epj-a", "Kommune_B"}  # no Kafka user for an HTTP-only principal
     assert topics == {prefix + "epj-a", prefix + "Kommune_B"}
-    assert users["Kommune_B"]["metadata"]["name"] == "kommune-b"
+    assert users["Kommune_B"]["metadata"]["name"] == "principal-kommune-b"
+    assert not any(u["metadata"]["name"].startswith("meldingshub-") for u in users.values())
     for name, user in users.items():
         for other in ("epj-a", "Kommune_B"):
             own = other == name
@@ -329,3 +330,12 @@ def test_each_kafka_principal_may_write_its_own_ingress_topic_and_nothing_else(
         for spec in TOPICS.all():
             assert not allowed(user, "topic", spec.name, "Write"), (name, spec.name)
             assert not allowed(user, "topic", spec.name, "Read"), (name, spec.name)
+
+
+def test_principals_that_would_share_a_kafka_user_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "principals.toml"
+    path.write_text(
+        PRINCIPALS + '[[principal]]\nname = "kommune-b"\nher_ids = [93]\nkafka_principal = "x"\n'
+    )
+    with pytest.raises(ValueError, match="share KafkaUser principal-kommune-b"):
+        generate.main(["--principals", str(path)])

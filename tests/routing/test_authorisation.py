@@ -60,6 +60,7 @@ OWNS_ORG = Principal("org-system", frozenset({ORG}))
 OWNS_DEPT_A = Principal("dept-a-system", frozenset({DEPT_A}))
 OWNS_DOCTOR_A = Principal("doctor-a", frozenset({DOCTOR_A}))
 OWNS_OTHER = Principal("other-system", frozenset({OTHER}))
+OWNS_GP = Principal("gp", frozenset({GP}))
 
 SPOOFED = [
     ("organisation number of another organisation", OWNS_ORG, ref(number=OTHER_NUMBER)),
@@ -72,6 +73,9 @@ SPOOFED = [
     ("a person may not send as its organisation", OWNS_DOCTOR_A, ref(org=ORG)),
     ("a department for the organisation's own GP", OWNS_DEPT_A, ref(ORG, DEPT_A, GP)),
     ("GP under another organisation's unit", OWNS_ORG, ref(OTHER, OTHER_UNIT, GP)),
+    ("a GP naming a department it does not act for", OWNS_GP, ref(ORG, DEPT_A, GP)),
+    ("own organisation with another's number", OWNS_ORG, ref(org=ORG, number=OTHER_NUMBER)),
+    ("a sender stated two ways", OWNS_ORG, PartyRef(ORG, ambiguous=True)),
     ("unknown organisation", OWNS_ORG, ref(org=999)),
     ("unknown person", OWNS_ORG, ref(org=ORG, person=4242)),
     ("unknown organisation number", OWNS_ORG, ref(number=UNKNOWN_NUMBER)),
@@ -84,6 +88,8 @@ ALLOWED = [
     ("doctor with organisation", OWNS_DOCTOR_A, ref(org=ORG, person=DOCTOR_A), DOCTOR_A),
     ("organisation number only", OWNS_OTHER, ref(number=OTHER_NUMBER), OTHER),
     ("GP of the organisation named with a department", OWNS_ORG, ref(ORG, DEPT_A, GP), GP),
+    ("a GP alone", OWNS_GP, ref(org=ORG, person=GP), GP),
+    ("own organisation with its own number", OWNS_ORG, ref(org=ORG, number=OWN_NUMBER), ORG),
 ]
 
 

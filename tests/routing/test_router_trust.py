@@ -1,19 +1,26 @@
 """A running router trusts no document: spoofed senders, foreign AppRecs, a register not loaded."""
 
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from access.principals import Principal, Principals
 from addressregister.index import RegisterIndex
 from meldingshub.settings import Settings
+from metrics.fold import fold
+from routing.decision import Routed
+from routing.outputs import OutputBuilder
+from routing.pipeline import decide
+from routing.settings import RoutingSettings
 from schemas.reader import MessageReader
 from schemas.records import MessageEvent, RejectedMessage, RoutedMessage, decode
 from schemas.vocabulary import SPOOFING_REASON_PREFIX, AppRecError, EventType, Family
 from tests.routing.test_router_kafka import _disjoint
 from tests.support.corpus_register import Sample, apprec_answer
-from tests.support.hub import isolated_settings, running_router, send_inbound
+from tests.support.hub import inbound_for, isolated_settings, running_router, send_inbound
 from tests.support.kafka import read_all
 
 pytestmark = pytest.mark.integration
@@ -146,3 +153,27 @@ def test_nothing_is_routed_until_the_register_is_usable(
         usable.set()
         (routed,) = outbound(settings, 1)
     assert routed.msg_id == plo.envelope.msg_id
+
+
+def test_an_apprec_whose_original_is_unknown_changes_no_status(
+    samples: list[Sample], register: RegisterIndex, reader: MessageReader
+) -> None:
+    dialog, plo = _disjoint(samples, [Family.DIALOG, Family.PLO])
+    env = dialog.envelope
+    victim, outsider = env.sender.organisation_her_id, plo.envelope.sender.organisation_her_id
+    assert victim is not None and outsider is not None
+    template = next(
+        s.path
+        for s in samples
+        if s.envelope.family is Family.APPREC and "2012-02-15" in s.envelope.root_namespace
+    ).read_bytes()
+    forged = apprec_answer(template, reader, env.msg_id or "", victim, outsider)
+    principals = Principals([Principal("outsider", frozenset({outsider}))])
+    meta = inbound_for(forged, "outsider")
+    now = datetime.now(UTC)
+    forgotten = decide(reader.read(forged), meta, register, principals, lambda _k: None, now)
+    assert isinstance(forgotten, Routed)  # older than the correlation window: still delivered
+    out = OutputBuilder(RoutingSettings(), principals).build(forgotten, meta, forged, register, now)
+    (answered,) = [e for e in out.events if e.event_type is EventType.APPREC_ROUTED]
+    assert answered.original_msg_id is None  # so the victim's status does not change
+    assert not fold([answered], ZoneInfo("Europe/Oslo")).apprecs
