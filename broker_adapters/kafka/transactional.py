@@ -33,6 +33,7 @@ from confluent_kafka import (
 
 from broker_adapters.kafka.errors import KafkaLayerError
 from broker_adapters.kafka.records import OutRecord
+from meldingshub.errors import describe
 
 log = structlog.get_logger(__name__)
 
@@ -175,6 +176,7 @@ class TransactionalLoop:
 
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop`` is set; no transaction is left open when it returns."""
+        self.assigned.clear()  # a restart is ready again only once it has partitions
         consumer = Consumer(self._consumer_config)
         producer = Producer(self._producer_config)
         producer.init_transactions(30)
@@ -220,7 +222,13 @@ class TransactionalLoop:
             try:
                 outputs.extend(self._process(message))
             except Exception as exc:
-                log.exception("record processing failed", loop=self.name, offset=message.offset())
+                # The type and place only: an exception's message may quote the document.
+                log.error(
+                    "record processing failed",
+                    loop=self.name,
+                    offset=message.offset(),
+                    error=describe(exc),
+                )
                 outputs.extend(self._on_error(message, exc))
             topic, partition, offset = message.topic(), message.partition(), message.offset()
             if topic is not None and partition is not None and offset is not None:
