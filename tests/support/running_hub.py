@@ -1,21 +1,29 @@
-"""A whole hub (``meldingshub run``, all components) in this process, on uuid-named resources.
+"""A whole hub (``meldingshub run``, all components) on uuid-named topics, queues and folders.
 
 The poison and fuzz tests drive every ingress of a running hub and then look at what
-it did: HTTP answers, files in ``done/``/``failed/``, the AMQP error queue, and the
-records on ``hub.inbound``, ``hub.rejected`` and ``hub.events``. In-process so a
-test can plant a fault (monkeypatch) in one component and watch the others go on.
+it did: HTTP answers, files in ``done/``/``failed/``, the AMQP error queue, the
+records on ``hub.inbound``, ``hub.rejected`` and ``hub.events``, and ``/metrics``.
+:func:`running_hub` runs it in this process, so a test can plant a fault
+(monkeypatch) in one component and watch the others go on; :func:`hub_process`
+runs it as a ``meldingshub run`` child, whose exit and memory are its own.
 """
 
+import json
+import os
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pika
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from addressregister.fileformat import write_register_file
 from addressregister.index import RegisterIndex
@@ -39,13 +47,9 @@ KAFKA_PRINCIPAL = "epj-kafka"
 
 @dataclass
 class RunningHub:
-    """The hub, its thread and where each of its ingress paths is."""
+    """A running hub and where each of its ingress paths is."""
 
-    hub: Hub
-    thread: threading.Thread
-    stop: threading.Event
     settings: Settings
-    registry: CollectorRegistry
     api: str
     ops: str
     token: str
@@ -60,12 +64,22 @@ class RunningHub:
         return self.settings.kafka.bootstrap_servers
 
     def alive(self) -> bool:
-        """The hub's run thread still runs (a process exit would end it)."""
-        return self.thread.is_alive() and not self.stop.is_set()
+        """The hub still runs."""
+        raise NotImplementedError
 
-    def restarts(self) -> dict[str, int]:
-        """Restarts per component since start."""
-        return {name: s.restarts for name, s in self.hub.supervisors.items()}
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the samples ``name`` with ``labels`` on the hub's ``/metrics``."""
+        text = httpx.get(f"{self.ops}/metrics", timeout=10).text
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+        )
+
+    def restarts(self) -> float:
+        """Component restarts since start (``meldingshub_component_restarts_total``)."""
+        return self.metric("meldingshub_component_restarts_total")
 
     def readyz(self) -> httpx.Response:
         """The ops endpoint's readiness answer."""
@@ -128,6 +142,40 @@ class RunningHub:
             connection.close()
 
 
+@dataclass
+class InProcessHub(RunningHub):
+    """The hub in a thread of this process."""
+
+    hub: Hub | None = None
+    thread: threading.Thread | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def alive(self) -> bool:
+        """The hub's run thread still runs (a component ending the process would end it)."""
+        return self.thread is not None and self.thread.is_alive() and not self.stop.is_set()
+
+
+@dataclass
+class HubProcess(RunningHub):
+    """The hub as a ``meldingshub run`` child process."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def alive(self) -> bool:
+        """The process has not exited."""
+        return self.process is not None and self.process.poll() is None
+
+    def memory(self) -> tuple[int, int]:
+        """Resident and peak resident bytes of the process (VmRSS, VmHWM)."""
+        assert self.process is not None
+        fields = {}
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in {"VmRSS", "VmHWM"}:
+                fields[key] = int(value.split()[0]) * 1024
+        return fields["VmRSS"], fields["VmHWM"]
+
+
 def hub_settings(bootstrap: str, data_dir: Path, register: RegisterIndex) -> tuple[Settings, str]:
     """Settings of a hub whose every topic, group, queue and directory is new; and its token."""
     run = uuid.uuid4().hex[:10]
@@ -179,7 +227,7 @@ def hub_settings(bootstrap: str, data_dir: Path, register: RegisterIndex) -> tup
 
 
 @contextmanager
-def running_hub(bootstrap: str, data_dir: Path, register: RegisterIndex) -> Iterator[RunningHub]:
+def running_hub(bootstrap: str, data_dir: Path, register: RegisterIndex) -> Iterator[InProcessHub]:
     """Start the all-in-one hub; yield once it is ready; stop it (and check it stopped)."""
     settings, token = hub_settings(bootstrap, data_dir, register)
     registry = CollectorRegistry()
@@ -191,23 +239,7 @@ def running_hub(bootstrap: str, data_dir: Path, register: RegisterIndex) -> Iter
         stop.set()
         thread.join(30)
         raise AssertionError("the hub did not become ready within 90 s")
-    principal = Principals.from_file(settings.routing.principals_file or Path()).get(PRINCIPAL)
-    assert principal is not None and principal.file_inbox is not None
-    assert principal.amqp_inbound_queue and principal.amqp_error_queue
-    running = RunningHub(
-        hub=hub,
-        thread=thread,
-        stop=stop,
-        settings=settings,
-        registry=registry,
-        api=f"http://{settings.http.api_bind}",
-        ops=f"http://{settings.http.ops_bind}",
-        token=token,
-        inbox=principal.file_inbox,
-        amqp_queue=principal.amqp_inbound_queue,
-        amqp_error_queue=principal.amqp_error_queue,
-        kafka_topic=settings.ingress.kafka_topic,
-    )
+    running = InProcessHub(**_where(settings, token), hub=hub, thread=thread, stop=stop)
     try:
         yield running
     finally:
@@ -215,6 +247,93 @@ def running_hub(bootstrap: str, data_dir: Path, register: RegisterIndex) -> Iter
         thread.join(60)
         for queue in (running.amqp_queue, running.amqp_error_queue):
             _delete_queue(queue)
+
+
+MELDINGSHUB = str(Path(sys.executable).with_name("meldingshub"))
+
+
+@contextmanager
+def hub_process(bootstrap: str, data_dir: Path, register: RegisterIndex) -> Iterator[HubProcess]:
+    """Start ``meldingshub run`` (all components, no simulated stream); yield once it is ready."""
+    settings, token = hub_settings(bootstrap, data_dir, register)
+    log = (data_dir / "hub.log").open("wb")
+    process = subprocess.Popen(
+        [MELDINGSHUB, "run", "--no-simulate"],
+        env={**os.environ, **_environment(settings)},
+        cwd=data_dir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    running = HubProcess(**_where(settings, token), process=process)
+    try:
+        _wait_ready(running)
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        for queue in (running.amqp_queue, running.amqp_error_queue):
+            _delete_queue(queue)
+
+
+def _wait_ready(hub: HubProcess) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if not hub.alive():
+            raise AssertionError("meldingshub run exited before it was ready")
+        try:
+            if hub.readyz().status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("meldingshub run was not ready within 90 s")
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    """``MELDINGSHUB_*`` variables (one JSON object per section) that give ``settings``."""
+    ingress = settings.ingress
+    env = {
+        "MELDINGSHUB_DATA_DIR": str(settings.data_dir),
+        "MELDINGSHUB_LOG__FORMAT": "json",
+        "MELDINGSHUB_INGRESS__AMQP_URL": AMQP_URL,
+    }
+    sections = {
+        "KAFKA": settings.kafka.model_dump(mode="json", exclude={"sasl_password"}),
+        "ROUTING": settings.routing.model_dump(mode="json"),
+        "HTTP": settings.http.model_dump(mode="json"),
+        "STORE": settings.store.model_dump(mode="json"),
+        "ADDRESS_REGISTER": settings.address_register.model_dump(mode="json"),
+        "STATISTICS": settings.statistics.model_dump(mode="json"),
+        "INGRESS": ingress.model_dump(mode="json", exclude={"amqp_url"}),
+        "DELIVERY": settings.delivery.model_dump(
+            mode="json", exclude={"amqp_url", "webhook_secret"}
+        ),
+    }
+    for section, values in sections.items():
+        env[f"MELDINGSHUB_{section}"] = json.dumps(values)
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    return env
+
+
+def _where(settings: Settings, token: str) -> dict[str, object]:
+    principal = Principals.from_file(settings.routing.principals_file or Path()).get(PRINCIPAL)
+    assert principal is not None and principal.file_inbox is not None
+    assert principal.amqp_inbound_queue and principal.amqp_error_queue
+    return {
+        "settings": settings,
+        "api": f"http://{settings.http.api_bind}",
+        "ops": f"http://{settings.http.ops_bind}",
+        "token": token,
+        "inbox": principal.file_inbox,
+        "amqp_queue": principal.amqp_inbound_queue,
+        "amqp_error_queue": principal.amqp_error_queue,
+        "kafka_topic": settings.ingress.kafka_topic,
+    }
 
 
 def _delete_queue(queue: str) -> None:
