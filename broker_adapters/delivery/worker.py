@@ -73,6 +73,7 @@ from broker_adapters.kafka.transactional import (
     next_batch,
     rewind_to_committed,
 )
+from meldingshub.errors import describe
 from metrics.delivery import AttemptResult, DeliveryMetrics
 from routing.outputs import OutputBuilder
 from routing.principals import Principals
@@ -212,8 +213,9 @@ class DeliveryComponent:
         finally:
             consumer.close()
             producer.flush(5)
-            for endpoint in self._endpoints.values():
-                endpoint.close()
+            if stop.is_set():  # not after a failure: the supervisor runs this worker again
+                for endpoint in self._endpoints.values():
+                    endpoint.close()
             log.info("delivery stopped", batches=self.committed_batches)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -253,12 +255,17 @@ class DeliveryComponent:
                 continue
             now = datetime.now(UTC)
             tier = self._tier_of.get(topic)
-            state = retry_state(message) if tier is not None else None
-            if state is not None and state.due_ms > _ms(now):
-                self._gate.hold(consumer, message, state.due_ms)
-                stopped.add(key)
-                continue
-            outputs.extend(self._process(message, tier, state, now))
+            try:
+                state = retry_state(message) if tier is not None else None
+                if state is not None and state.due_ms > _ms(now):
+                    self._gate.hold(consumer, message, state.due_ms)
+                    stopped.add(key)
+                    continue
+                outputs.extend(self._process(message, tier, state, now))
+            except Exception as exc:  # settle the record (dead letter); the partition goes on
+                log.error("delivery failed on a record", error=describe(exc))
+                reason = f"internal error in delivery ({type(exc).__name__})"
+                outputs.extend(self._dead_letter(message, reason, now))
             positions[key] = offset + 1
         outputs.extend(self._backlog.flush())
         if not positions:

@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 import pytest
@@ -20,12 +21,14 @@ from lxml import etree
 
 import broker_adapters.ingress.gate as gate_module
 from addressregister.index import RegisterIndex
+from broker_adapters.delivery.worker import DeliveryComponent
 from broker_adapters.kafka import headers_of
 from schemas.records import (
     INBOUND_HEADER,
     InboundMessage,
     MessageEvent,
     RejectedMessage,
+    RejectStage,
     RoutedMessage,
     decode,
 )
@@ -58,8 +61,16 @@ def hub(
             raise ValueError("planted fault")
         return original(root, *args, **kwargs)  # type: ignore[arg-type]
 
+    process = DeliveryComponent._process
+
+    def deliver(self: DeliveryComponent, consumed: Message, *args: Any) -> Any:
+        if POISON in (consumed.value() or b""):
+            raise ValueError("planted fault")
+        return process(self, consumed, *args)
+
     patch = pytest.MonkeyPatch()
     patch.setattr(gate_module, "read_envelope", read_envelope)
+    patch.setattr(DeliveryComponent, "_process", deliver)
     try:
         with running_hub(kafka_bootstrap, tmp_path_factory.mktemp("hub"), register) as running:
             yield running
@@ -202,4 +213,22 @@ def test_inbound_record_with_a_non_utf8_principal_is_rejected_and_routing_goes_o
 
     wait_for(lambda: bad_id in event_ids(), 60, "the record was not settled")
     wait_for(lambda: after in routed_payloads(), 60, "the record after it was not routed")
+    assert_hub_well(hub)
+
+
+def test_delivery_dead_letters_a_record_it_fails_on_and_goes_on(hub: RunningHub) -> None:
+    outbound = hub.settings.kafka.topics.outbound.name
+    (bad,) = produce(hub, outbound, [(POISON + b" not a routed message", [])])
+    bad_id = uuid5(NAMESPACE_URL, f"kafka:{bad.topic()}/{bad.partition()}/{bad.offset()}")
+    rejected = hub.settings.kafka.topics.rejected.name
+
+    def dead_letters() -> dict[uuid.UUID, RejectedMessage]:
+        records = read_all(hub.bootstrap, rejected, 0, 2)
+        found = [decode(r.value() or b"", RejectedMessage) for r in records]
+        return {r.hub_message_id: r for r in found}
+
+    wait_for(lambda: bad_id in dead_letters(), 60, "the record was not dead-lettered")
+    letter = dead_letters()[bad_id]
+    assert letter.stage is RejectStage.DELIVERY
+    assert "internal" in letter.reason and "planted" not in letter.reason
     assert_hub_well(hub)
