@@ -232,3 +232,33 @@ def test_delivery_dead_letters_a_record_it_fails_on_and_goes_on(hub: RunningHub)
     assert letter.stage is RejectStage.DELIVERY
     assert "internal" in letter.reason and "planted" not in letter.reason
     assert_hub_well(hub)
+
+
+def test_records_with_an_impossible_timestamp_are_settled(hub: RunningHub, document: bytes) -> None:
+    """A timestamp no datetime holds: the Kafka copy and the router settle the record anyway."""
+    header = [("principal", KAFKA_PRINCIPAL.encode())]
+    producer = Producer({"bootstrap.servers": hub.bootstrap})
+    delivered: list[Message] = []
+
+    def report(error: KafkaError | None, message: Message) -> None:
+        assert error is None, error
+        delivered.append(message)
+
+    topics = hub.settings.kafka.topics
+    for topic, headers in ((hub.kafka_topic, header), (topics.inbound.name, [])):
+        producer.produce(
+            topic, value=fresh(document), headers=headers, timestamp=2**62, on_delivery=report
+        )
+    assert producer.flush(30) == 0
+    copied, raw = delivered
+    ids = [
+        uuid5(NAMESPACE_URL, f"kafka:{m.topic()}/{m.partition()}/{m.offset()}")
+        for m in (copied, raw)
+    ]
+
+    def rejected_ids() -> set[uuid.UUID]:
+        records = read_all(hub.bootstrap, topics.rejected.name, 0, 2)
+        return {decode(r.value() or b"", RejectedMessage).hub_message_id for r in records}
+
+    wait_for(lambda: set(ids) <= rejected_ids(), 60, "the records were not settled")
+    assert_hub_well(hub)
