@@ -27,6 +27,7 @@ from broker_adapters.kafka import (
     producer_config,
 )
 from broker_adapters.kafka.changelog import ChangelogState
+from broker_adapters.kafka.errors import RecordRefusedError
 from broker_adapters.kafka.settings import TopicSpec
 from broker_adapters.kafka.table import TimedTable
 from meldingshub.errors import describe
@@ -270,15 +271,19 @@ class RouterComponent:
             log.error("inbound metadata unreadable", error=describe(meta_exc))
             inbound = fallback_metadata(message)
         now = datetime.now(UTC)
+        code, payload = AppRecError.X99, message.value() or b""
         reason = f"internal error in the router ({type(exc).__name__}); replay after a fix"
+        if isinstance(exc, RecordRefusedError):  # its outputs are too large or invalid
+            code, payload = AppRecError.T99, b""  # the payload stays on hub.inbound
+            reason = f"the broker refuses the routed records ({exc.kind}); not routed"
         rejected = RejectedMessage(
             hub_message_id=inbound.hub_message_id,
-            code=AppRecError.X99,
+            code=code,
             reason=reason,
             stage=RejectStage.ROUTER,
             rejected_at=now,
             ingress=inbound,
-            payload=message.value() or b"",
+            payload=payload,
         )
         event = MessageEvent(
             event_id=uuid5(inbound.hub_message_id, "internal-error"),
@@ -294,7 +299,7 @@ class RouterComponent:
             principal=inbound.principal,
             received_at=inbound.received_at,
             size_bytes=inbound.size_bytes,
-            reason_code=AppRecError.X99.value,
+            reason_code=code.value,
             reason=reason,
         )
         return [
