@@ -90,7 +90,14 @@ class _Once:
             return True
 
     def __call__(self, outcome: Outcome) -> None:
-        self._done(outcome)
+        # Let go of the caller's callback (it may hold the message's bytes): the write
+        # deadline keeps this object until it expires.
+        done, self._done = self._done, _settled
+        done(outcome)
+
+
+def _settled(_outcome: Outcome) -> None:
+    """What a settled :class:`_Once` calls if called again: nothing."""
 
 
 class IngressGate:
@@ -327,7 +334,7 @@ class IngressGate:
                 producer.send(record, report, timeout_s)
         except RecordRefusedError as exc:
             if done.claim():
-                done(self._refused_by_broker(submission, exc.kind))  # type: ignore[arg-type]
+                done(self._refused_by_broker(submission, exc.kind))
             return None
         except (KafkaException, DeliveryFailedError) as exc:
             if done.claim():

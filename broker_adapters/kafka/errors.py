@@ -1,5 +1,6 @@
 """Errors of the Kafka layer."""
 
+from broker_adapters.kafka.classify import PermanentKind
 from meldingshub.errors import MeldingshubError
 
 
@@ -26,6 +27,6 @@ class RecordRefusedError(DeliveryFailedError):
     ``kind`` is ``too_large`` or ``invalid``.
     """
 
-    def __init__(self, kind: str, detail: str) -> None:
+    def __init__(self, kind: PermanentKind, detail: str) -> None:
         super().__init__(detail)
         self.kind = kind
