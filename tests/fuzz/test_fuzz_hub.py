@@ -32,6 +32,7 @@ from addressregister.index import RegisterIndex
 from broker_adapters.kafka import headers_of
 from schemas.avro_errors import AvroDecodeError
 from schemas.records import INBOUND_HEADER, InboundMessage, MessageEvent, decode
+from schemas.vocabulary import EventType
 from tests.fuzz.mutations import MUTATIONS, ODD_HEADER_VALUES
 from tests.ingress.support import wait_for, with_new_msg_id
 from tests.support.corpus_register import Sample
@@ -123,19 +124,32 @@ def hub_id(record: Message) -> UUID:
 
 @dataclass
 class Accounts:
-    """Ids on ``hub.inbound`` and ids with an event on ``hub.events``, followed as they come."""
+    """Ids on ``hub.inbound`` and ids with an outcome on ``hub.events``, followed as they come.
+
+    An outcome is routed (a message or an AppRec), a duplicate, or rejected with a code.
+    """
 
     inbound: Follower
     events: Follower
     wanted: set[UUID] = field(default_factory=set)
     seen: set[UUID] = field(default_factory=set)
+    uncoded: set[UUID] = field(default_factory=set)
 
     def settled(self) -> bool:
         self.wanted |= {hub_id(r) for r in self.inbound.read()}
-        self.seen |= {
-            decode(r.value() or b"", MessageEvent).hub_message_id for r in self.events.read()
-        }
+        for record in self.events.read():
+            event = decode(record.value() or b"", MessageEvent)
+            if event.event_type in OUTCOMES:
+                self.seen.add(event.hub_message_id)
+            if event.event_type is EventType.REJECTED and not event.reason_code:
+                self.uncoded.add(event.hub_message_id)
+        assert not self.uncoded, "a message was rejected without a code"
         return self.wanted <= self.seen
+
+
+OUTCOMES = frozenset(
+    {EventType.ROUTED, EventType.APPREC_ROUTED, EventType.DUPLICATE, EventType.REJECTED}
+)
 
 
 @pytest.fixture(scope="module")
