@@ -101,7 +101,7 @@ class DurableProducer:
     def send_and_wait(self, record: OutRecord, timeout_s: float = 10.0) -> tuple[int, int]:
         """Send and return ``(partition, offset)`` once the broker has durably written it."""
         outcome = _Outcome()
-        self.send(record, outcome)
+        self.send(record, outcome, timeout_s)
         if not outcome.done.wait(timeout_s):
             raise DeliveryFailedError(
                 f"no delivery report for a record to {record.topic} within {timeout_s:g} s"
