@@ -47,6 +47,10 @@ typecheck: $(VENV)/.installed-dev ## mypy --strict over every package
 test: lint typecheck ## lint, typecheck, then the whole test suite (unit and integration)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+.PHONY: fuzz
+fuzz: $(VENV)/.installed-dev ## the long fuzz run: every mutation of every corpus document through every ingress of a running hub
+	MELDINGSHUB_FUZZ=long $(BIN)/pytest tests/fuzz $(PYTEST_ARGS)
+
 .PHONY: bench
 bench: $(VENV)/.installed-dev ## benchmarks under bench/ (each prints ratios against a baseline of the same run)
 	@for b in bench/*.py; do [ "$$(basename $$b)" = "__init__.py" ] && continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done

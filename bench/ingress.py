@@ -27,6 +27,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from access.principals_file import add_credentials  # noqa: E402
+from addressregister.fileformat import read_register_file, write_register_file  # noqa: E402
+from addressregister.index import RegisterIndex  # noqa: E402
+from addressregister.live import StaticRegister  # noqa: E402
+from addressregister.model import CommunicationParty, PartyKind  # noqa: E402
 from broker_adapters.kafka import ensure_topics  # noqa: E402
 from broker_adapters.kafka.settings import KafkaSettings, TopicSettings, TopicSpec  # noqa: E402
 from meldingshub.embedded_broker import EmbeddedBroker, free_port  # noqa: E402
@@ -45,10 +49,12 @@ SECONDS_PER_ROUND = 3.0
 NOOP_PATH = "/bench/noop"
 
 
-def corpus() -> tuple[list[bytes], set[int]]:
-    """Corpus documents the hardened parser reads, and every sender HER-id they name."""
+def corpus() -> tuple[list[bytes], set[int], list[CommunicationParty]]:
+    """Corpus documents the hardened parser reads, their sender organisations, and a register
+    of those senders (documents whose sender contradicts an earlier one are left out)."""
     documents: list[bytes] = []
     senders: set[int] = set()
+    parents: dict[int, tuple[PartyKind, int | None]] = {}
     catalogue = default_catalogue()
     for path in sorted((SHARED / "corpus").rglob("*.xml")):
         raw = path.read_bytes()
@@ -57,13 +63,34 @@ def corpus() -> tuple[list[bytes], set[int]]:
         except MessageRejectedError:
             continue
         sender = read_envelope(root, catalogue).envelope.sender
-        named = {sender.organisation_her_id, sender.service_her_id, sender.person_her_id}
-        senders |= {h for h in named if h is not None}
+        org = sender.organisation_her_id
+        if org is None or sender.ambiguous:
+            continue
+        unit = sender.service_her_id if sender.service_her_id != org else None
+        wanted = {org: (PartyKind.ORGANISATION, None)}
+        if unit is not None:
+            wanted[unit] = (PartyKind.DEPARTMENT, org)
+        if sender.person_her_id is not None:
+            wanted[sender.person_her_id] = (PartyKind.PERSON, unit or org)
+        if any(parents.get(h, fact) != fact for h, fact in wanted.items()):
+            continue
+        parents.update(wanted)
+        senders.add(org)
         documents.append(raw)
-    return documents, senders
+    parties = [
+        CommunicationParty(
+            her_id=her_id,
+            kind=kind,
+            name=f"Avsender {her_id}",
+            parent_her_id=parent,
+            hpr_number="1234567" if kind is PartyKind.PERSON else None,
+        )
+        for her_id, (kind, parent) in parents.items()
+    ]
+    return documents, senders, parties
 
 
-def _serve(port: int, bootstrap: str, inbound_topic: str, principals: str) -> None:
+def _serve(port: int, bootstrap: str, inbound_topic: str, principals: str, register: str) -> None:
     """Child process: the ingress API plus a no-op endpoint, on one uvicorn server."""
     import uvicorn
     from fastapi import FastAPI, Request
@@ -80,7 +107,10 @@ def _serve(port: int, bootstrap: str, inbound_topic: str, principals: str) -> No
         bootstrap_servers=bootstrap,
         topics=TopicSettings(inbound=TopicSpec(name=inbound_topic, partitions=6)),
     )
-    gate = IngressGate.create(kafka, bootstrap, IngressSettings())
+    parties = read_register_file(Path(register)).parties
+    gate = IngressGate.create(
+        kafka, bootstrap, IngressSettings(), StaticRegister(RegisterIndex(parties))
+    )
     app = FastAPI()
     app.include_router(ingress_router(IngressApiDeps(gate, PrincipalsFile(Path(principals)))))
 
@@ -134,7 +164,7 @@ def wait_until_serving(base: str, server: multiprocessing.process.BaseProcess) -
 
 def main() -> int:
     """Print accepted msg/s, the no-op rate and their ratio."""
-    documents, senders = corpus()
+    documents, senders, parties = corpus()
     if not documents:
         print(f"skipped: no corpus at {SHARED / 'corpus'}")
         return 0
@@ -152,8 +182,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         principals = Path(scratch) / "principals.toml"
         token = add_credentials(principals, "bench", senders)
+        register = Path(scratch) / "register.json"
+        write_register_file(register, parties)
         server = multiprocessing.get_context("spawn").Process(
-            target=_serve, args=(port, bootstrap, inbound, str(principals)), daemon=True
+            target=_serve,
+            args=(port, bootstrap, inbound, str(principals), str(register)),
+            daemon=True,
         )
         server.start()
         try:

@@ -1,8 +1,10 @@
 """The application object: starts the broker (when embedded), topics, components and ops server.
 
-One ``Hub`` per process. ``Hub.run`` returns when ``stop`` is set or a
-component fails; it stops components first and the embedded broker last, so
-no transaction is cut off by its own broker going away.
+One ``Hub`` per process. ``Hub.run`` returns when ``stop`` is set; a component
+that fails is restarted with back-off by its :class:`~meldingshub.supervisor.Supervisor`
+(and reported by ``/readyz`` meanwhile), so one bad input never ends the process.
+It stops components first and the embedded broker last, so no transaction is cut
+off by its own broker going away.
 """
 
 import threading
@@ -15,11 +17,12 @@ from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry
 
 from broker_adapters.kafka import client_config, ensure_topics, wait_until_reachable
-from meldingshub.components import Component
 from meldingshub.embedded_broker import EmbeddedBroker
 from meldingshub.errors import MeldingshubError
 from meldingshub.ops_server import OpsServer
 from meldingshub.settings import Settings
+from meldingshub.supervisor import Supervisor
+from metrics.components import ComponentMetrics
 
 if TYPE_CHECKING:
     from meldingshub.wiring import Assembly
@@ -31,7 +34,7 @@ ComponentFactory = Callable[[str], "Assembly"]
 
 
 class ComponentFailedError(MeldingshubError):
-    """A component stopped with an error; the process stops so it can be restarted."""
+    """A component ended the process (``SystemExit`` and the like, not an ordinary error)."""
 
 
 class Hub:
@@ -52,6 +55,7 @@ class Hub:
         self.broker: EmbeddedBroker | None = None
         self.ready = threading.Event()
         self._failures: list[tuple[str, BaseException]] = []
+        self.supervisors: dict[str, Supervisor] = {}
 
     def run(self, stop: threading.Event) -> None:
         """Run until ``stop`` is set; raise :class:`ComponentFailedError` if a component died."""
@@ -77,17 +81,20 @@ class Hub:
         assembly = self._factory(self.bootstrap_servers)
         components = assembly.components
         admin = AdminClient({**config, "log_level": 0})
+        metrics = ComponentMetrics(self.registry, [c.name for c in components])
+        supervisors = [Supervisor(c, metrics) for c in components]
+        self.supervisors = {s.component.name: s for s in supervisors}
         ops = OpsServer(
             self.settings.http.ops_bind,
             self.registry,
             {"broker": lambda: bool(admin.list_topics(timeout=2).brokers)}
             | assembly.checks
-            | {c.name: c.ready for c in components},
+            | {s.component.name: s.ready for s in supervisors},
         )
         ops.start()
         threads = [
-            threading.Thread(target=self._guard, args=(c, stop), name=c.name, daemon=True)
-            for c in components
+            threading.Thread(target=s.run, args=(stop,), name=s.component.name, daemon=True)
+            for s in supervisors
         ]
         for thread in threads:
             thread.start()
@@ -98,17 +105,11 @@ class Hub:
             stop.set()
             for thread in threads:
                 thread.join(timeout=10)
+            self._failures.extend(
+                (s.component.name, s.fatal) for s in supervisors if s.fatal is not None
+            )
             assembly.close()
             ops.stop()
-
-    def _guard(self, component: Component, stop: threading.Event) -> None:
-        structlog.contextvars.bind_contextvars(component=component.name)
-        try:
-            component.run(stop)
-        except BaseException as exc:
-            log.exception("component failed", failed_component=component.name)
-            self._failures.append((component.name, exc))
-            stop.set()
 
     def _announce_when_ready(self, ops: OpsServer, stop: threading.Event) -> None:
         """Log ``hub ready`` once every check passes; warn (once) if that takes long."""

@@ -23,7 +23,6 @@ from broker_adapters.kafka.settings import KafkaSettings
 from metrics.live import HubMetrics
 from metrics.settings import StatisticsSettings
 from metrics.store import StatisticsStore
-from schemas.avro_errors import AvroCodecError
 from schemas.records import MessageEvent, decode
 
 log = structlog.get_logger(__name__)
@@ -119,7 +118,7 @@ class StatisticsAggregator:
                 if value is None:
                     raise ValueError("empty record")
                 events.append(self._decode(value))
-            except (AvroCodecError, ValueError, KeyError) as exc:
+            except Exception as exc:  # any unreadable event is skipped, never the whole loop
                 undecodable += 1
                 log.error(
                     "event cannot be decoded; skipped",

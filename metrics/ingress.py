@@ -20,6 +20,7 @@ REFUSAL_REASONS = (
     "not_xml",
     "sender_not_allowed",
     "broker_unavailable",
+    "unprocessable",
 )
 """The values of ``broker_adapters.ingress.base.RefusalReason`` (metrics may not import it)."""
 

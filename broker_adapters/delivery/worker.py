@@ -86,6 +86,7 @@ from broker_adapters.kafka.transactional import (
     next_batch,
     rewind_to_committed,
 )
+from meldingshub.errors import describe
 from metrics.delivery import AttemptResult, DeliveryMetrics
 from routing.outputs import OutputBuilder
 from routing.settings import RoutingSettings
@@ -254,9 +255,10 @@ class DeliveryComponent:
         finally:
             consumer.close()
             producer.flush(5)
-            self._calls.close()
-            for endpoint in self._endpoints.values():
-                endpoint.close()
+            if stop.is_set():  # not after a failure: the supervisor runs this worker again
+                self._calls.close()
+                for endpoint in self._endpoints.values():
+                    endpoint.close()
             log.info("delivery stopped", batches=self.committed_batches)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -293,13 +295,18 @@ class DeliveryComponent:
                 continue
             now = datetime.now(UTC)
             tier = self._tier_of.get(topic)
-            state = retry_state(message) if tier is not None else None
-            if state is not None and state.due_ms > _ms(now):
-                self._gate.hold(consumer, message, state.due_ms)
-                stopped.add(key)
-                continue
+            try:
+                state = retry_state(message) if tier is not None else None
+                if state is not None and state.due_ms > _ms(now):
+                    self._gate.hold(consumer, message, state.due_ms)
+                    stopped.add(key)
+                    continue
+                item = self._read(message, tier, state, now)
+            except Exception as exc:  # settle the record (dead letter); the partition goes on
+                log.error("delivery failed on a record", error=describe(exc))
+                reason = f"internal error in delivery ({type(exc).__name__})"
+                item = self._dead_letter(message, reason, now)
             positions[key] = offset + 1
-            item = self._read(message, tier, state, now)
             if isinstance(item, _Item):
                 lanes.setdefault(item.message.receiver_her_id, deque()).append(item)
             else:

@@ -54,6 +54,7 @@ _STATUS_FOR: dict[RefusalReason, tuple[int, str]] = {
     RefusalReason.TOO_LARGE: (413, "message too large"),
     RefusalReason.SENDER_NOT_ALLOWED: (403, "sender not allowed for this principal"),
     RefusalReason.BROKER_UNAVAILABLE: (503, "message not accepted, try again"),
+    RefusalReason.UNPROCESSABLE: (400, "message cannot be processed"),
 }
 
 

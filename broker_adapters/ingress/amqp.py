@@ -38,6 +38,7 @@ from broker_adapters.ingress.base import (
     Submission,
 )
 from broker_adapters.ingress.gate import IngressGate
+from meldingshub.errors import describe
 from schemas.identifiers import parse_her_id
 
 log = structlog.get_logger(__name__)
@@ -49,6 +50,7 @@ ERROR_CONDITIONS: dict[RefusalReason, str] = {
     RefusalReason.UNSUPPORTED_MEDIA_TYPE: "unsupported-message",
     RefusalReason.BAD_REQUEST: "unsupported-message",
     RefusalReason.UNAUTHENTICATED: "abuse:spoofing-attack",
+    RefusalReason.UNPROCESSABLE: "unsupported-message",
 }
 """``errorCondition`` values of the AMQP profile for each permanent refusal."""
 
@@ -231,30 +233,44 @@ class AmqpIngress(IngressAdapter):
             _channel.basic_nack(method.delivery_tag, requeue=True)
             return
         delivery = _Delivery(current, method.delivery_tag, properties, body, generation)
-        headers = properties.headers or {}
-        claimed = headers.get(FROM_HER_ID)
-        claimed_her_id = parse_her_id(claimed)
-        if claimed is not None and claimed_her_id is None:
-            self._refuse_header(delivery)
-            return
-        submission = Submission(
-            raw=body,
-            principal=current,
-            adapter="amqp",
-            received_at=datetime.now(UTC),
-            transport_message_id=properties.message_id,
-            content_type=properties.content_type,
-            claimed_sender_her_id=claimed_her_id,
-        )
         self._in_flight += 1
 
         def done(outcome: Outcome) -> None:
             # Runs on the producer's thread: hand the outcome to the connection's thread.
-            connection.add_callback_threadsafe(
-                functools.partial(self._settled.append, (delivery, outcome))
-            )
+            try:
+                connection.add_callback_threadsafe(
+                    functools.partial(self._settled.append, (delivery, outcome))
+                )
+            except Exception as exc:  # connection gone: RabbitMQ requeues the delivery
+                log.warning("AMQP outcome dropped: connection closed", error=type(exc).__name__)
 
-        self._gate.submit_async(submission, done)
+        try:
+            headers = properties.headers or {}
+            claimed = headers.get(FROM_HER_ID)
+            claimed_her_id = parse_her_id(claimed)
+            if claimed is not None and claimed_her_id is None:
+                self._in_flight -= 1  # _refuse_header counts it in flight itself
+                self._refuse_header(delivery)
+                return
+            submission = Submission(
+                raw=body,
+                principal=current,
+                adapter="amqp",
+                received_at=datetime.now(UTC),
+                transport_message_id=properties.message_id,
+                content_type=properties.content_type,
+                claimed_sender_her_id=claimed_her_id,
+            )
+            self._gate.submit_async(submission, done)
+        except Exception as exc:  # settle it to the error queue; the adapter goes on
+            log.error("AMQP delivery could not be submitted", error=describe(exc))
+            self._gate.count_received("amqp")
+            refused = Refused(
+                RefusalReason.UNPROCESSABLE,
+                f"the hub could not take this message ({type(exc).__name__})",
+            )
+            self._gate.count_refused("amqp", refused)
+            self._settled.append((delivery, refused))
 
     def _refuse_header(self, delivery: _Delivery) -> None:
         """A ``fromHerId`` that is no HER-id: refused to the error queue like any bad input."""
@@ -272,7 +288,13 @@ class AmqpIngress(IngressAdapter):
             self._in_flight -= 1
             if delivery.generation != self._generation:
                 continue  # its channel is gone; RabbitMQ has requeued it
-            self._settle(consumer, publisher, delivery, outcome)
+            if not (consumer.is_open and publisher.is_open):
+                continue  # closed under us: RabbitMQ requeues it; the reconnect follows
+            try:
+                self._settle(consumer, publisher, delivery, outcome)
+            except pika.exceptions.AMQPError as exc:
+                # A channel closed mid-settle: RabbitMQ requeues what was not acked.
+                log.warning("AMQP settle failed; delivery requeued", error=type(exc).__name__)
 
     def _settle(
         self,
@@ -314,7 +336,12 @@ class AmqpIngress(IngressAdapter):
             delivery_mode=pika.DeliveryMode.Persistent,
         )
         try:
-            publisher.basic_publish("", queue, delivery.body, properties, mandatory=True)
+            try:
+                publisher.basic_publish("", queue, delivery.body, properties, mandatory=True)
+            except (TypeError, ValueError, pika.exceptions.UnsupportedAMQPFieldException):
+                # Original headers pika cannot send back: the error headers alone.
+                properties.headers = {k: headers[k] for k in ("errorCondition", "errorDescription")}
+                publisher.basic_publish("", queue, delivery.body, properties, mandatory=True)
         except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
             log.error("error queue did not take the message", queue=queue, error=type(exc).__name__)
             return False

@@ -38,6 +38,9 @@ class RefusalReason(StrEnum):
     """The document's sender HER-id is not one the principal may send for (spoofing)."""
     BROKER_UNAVAILABLE = "broker_unavailable"
     """Kafka did not durably take the write; the sender may retry (transient)."""
+    UNPROCESSABLE = "unprocessable"
+    """Screening failed unexpectedly, or the broker refused the record: sending it again
+    unchanged fails the same way (permanent)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,10 @@ saying why. Files still in ``processing/`` at start were claimed by a process
 that died; they are sent again (the router de-duplicates by MsgId), so a file
 is on ``hub.inbound`` at least once and never lost. One adapter process serves a
 directory: the claim is a rename, not a lock shared between hosts.
+
+Whatever fails unexpectedly for one file moves that file to ``failed/`` (reason
+``unprocessable``) so it is not picked up again; a pass that fails as a whole is
+logged and tried again at the next poll, so one file never stops the adapter.
 """
 
 import json
@@ -32,6 +36,7 @@ from broker_adapters.ingress.base import (
     Submission,
 )
 from broker_adapters.ingress.gate import IngressGate
+from meldingshub.errors import describe
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +44,7 @@ PROCESSING = "processing"
 DONE = "done"
 FAILED = "failed"
 _CONFIRM_MARGIN_S = 5.0
+_UNPROCESSABLE = "the hub could not take this file; it was not accepted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +171,7 @@ class FileCatalogueIngress(IngressAdapter):
                 if time.monotonic() < self._resume_at:
                     stop.wait(min(self._poll_s, self._resume_at - time.monotonic()))
                     continue
-                moved = sum(self._pass(box) for box in boxes)
+                moved = sum(self._guarded_pass(box) for box in boxes)
                 if not moved:
                     stop.wait(self._poll_s)
         finally:
@@ -179,6 +185,16 @@ class FileCatalogueIngress(IngressAdapter):
             log.warning("no principals configured: the file catalogue watches no directory")
         log.info("file catalogue watching", inboxes=len(boxes))
         return boxes
+
+    def _guarded_pass(self, box: Inbox) -> int:
+        """One pass; an unexpected error (a full disk, a bug) is logged, the next poll retries."""
+        try:
+            return self._pass(box)
+        except Exception as exc:
+            log.error(
+                "file catalogue pass failed", principal=box.principal.name, error=describe(exc)
+            )
+            return 0
 
     def _pass(self, box: Inbox) -> int:
         """Send what is in ``processing/`` (left over or just claimed); return files finished."""
@@ -200,22 +216,29 @@ class FileCatalogueIngress(IngressAdapter):
     def _send(self, box: Inbox, files: list[Path]) -> int:
         batch = _Batch(len(files))
         for index, path in enumerate(files):
-            submission = self._read(box, path)
-            if isinstance(submission, Refused):
-                batch.put(index, submission)
-                continue
-            self._gate.submit_async(submission, batch.reporter(index))
+            try:
+                submission = self._read(box, path)
+                if isinstance(submission, Refused):
+                    batch.put(index, submission)
+                    continue
+                self._gate.submit_async(submission, batch.reporter(index))
+            except Exception as exc:  # settle this file, go on with the others
+                log.error("file could not be submitted", error=describe(exc))
+                batch.put(index, Refused(RefusalReason.UNPROCESSABLE, _UNPROCESSABLE))
         finished = 0
         for path, result in zip(files, batch.wait(self._write_wait_s), strict=True):
             outcome = result or Refused(RefusalReason.BROKER_UNAVAILABLE, "no delivery report")
-            if isinstance(outcome, Accepted):
-                path.rename(_free_name(box.done, path.name))
+            try:
+                if isinstance(outcome, Accepted):
+                    path.rename(_free_name(box.done, path.name))
+                elif outcome.transient:
+                    self._resume_at = time.monotonic() + self._pause_s
+                    continue
+                else:
+                    self._fail(box, path, outcome)
                 finished += 1
-            elif outcome.transient:
-                self._resume_at = time.monotonic() + self._pause_s
-            else:
-                self._fail(box, path, outcome)
-                finished += 1
+            except OSError as exc:  # moved away meanwhile, or the disk is full: next pass
+                log.error("file could not be moved", error=type(exc).__name__)
         if self._resume_at > time.monotonic():
             log.warning("file catalogue paused: Kafka does not take writes", inbox=str(box.path))
         return finished

@@ -9,9 +9,15 @@ Validation and routing are the router's job. The write puts the raw bytes on
 share a partition and meet one de-duplication state in the router; header: the
 encoded :class:`~schemas.records.InboundMessage`) and reports success only when
 the broker confirmed it with acks=all.
+
+Whatever happens inside, every submission is settled exactly once: an unexpected
+error while screening refuses it as ``unprocessable``, a record the broker refuses
+for what it is (too large, invalid) is refused permanently, and a write whose
+report never comes is failed at a deadline.
 """
 
 import dataclasses
+import functools
 import threading
 import time
 import uuid
@@ -23,13 +29,17 @@ from confluent_kafka import KafkaError, KafkaException, Message
 
 from addressregister.live import RegisterView
 from broker_adapters.ingress.base import Accepted, Outcome, RefusalReason, Refused, Submission
+from broker_adapters.ingress.deadlines import Deadlines
 from broker_adapters.ingress.settings import IngressSettings
 from broker_adapters.kafka import (
     DurableProducer,
     OutRecord,
     producer_config,
 )
+from broker_adapters.kafka.classify import PermanentKind, permanent_kind
+from broker_adapters.kafka.errors import DeliveryFailedError, RecordRefusedError
 from broker_adapters.kafka.settings import KafkaSettings
+from meldingshub.errors import describe
 from metrics.ingress import IngressMetrics
 from routing.authorisation import NotAuthorised, authorise_sender
 from schemas.catalogue import Catalogue, default_catalogue
@@ -45,6 +55,7 @@ ErrorCallback = Callable[[KafkaError], None]
 ProducerFactory = Callable[[ErrorCallback], DurableProducer]
 """Builds a durable producer that reports client errors to the given callback."""
 
+_UNAVAILABLE = "the hub cannot store the message right now; nothing was accepted, send it again"
 _CONFIRM_MARGIN_S = 2.0
 """Extra wait beyond librdkafka's own delivery timeout before giving up on a report."""
 
@@ -82,7 +93,14 @@ class _Once:
             return True
 
     def __call__(self, outcome: Outcome) -> None:
-        self._done(outcome)
+        # Let go of the caller's callback (it may hold the message's bytes): the write
+        # deadline keeps this object until it expires.
+        done, self._done = self._done, _settled
+        done(outcome)
+
+
+def _settled(_outcome: Outcome) -> None:
+    """What a settled :class:`_Once` calls if called again: nothing."""
 
 
 class IngressGate:
@@ -112,6 +130,7 @@ class IngressGate:
             limits or ParseLimits(), max_bytes=settings.max_message_bytes
         )
         self._last_failure = float("-inf")
+        self._deadlines = Deadlines()
 
     @classmethod
     def create(
@@ -139,6 +158,7 @@ class IngressGate:
     def close(self) -> None:
         """Flush outstanding writes and stop the producer."""
         self._producer.close(self._settings.write_timeout_s)
+        self._deadlines.close()
 
     # -- the producer, replaced when it fails fatally ---------------------------------------
 
@@ -186,16 +206,32 @@ class IngressGate:
     # -- checks ---------------------------------------------------------------------------
 
     def screen(self, submission: Submission) -> Refused | None:
-        """The cheap checks; ``None`` when the submission may be written."""
-        screened = self._screen(submission)
+        """The cheap checks; ``None`` when the submission may be written. Never raises."""
+        screened = self._screen_safely(submission)
         return screened if isinstance(screened, Refused) else None
 
     def screen_for_copy(self, submission: Submission) -> Refused | bytes:
         """For adapters that write ``hub.inbound`` themselves: a refusal, or the record's key."""
-        screened = self._screen(submission)
+        screened = self._screen_safely(submission)
         if isinstance(screened, Refused):
             return screened
         return _key_of(submission, screened)
+
+    def _screen_safely(self, submission: Submission) -> Refused | int | None:
+        try:
+            return self._screen(submission)
+        except Exception as exc:  # a bug or an input nobody foresaw: refuse it, keep going
+            log.error(
+                "screening failed unexpectedly; message refused",
+                adapter=submission.adapter,
+                principal=submission.principal.name,
+                error=describe(exc),
+            )
+            return Refused(
+                RefusalReason.UNPROCESSABLE,
+                f"the hub could not screen this document ({type(exc).__name__}); "
+                "it was not accepted",
+            )
 
     def _screen(self, submission: Submission) -> Refused | int | None:
         """A refusal, or the sender's organisation HER-id (None: the document names none)."""
@@ -263,16 +299,11 @@ class IngressGate:
             result.append(outcome)
             arrived.set()
 
-        once = _Once(done)
-        producer = self._write(submission, once)
-        if arrived.wait(self._settings.write_timeout_s + _CONFIRM_MARGIN_S) or not once.claim():
-            arrived.wait()
+        self._write(submission, _Once(done))
+        # Settled by the report or at the write deadline; the extra bound is belt and braces.
+        if arrived.wait(self._settings.write_timeout_s + 2 * _CONFIRM_MARGIN_S):
             return result[0]
-        # librdkafka reports every record within its delivery timeout, which is shorter than
-        # this wait: a producer that stays silent is broken (its report thread is gone).
-        if producer is not None:
-            self._replace(producer)
-        return self._failed(submission, "no delivery report; the producer was replaced")
+        return Refused(RefusalReason.BROKER_UNAVAILABLE, _UNAVAILABLE)
 
     def submit_async(self, submission: Submission, done: Done) -> None:
         """Screen now; write in the background and tell ``done`` the outcome (from another thread).
@@ -283,10 +314,20 @@ class IngressGate:
         self._write(submission, _Once(done))
 
     def _write(self, submission: Submission, done: "_Once") -> DurableProducer | None:
-        """Screen and queue the write; return the producer that took it (None if refused)."""
+        """Screen and queue the write; return the producer that took it (None if settled)."""
+        try:
+            return self._queue(submission, done)
+        except Exception as exc:  # nothing may leave a submission unsettled
+            log.error("ingress write failed unexpectedly", error=describe(exc))
+            if done.claim():
+                done(self._unprocessable(submission, type(exc).__name__))
+            return None
+
+    def _queue(self, submission: Submission, done: "_Once") -> DurableProducer | None:
         screened = self._begin(submission)
         if isinstance(screened, Refused):
-            done(screened)
+            if done.claim():
+                done(screened)
             return None
         inbound, record = self.record_for(submission, screened)
         started = time.perf_counter()
@@ -294,26 +335,52 @@ class IngressGate:
         def report(error: KafkaError | None, message: Message) -> None:
             if not done.claim():
                 return  # the waiting sender was already told it failed
-            if error is not None:
+            kind = permanent_kind(error)
+            if kind is not None:
+                done(self._refused_by_broker(submission, kind))
+            elif error is not None:
                 if error.fatal():
                     self._mark_broken(producer)
                 done(self._failed(submission, f"broker did not accept the write: {error}"))
-                return
-            partition, offset = message.partition(), message.offset()
-            done(self._accepted(submission, inbound, partition or 0, offset or 0, started))
+            else:
+                partition, offset = message.partition(), message.offset()
+                done(self._accepted(submission, inbound, partition or 0, offset or 0, started))
 
+        timeout_s = self._settings.write_timeout_s
         producer = self._current()
         try:
             try:
-                producer.send(record, report)
+                producer.send(record, report, timeout_s)
+            except RecordRefusedError:
+                raise
             except KafkaException:  # refused before queueing (fatal producer): safe to retry
                 producer = self._replace(producer)
-                producer.send(record, report)
-        except KafkaException as exc:
+                producer.send(record, report, timeout_s)
+        except RecordRefusedError as exc:
+            if done.claim():
+                done(self._refused_by_broker(submission, exc.kind))
+            return None
+        except (KafkaException, DeliveryFailedError) as exc:
             if done.claim():
                 done(self._failed(submission, str(exc)))
             return None
+        self._deadlines.add(
+            timeout_s + _CONFIRM_MARGIN_S,
+            functools.partial(self._expire, done, producer, submission.adapter),
+        )
         return producer
+
+    def _expire(self, done: "_Once", producer: DurableProducer, adapter: str) -> None:
+        """No report by the deadline: the producer is broken; replace it, fail the write."""
+        if not done.claim():
+            return
+        self._replace(producer)
+        with self._lock:
+            self._last_failure = time.monotonic()
+        log.warning("no delivery report by the deadline; the producer was replaced")
+        refused = Refused(RefusalReason.BROKER_UNAVAILABLE, _UNAVAILABLE)
+        self.count_refused(adapter, refused)
+        done(refused)
 
     def flush(self, timeout_s: float) -> int:
         """Wait for outstanding background writes; return how many are still pending."""
@@ -322,7 +389,7 @@ class IngressGate:
     def _begin(self, submission: Submission) -> Refused | int | None:
         if self._metrics is not None:
             self._metrics.observe_received(submission.adapter)
-        screened = self._screen(submission)
+        screened = self._screen_safely(submission)
         if isinstance(screened, Refused):
             self.count_refused(submission.adapter, screened)
             if screened.reason is RefusalReason.SENDER_NOT_ALLOWED:
@@ -372,9 +439,28 @@ class IngressGate:
             principal=submission.principal.name,
             error=why,
         )
+        refused = Refused(RefusalReason.BROKER_UNAVAILABLE, _UNAVAILABLE)
+        self.count_refused(submission.adapter, refused)
+        return refused
+
+    def _refused_by_broker(self, submission: Submission, kind: PermanentKind) -> Refused:
+        """The broker will never take this record: refuse it for good, do not retry."""
+        log.warning(
+            "broker refused the record; message refused", adapter=submission.adapter, kind=kind
+        )
+        if kind == "too_large":
+            refused = Refused(
+                RefusalReason.TOO_LARGE, "the message is larger than the broker accepts"
+            )
+        else:
+            refused = Refused(RefusalReason.UNPROCESSABLE, "the broker refused the record")
+        self.count_refused(submission.adapter, refused)
+        return refused
+
+    def _unprocessable(self, submission: Submission, what: str) -> Refused:
         refused = Refused(
-            RefusalReason.BROKER_UNAVAILABLE,
-            "the hub cannot store the message right now; nothing was accepted, send it again",
+            RefusalReason.UNPROCESSABLE,
+            f"the hub could not take this document ({what}); it was not accepted",
         )
         self.count_refused(submission.adapter, refused)
         return refused

@@ -48,6 +48,7 @@ REJECT_CODES: dict[RefusalReason, AppRecError] = {
     RefusalReason.TOO_LARGE: AppRecError.T99,
     RefusalReason.SENDER_NOT_ALLOWED: AppRecError.X99,
     RefusalReason.UNAUTHENTICATED: AppRecError.X99,
+    RefusalReason.UNPROCESSABLE: AppRecError.X99,
 }
 """AppRec error codes (kodeverk 8221) for the dead-letter record of each refusal."""
 
@@ -93,6 +94,7 @@ class KafkaIngress(IngressAdapter):
             ),
             topics=["^" + re.escape(settings.kafka_topic_prefix) + ".+"],
             process=self.process,
+            on_error=self.unprocessable,
         )
 
     def ensure_principal_topics(self) -> None:
@@ -152,6 +154,24 @@ class KafkaIngress(IngressAdapter):
             return [self._dead_letter(inbound, raw, screened)]
         self._gate.count_accepted("kafka", len(raw))
         return [self._copy(inbound, screened, raw)]
+
+    def unprocessable(self, message: Message, exc: Exception) -> list[OutRecord]:
+        """A record ``process`` failed on unexpectedly: dead-letter it, so the copy goes on."""
+        raw = message.value() or b""
+        inbound = InboundMessage(
+            hub_message_id=copy_id(message),
+            adapter="kafka",
+            principal=None,
+            received_at=datetime.now(UTC),
+            size_bytes=len(raw),
+            transport_message_id=_position(message),
+        )
+        refused = Refused(
+            RefusalReason.UNPROCESSABLE,
+            f"the hub could not screen this record ({type(exc).__name__}); it was not accepted",
+        )
+        self._gate.count_refused("kafka", refused)
+        return [self._dead_letter(inbound, raw, refused)]
 
     def _copy(self, inbound: InboundMessage, key: bytes, raw: bytes) -> OutRecord:
         return OutRecord(

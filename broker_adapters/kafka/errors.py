@@ -1,5 +1,6 @@
 """Errors of the Kafka layer."""
 
+from broker_adapters.kafka.classify import PermanentKind
 from meldingshub.errors import MeldingshubError
 
 
@@ -17,3 +18,15 @@ class DeliveryFailedError(KafkaLayerError):
 
 class TopicSetupError(KafkaLayerError):
     """A hub topic could not be created or has the wrong shape."""
+
+
+class RecordRefusedError(DeliveryFailedError):
+    """The broker (or the client, before sending) refused a record for what it is.
+
+    Sending it again unchanged fails the same way, so the sender is refused, not retried.
+    ``kind`` is ``too_large`` or ``invalid``.
+    """
+
+    def __init__(self, kind: PermanentKind, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind

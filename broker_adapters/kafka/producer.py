@@ -3,7 +3,8 @@
 ``send_and_wait`` is what ingress adapters use before they acknowledge a sender:
 it returns only when the broker has durably written the record, and raises
 :class:`DeliveryFailedError` otherwise. A background thread serves delivery
-callbacks so many request threads can wait at once.
+callbacks so many request threads can wait at once; it survives whatever a
+callback raises (a dead report thread would leave every waiting sender hanging).
 """
 
 import threading
@@ -14,7 +15,8 @@ from typing import Any
 import structlog
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from broker_adapters.kafka.errors import DeliveryFailedError
+from broker_adapters.kafka.classify import permanent_kind
+from broker_adapters.kafka.errors import DeliveryFailedError, RecordRefusedError
 from broker_adapters.kafka.records import OutRecord
 
 log = structlog.get_logger(__name__)
@@ -56,9 +58,22 @@ class DurableProducer:
                 # Fatal producer errors (e.g. an unknown producer id after a broker restart)
                 # surface here; callers see them as failed deliveries, the thread goes on.
                 log.error("producer error", error=str(exc))
+            except Exception as exc:  # a callback's bug must not end the reports of all others
+                log.error("producer callback raised", error=type(exc).__name__)
 
-    def send(self, record: OutRecord, on_delivery: DeliveryCallback | None = None) -> None:
-        """Queue ``record``; ``on_delivery`` is told the outcome. Waits while the queue is full."""
+    def send(
+        self,
+        record: OutRecord,
+        on_delivery: DeliveryCallback | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
+        """Queue ``record``; ``on_delivery`` is told the outcome. Waits while the queue is full.
+
+        Raises :class:`RecordRefusedError` when the client refuses the record itself (too
+        large), :class:`DeliveryFailedError` when the queue stays full for ``timeout_s``.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        callback = _guarded(on_delivery or _log_failure)
         while True:
             try:
                 self._producer.produce(
@@ -66,20 +81,34 @@ class DurableProducer:
                     value=record.value,
                     key=record.key,
                     headers=list(record.headers),
-                    on_delivery=on_delivery or _log_failure,
+                    on_delivery=callback,
                 )
                 return
+            except KafkaException as exc:
+                kind = permanent_kind(exc.args[0] if exc.args else None)
+                if kind is None:
+                    raise
+                raise RecordRefusedError(
+                    kind, f"record to {record.topic} refused: {kind}"
+                ) from None
             except BufferError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise DeliveryFailedError(
+                        f"the producer queue stayed full for {timeout_s:g} s"
+                    ) from None
                 time.sleep(0.005)  # the poll thread drains the queue
 
     def send_and_wait(self, record: OutRecord, timeout_s: float = 10.0) -> tuple[int, int]:
         """Send and return ``(partition, offset)`` once the broker has durably written it."""
         outcome = _Outcome()
-        self.send(record, outcome)
+        self.send(record, outcome, timeout_s)
         if not outcome.done.wait(timeout_s):
             raise DeliveryFailedError(
                 f"no delivery report for a record to {record.topic} within {timeout_s:g} s"
             )
+        kind = permanent_kind(outcome.error)
+        if kind is not None:
+            raise RecordRefusedError(kind, f"broker refused a record to {record.topic}: {kind}")
         if outcome.error is not None or outcome.message is None:
             raise DeliveryFailedError(
                 f"broker did not accept a record to {record.topic}: {outcome.error}"
@@ -100,6 +129,18 @@ class DurableProducer:
         self._poller.join(timeout_s)
         if remaining:
             log.error("producer closed with undelivered records", undelivered=remaining)
+
+
+def _guarded(callback: DeliveryCallback) -> DeliveryCallback:
+    """``callback``, with whatever it raises logged (by type only) instead of propagated."""
+
+    def call(error: KafkaError | None, message: Message) -> None:
+        try:
+            callback(error, message)
+        except Exception as exc:
+            log.error("delivery callback raised", error=type(exc).__name__)
+
+    return call
 
 
 def _log_failure(error: KafkaError | None, message: Message) -> None:

@@ -10,7 +10,10 @@ example, being fenced by a newer instance) stop the loop.
 
 ``process`` returns failures as data (records for a dead-letter topic); if it
 raises anyway, ``on_error`` turns the record into output, so one bad record
-never stops the partition.
+never stops the partition. An output the broker refuses for what it is (too
+large, invalid) would fail every retry of its batch: the batch is then redone
+one record per transaction, and the record whose output is refused gets
+``on_error(record, RecordRefusedError)`` instead.
 """
 
 import threading
@@ -31,8 +34,10 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from broker_adapters.kafka.errors import KafkaLayerError
+from broker_adapters.kafka.classify import PermanentKind, permanent_kind
+from broker_adapters.kafka.errors import KafkaLayerError, RecordRefusedError
 from broker_adapters.kafka.records import OutRecord
+from meldingshub.errors import describe
 
 log = structlog.get_logger(__name__)
 
@@ -136,6 +141,14 @@ def rewind_to_committed(consumer: Consumer) -> None:
             log.debug("seek skipped", partition=tp.partition, error=str(exc))
 
 
+def _permanent(exc: KafkaException) -> PermanentKind | None:
+    """The kind of a permanent, non-fatal error about a record; ``None`` otherwise."""
+    error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+    if error is None or error.fatal():
+        return None
+    return permanent_kind(error)
+
+
 def _reraise(_message: Message, exc: Exception) -> Sequence[OutRecord]:
     raise exc
 
@@ -176,9 +189,12 @@ class TransactionalLoop:
         self.assigned = threading.Event()
         self.holding = threading.Event()
         """Set while ``consume_while`` holds consumption."""
+        self._one_by_one = 0
+        """Transactions still to run with one record each, to find a refused output."""
 
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop`` is set; no transaction is left open when it returns."""
+        self.assigned.clear()  # a restart is ready again only once it has partitions
         consumer = Consumer(self._consumer_config)
         producer = Producer(self._producer_config)
         producer.init_transactions(30)
@@ -202,7 +218,8 @@ class TransactionalLoop:
                     log.info("consumption resumed", loop=self.name)
                     held = False
                     self.holding.clear()
-                messages = next_batch(consumer, self._batch_size, self._poll_timeout_s)
+                size = 1 if self._one_by_one else self._batch_size
+                messages = next_batch(consumer, size, self._poll_timeout_s)
                 if messages:
                     self._handle_batch(consumer, producer, messages)
         finally:
@@ -236,18 +253,69 @@ class TransactionalLoop:
             try:
                 outputs.extend(self._process(message))
             except Exception as exc:
-                log.exception("record processing failed", loop=self.name, offset=message.offset())
+                # The type and place only: an exception's message may quote the document.
+                log.error(
+                    "record processing failed",
+                    loop=self.name,
+                    offset=message.offset(),
+                    error=describe(exc),
+                )
                 outputs.extend(self._on_error(message, exc))
             topic, partition, offset = message.topic(), message.partition(), message.offset()
             if topic is not None and partition is not None and offset is not None:
                 positions[(topic, partition)] = offset + 1
         if not positions:
             return
+        if self._one_by_one:
+            self._one_by_one -= 1
         try:
             commit_batch(consumer, producer, outputs, positions, member)
             self.committed_batches += 1
         except KafkaException as exc:
-            self._recover(consumer, producer, exc)
+            kind = _permanent(exc)
+            if kind is None:
+                self._recover(consumer, producer, exc)
+                return
+            producer.abort_transaction(30)
+            consumed = [m for m in messages if m.error() is None]
+            if len(consumed) > 1:
+                log.warning("the broker refuses an output; redoing one by one", loop=self.name)
+                self._one_by_one = len(consumed)
+                rewind_to_committed(consumer)
+            else:
+                self._refuse(consumer, producer, consumed[0], kind, positions, member)
+
+    def _refuse(
+        self,
+        consumer: Consumer,
+        producer: Producer,
+        message: Message,
+        kind: PermanentKind,
+        positions: dict[tuple[str, int], int],
+        member: str | None,
+    ) -> None:
+        """Commit ``on_error``'s records for ``message`` instead of its refused outputs.
+
+        If the broker refuses those too, only the offset is committed (and logged): a
+        record nothing can be written for must not stop its partition for ever.
+        """
+        refusal = RecordRefusedError(kind, f"the broker refuses this record's output ({kind})")
+        for outputs in (list(self._on_error(message, refusal)), []):
+            try:
+                commit_batch(consumer, producer, outputs, positions, member)
+                self.committed_batches += 1
+                if not outputs:
+                    log.error(
+                        "record skipped: the broker refuses even its dead letter",
+                        loop=self.name,
+                        offset=message.offset(),
+                    )
+                return
+            except KafkaException as exc:
+                if _permanent(exc) is None:
+                    self._recover(consumer, producer, exc)
+                    return
+                producer.abort_transaction(30)
 
     def _recover(self, consumer: Consumer, producer: Producer, exc: KafkaException) -> None:
         error: KafkaError = exc.args[0]

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from uuid import NAMESPACE_URL, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 import structlog
 from confluent_kafka import Message, TopicPartition
@@ -29,8 +29,10 @@ from broker_adapters.kafka import (
     producer_config,
 )
 from broker_adapters.kafka.changelog import ChangelogState
+from broker_adapters.kafka.errors import RecordRefusedError
 from broker_adapters.kafka.settings import TopicSpec
 from broker_adapters.kafka.table import TimedTable
+from meldingshub.errors import describe
 from meldingshub.settings import Settings
 from routing.decision import Duplicate, Rejected, Routed
 from routing.outputs import OutputBuilder, Outputs, SentRecord
@@ -96,12 +98,26 @@ def inbound_metadata(message: Message) -> InboundMessage:
         datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms > 0 else datetime.now(UTC)
     )
     return InboundMessage(
-        hub_message_id=uuid5(
-            NAMESPACE_URL, f"kafka:{message.topic()}/{message.partition()}/{message.offset()}"
-        ),
+        hub_message_id=_position_id(message),
         adapter="kafka",
         principal=None,
         received_at=received,
+        size_bytes=len(message.value() or b""),
+        transport_message_id=f"{message.topic()}/{message.partition()}/{message.offset()}",
+    )
+
+
+def _position_id(message: Message) -> UUID:
+    """A hub id derived from the record's position, so a re-run gives the same id."""
+    return uuid5(NAMESPACE_URL, f"kafka:{message.topic()}/{message.partition()}/{message.offset()}")
+
+
+def fallback_metadata(message: Message) -> InboundMessage:
+    """Metadata that cannot fail: for a record whose own metadata cannot be read at all."""
+    return InboundMessage(
+        hub_message_id=_position_id(message),
+        adapter="kafka",
+        received_at=datetime.now(UTC),
         size_bytes=len(message.value() or b""),
         transport_message_id=f"{message.topic()}/{message.partition()}/{message.offset()}",
     )
@@ -132,17 +148,9 @@ class RouterComponent:
         self._principals = principals if callable(principals) else (lambda: principals)
         self._observe = observe
         self._builder = OutputBuilder(routing, Principals())
-        base = client_config(kafka, bootstrap_servers)
-        # Millions of keys at national rates: kept in local files, not in memory.
-        state = settings.data_dir / "state"
-        self._dedup = ChangelogState(base, routing.dedup_topic, routing.dedup_window_ms, state)
-        self._sent = TimedTable(
-            base,
-            routing.sent_topic,
-            _sent_entry,
-            routing.correlation_window_ms,
-            state,
-        )
+        self._state_args = (client_config(kafka, bootstrap_servers), routing, settings.data_dir)
+        self._dedup, self._sent = self._open_state()
+        self._state_closed = False
         self._sent_topic = routing.sent_topic
         self._loop = TransactionalLoop(
             name=self.name,
@@ -158,12 +166,26 @@ class RouterComponent:
             consume_while=register_usable,
         )
 
+    def _open_state(self) -> tuple[ChangelogState, TimedTable]:
+        """Millions of keys at national rates: kept in local files, not in memory."""
+        base, routing, data_dir = self._state_args
+        state = data_dir / "state"
+        dedup = ChangelogState(base, routing.dedup_topic, routing.dedup_window_ms, state)
+        sent = TimedTable(
+            base, routing.sent_topic, _sent_entry, routing.correlation_window_ms, state
+        )
+        return dedup, sent
+
     def run(self, stop: threading.Event) -> None:
-        """Route until stopped."""
+        """Route until stopped; runs again after a failure (the supervisor restarts it)."""
+        if self._state_closed:  # a restart: the state is read back from its topics
+            self._dedup, self._sent = self._open_state()
+        self._state_closed = False
         self._sent.start()
         try:
             self._loop.run(stop)
         finally:
+            self._state_closed = True
             self._sent.stop()
             self._dedup.close()
 
@@ -256,18 +278,30 @@ class RouterComponent:
         return records
 
     def dead_letter(self, message: Message, exc: Exception) -> list[OutRecord]:
-        """A record the router could not process (a bug, not bad input): park it, keep going."""
-        inbound = inbound_metadata(message)
+        """A record the router could not process (a bug, not bad input): park it, keep going.
+
+        Never raises: when even the record's metadata cannot be read, it is derived
+        from the record's position.
+        """
+        try:
+            inbound = inbound_metadata(message)
+        except Exception as meta_exc:
+            log.error("inbound metadata unreadable", error=describe(meta_exc))
+            inbound = fallback_metadata(message)
         now = datetime.now(UTC)
+        code, payload = AppRecError.X99, message.value() or b""
         reason = f"internal error in the router ({type(exc).__name__}); replay after a fix"
+        if isinstance(exc, RecordRefusedError):  # its outputs are too large or invalid
+            code, payload = AppRecError.T99, b""  # the payload stays on hub.inbound
+            reason = f"the broker refuses the routed records ({exc.kind}); not routed"
         rejected = RejectedMessage(
             hub_message_id=inbound.hub_message_id,
-            code=AppRecError.X99,
+            code=code,
             reason=reason,
             stage=RejectStage.ROUTER,
             rejected_at=now,
             ingress=inbound,
-            payload=message.value() or b"",
+            payload=payload,
         )
         event = MessageEvent(
             event_id=uuid5(inbound.hub_message_id, "internal-error"),
@@ -283,7 +317,7 @@ class RouterComponent:
             principal=inbound.principal,
             received_at=inbound.received_at,
             size_bytes=inbound.size_bytes,
-            reason_code=AppRecError.X99.value,
+            reason_code=code.value,
             reason=reason,
         )
         return [

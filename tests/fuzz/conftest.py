@@ -1,0 +1,5 @@
+"""The corpus samples and their register, shared with the ingress tests."""
+
+from tests.ingress.conftest import reader, register, samples
+
+__all__ = ["reader", "register", "samples"]
