@@ -2,8 +2,7 @@
 
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from addressregister.index import RegisterIndex
 from addressregister.live import StaticRegister
 from broker_adapters.http.ingress_api import IngressApiDeps, ingress_router
 from broker_adapters.ingress import IngressGate, IngressSettings
-from meldingshub.components.base import Component
 from meldingshub.components.router import RouterComponent
 from metrics.aggregator import StatisticsAggregator
 from metrics.settings import StatisticsSettings
@@ -25,22 +23,9 @@ from metrics.store import StatisticsStore
 from schemas.reader import MessageReader
 from tests.ingress.support import make_credentials, msghead_samples, serve, with_new_msg_id
 from tests.support.corpus_register import Sample
-from tests.support.hub import isolated_settings
+from tests.support.hub import isolated_settings, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@contextmanager
-def running(component: Component) -> Iterator[Component]:
-    stop = threading.Event()
-    thread = threading.Thread(target=component.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield component
-    finally:
-        stop.set()
-        thread.join(30)
-        assert not thread.is_alive()
 
 
 def poll_status(url: str, token: str, wanted: set[str], timeout_s: float = 60) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from confluent_kafka import Producer
 
@@ -14,6 +15,7 @@ from access.settings import AccessSettings
 from addressregister.index import RegisterIndex
 from broker_adapters.kafka import ensure_topics
 from broker_adapters.kafka.settings import KafkaSettings, TopicSettings, TopicSpec
+from meldingshub.components import Component
 from meldingshub.components.router import RouterComponent, router_topics
 from meldingshub.settings import Settings
 from routing.settings import RoutingSettings
@@ -21,6 +23,7 @@ from schemas.reader import MessageReader
 from schemas.records import INBOUND_HEADER, InboundMessage, encode
 
 TopicFactory = Callable[..., str]
+C = TypeVar("C", bound=Component)
 
 
 def isolated_settings(
@@ -114,6 +117,13 @@ def running_router(
         principals or Principals.open(),
         register_usable=usable.is_set if usable is not None else lambda: True,
     )
+    with running(component):
+        yield component
+
+
+@contextmanager
+def running(component: C) -> Iterator[C]:
+    """``component.run`` on its own thread until the block ends; it must stop within 30 s."""
     stop = threading.Event()
     thread = threading.Thread(target=component.run, args=(stop,), daemon=True)
     thread.start()
