@@ -107,6 +107,8 @@ TRICKS = {
 
 
 def decide_with_sender(register: RegisterIndex, sender: str) -> Routed | Rejected:
+    if not DIALOG.is_file():
+        pytest.skip(f"shared corpus not found at {CORPUS}")
     text = DIALOG.read_text(encoding="utf-8")
     original = text[text.index("<Sender>") : text.index("</Sender>") + len("</Sender>")]
     msg_id = text[text.index("<MsgId>") : text.index("</MsgId>")]
