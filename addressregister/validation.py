@@ -234,7 +234,7 @@ def _check_endpoint(endpoint: "Endpoint", errors: list[FieldError]) -> None:
         EndpointKind.KAFKA: None if _TOPIC.fullmatch(address) else "must be a Kafka topic name",
         EndpointKind.MAILBOX: None if _MAILBOX.fullmatch(address) else "must be a mailbox name",
         EndpointKind.FILE: _file_problem(address),
-        EndpointKind.WEBHOOK: _webhook_problem(address),
+        EndpointKind.WEBHOOK: webhook_address_problem(address),
     }[endpoint.kind]
     if problem:
         errors.append(FieldError("endpoint.address", problem))
@@ -246,7 +246,8 @@ def _file_problem(address: str) -> str | None:
     return None
 
 
-def _webhook_problem(address: str) -> str | None:
+def webhook_address_problem(address: str) -> str | None:
+    """Why the hub will not POST to ``address`` (https only, http only to loopback)."""
     try:
         url = urlsplit(address)
         host = url.hostname

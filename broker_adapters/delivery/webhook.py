@@ -20,14 +20,13 @@ import asyncio
 import concurrent.futures
 import hashlib
 import hmac
-import ipaddress
 import threading
 import time
-from urllib.parse import urlsplit
 
 import httpx
 
 from addressregister.model import EndpointKind
+from addressregister.validation import webhook_address_problem
 from broker_adapters.delivery.base import Attempt, Delivered, Endpoint, Failed, Handover
 from broker_adapters.delivery.webhook_keys import WebhookKeyError, WebhookKeys
 
@@ -57,31 +56,6 @@ def signature(key: bytes, text: bytes, body: bytes) -> str:
     return f"sha256={mac.hexdigest()}"
 
 
-def address_problem(url: str) -> str | None:
-    """Why the hub will not POST to ``url``; None when it will."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return "webhook address is not an http(s) URL"
-    if parts.scheme == "https" and host:
-        return None
-    if parts.scheme == "http" and host and _loopback(host):
-        return None
-    if parts.scheme == "http":
-        return "webhook address must be https:// (http only to a loopback host)"
-    return "webhook address is not an http(s) URL"
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class WebhookEndpoint(Endpoint):
     """One pooled async HTTP client on its own event loop thread, for every receiver's URL."""
 
@@ -103,9 +77,11 @@ class WebhookEndpoint(Endpoint):
     def deliver(self, handover: Handover) -> Attempt:
         """POST once within the deadline and classify the answer."""
         url = handover.address
-        problem = address_problem(url)
+        problem = webhook_address_problem(
+            url
+        )  # the register checks it too; an old snapshot may not
         if problem is not None:
-            return Failed(problem, permanent=True)
+            return Failed(f"webhook address {problem}", permanent=True)
         try:
             key = self._keys.key_for(handover.receiver_her_id)
         except WebhookKeyError as exc:
