@@ -38,9 +38,6 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 DELIVERY_QUEUE = re.compile(r"[0-9]+_(async|sync|error)")
 """AMQP queue names delivery and NHN's profile use for receivers; no principal may consume one."""
 
-KAFKA_INGRESS_PREFIX = "hub.ingress."
-"""A principal's own Kafka ingress topic is ``hub.ingress.<name>`` (the prefix is a setting)."""
-
 
 class PrincipalsError(MeldingshubError):
     """The principals file is missing, malformed or unsafe."""
@@ -81,8 +78,9 @@ class Principal:
         """True when the principal was given ``role``."""
         return role in self.roles
 
-    def kafka_topic(self, prefix: str = KAFKA_INGRESS_PREFIX) -> str:
-        """The principal's own ingress topic; only its KafkaUser may write it."""
+    def kafka_topic(self, prefix: str) -> str:
+        """The principal's own ingress topic ``<prefix><name>`` (the prefix is an ingress
+        setting); only its KafkaUser may write it."""
         return prefix + self.name
 
 
@@ -111,7 +109,7 @@ class Principals:
         """The principal a bearer token belongs to, or ``None`` for an unknown token."""
         return self._by_token.get(token_hash(token)) if token else None
 
-    def for_kafka_topic(self, topic: str, prefix: str = KAFKA_INGRESS_PREFIX) -> Principal | None:
+    def for_kafka_topic(self, topic: str, prefix: str) -> Principal | None:
         """The principal whose own ingress topic ``topic`` is."""
         if not topic.startswith(prefix):
             return None

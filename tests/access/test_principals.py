@@ -56,9 +56,9 @@ def test_every_field_is_read_and_written_back_unchanged(tmp_path: Path) -> None:
     drift = principals.get("drift")
     assert drift is not None and drift.roles == {Role.OPERATOR, Role.MONITOR}
     assert principals.authenticate("test") is epj
-    assert principals.for_kafka_topic("hub.ingress.epj-a") is epj
-    assert principals.for_kafka_topic("hub.ingress.nobody") is None
-    assert principals.for_kafka_topic("epj-a") is None
+    assert principals.for_kafka_topic("hub.ingress.epj-a", "hub.ingress.") is epj
+    assert principals.for_kafka_topic("hub.ingress.nobody", "hub.ingress.") is None
+    assert principals.for_kafka_topic("epj-a", "hub.ingress.") is None
     assert not principals.open_mode
     assert list(parse_principals(principals.to_toml())) == list(principals)
 
