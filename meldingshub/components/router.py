@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, uuid5
 
 import structlog
 from confluent_kafka import Message, TopicPartition
@@ -97,29 +97,21 @@ def inbound_metadata(message: Message) -> InboundMessage:
     received = (
         datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms > 0 else datetime.now(UTC)
     )
+    return fallback_metadata(message, received)
+
+
+def fallback_metadata(message: Message, received_at: datetime | None = None) -> InboundMessage:
+    """Metadata from the record's position alone (no principal), which cannot fail: a raw
+    record's, or that of a record whose own metadata cannot be read at all. The hub id is
+    derived from the position, so a re-run gives the same id."""
+    position = f"{message.topic()}/{message.partition()}/{message.offset()}"
     return InboundMessage(
-        hub_message_id=_position_id(message),
+        hub_message_id=uuid5(NAMESPACE_URL, f"kafka:{position}"),
         adapter="kafka",
         principal=None,
-        received_at=received,
+        received_at=received_at or datetime.now(UTC),
         size_bytes=len(message.value() or b""),
-        transport_message_id=f"{message.topic()}/{message.partition()}/{message.offset()}",
-    )
-
-
-def _position_id(message: Message) -> UUID:
-    """A hub id derived from the record's position, so a re-run gives the same id."""
-    return uuid5(NAMESPACE_URL, f"kafka:{message.topic()}/{message.partition()}/{message.offset()}")
-
-
-def fallback_metadata(message: Message) -> InboundMessage:
-    """Metadata that cannot fail: for a record whose own metadata cannot be read at all."""
-    return InboundMessage(
-        hub_message_id=_position_id(message),
-        adapter="kafka",
-        received_at=datetime.now(UTC),
-        size_bytes=len(message.value() or b""),
-        transport_message_id=f"{message.topic()}/{message.partition()}/{message.offset()}",
+        transport_message_id=position,
     )
 
 
