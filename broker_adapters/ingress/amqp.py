@@ -27,7 +27,7 @@ import pika.exceptions
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
-from access.principals import Principal
+from access.principals import Principal, Principals
 from access.principals_file import PrincipalsFile
 from broker_adapters.ingress.base import (
     Accepted,
@@ -102,6 +102,7 @@ class AmqpIngress(IngressAdapter):
         self._resume_at = 0.0
         self._consumer_tags: list[str] = []
         self._queues: dict[str, Principal] = {}
+        self._bound: Principals | None = None
 
     def ready(self) -> bool:
         """Connected, consuming, and Kafka took the last writes."""
@@ -151,9 +152,8 @@ class AmqpIngress(IngressAdapter):
                 connection.close()
 
     def _declare(self, channel: BlockingChannel) -> None:
-        self._queues = {
-            p.amqp_inbound_queue: p for p in self._principals.current() if p.amqp_inbound_queue
-        }
+        self._bound = self._principals.current()
+        self._queues = {p.amqp_inbound_queue: p for p in self._bound if p.amqp_inbound_queue}
         if not self._queues:
             log.warning("no principal has an amqp_inbound_queue; the AMQP adapter is idle")
         for queue, principal in self._queues.items():
@@ -166,10 +166,12 @@ class AmqpIngress(IngressAdapter):
     def _rebind(self, connection: BlockingConnection, channel: BlockingChannel) -> None:
         """Follow the principals file: a revoked principal's queue stops being consumed (its
         messages stay queued, unacknowledged ones are returned), a new one's starts."""
-        wanted = {
-            p.amqp_inbound_queue: p for p in self._principals.current() if p.amqp_inbound_queue
-        }
+        current = self._principals.current()
+        if current is self._bound:  # the file object changes only when it was re-read
+            return
+        wanted = {p.amqp_inbound_queue: p for p in current if p.amqp_inbound_queue}
         if wanted == self._queues:
+            self._bound = current
             return
         paused = not self._consumer_tags
         for tag in self._consumer_tags:
