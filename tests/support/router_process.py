@@ -7,11 +7,15 @@ tests) so a test can SIGKILL and restart it like a real replica.
 import sys
 import threading
 
+from prometheus_client import CollectorRegistry
+
 from access.principals import Principals
 from meldingshub.cli.common import stop_on_signals
 from meldingshub.components.router import RouterComponent
 from meldingshub.logging import configure_logging
 from meldingshub.settings import Settings
+from meldingshub.supervisor import Supervisor
+from metrics.components import ComponentMetrics
 from schemas.reader import MessageReader
 from tests.support.corpus_register import accepted_samples, consistent, register_for
 
@@ -28,7 +32,8 @@ def main() -> None:
     stop = stop_on_signals()
     ready = threading.Thread(target=_announce, args=(router, stop), daemon=True)
     ready.start()
-    router.run(stop)
+    # Supervised as in `meldingshub run router`: a failed run is restarted with back-off.
+    Supervisor(router, ComponentMetrics(CollectorRegistry(), [router.name])).run(stop)
 
 
 def _announce(router: RouterComponent, stop: threading.Event) -> None:
