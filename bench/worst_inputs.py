@@ -4,9 +4,9 @@ Each case runs in a fresh interpreter per stage, so its peak RSS is its own:
 
 * ``ingress``: the gate's screen (hardened parse, envelope, sender check) plus the one
   record it writes;
-* ``router``: the reader (parse, envelope, caps, validation) plus one copy of the
-  document per receiver, which is what the router hands its producer in one
-  transaction (the claim-check that would carry it once is not built yet).
+* ``router``: the reader (parse, envelope, caps, validation) plus what each receiver's
+  record carries of the document, which is what the router hands its producer in one
+  transaction (a claim check for several receivers or a large document: it is carried once).
 
 Cases: a typical corpus dialogmelding (the baseline of this run), the largest
 document of empty elements, the largest document at the element/attribute budget,
@@ -107,13 +107,16 @@ def work(raw):
     return "written" if kept else "empty"
 """,
     "router": """
+from routing.outputs import carried_payload
 from schemas.reader import MessageReader
+from schemas.records import PayloadRef
 reader = MessageReader(settings)
 def work(raw):
     result = reader.read(raw)
     if result.problem is not None and result.problem.code.value == "T99":
         return "rejected T99"
-    queued = [bytearray(raw) for _ in range(receivers)]  # one record per receiver
+    carried, _claim = carried_payload(raw, receivers, PayloadRef("hub.inbound", 0, 0))
+    queued = [bytearray(carried) for _ in range(receivers)]  # one record per receiver
     verdict = "routed" if result.accepted else "rejected " + result.problem.code.value
     return f"{{verdict}} ({{len(queued)}} records)"
 """,

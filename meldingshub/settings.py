@@ -88,6 +88,23 @@ class Settings(BaseSettings):
             self.store = StoreSettings(dsn=f"sqlite:///{self.data_dir / 'meldingshub.sqlite3'}")
         return self
 
+    @model_validator(mode="after")
+    def _documents_outlive_delivery(self) -> "Settings":
+        """Claim checks point into ``hub.inbound``: it must keep a document longer than
+        delivery may take to deliver it, or a late attempt would find it gone."""
+        retention = self.kafka.topics.inbound.config.get("retention.ms", "-1")
+        if not retention.lstrip("-").isdigit():
+            raise ValueError(
+                f"kafka.topics.inbound.config retention.ms is not a number: {retention}"
+            )
+        if int(retention) >= 0 and int(retention) < self.delivery.max_age_s * 2000:
+            raise ValueError(
+                f"kafka.topics.inbound.config retention.ms ({retention}) must be at least twice "
+                f"delivery.max_age_s ({self.delivery.max_age_s} s): undelivered messages are "
+                "read from hub.inbound; raise the retention or lower the age"
+            )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -24,6 +24,7 @@ from schemas.records import (
     UNKNOWN_MESSAGE_TYPE,
     InboundMessage,
     MessageEvent,
+    PayloadRef,
     RejectedMessage,
     RejectStage,
     RoutedMessage,
@@ -36,6 +37,24 @@ from schemas.vocabulary import (
     EventType,
     Family,
 )
+
+INLINE_PAYLOAD_MAX_BYTES = 1024 * 1024
+"""A document this small, routed to one receiver, travels inside its ``RoutedMessage``
+(delivery needs no second read); any other is claim-checked (:class:`PayloadRef`)."""
+
+
+def carried_payload(
+    payload: bytes, receivers: int, where: PayloadRef | None
+) -> tuple[bytes, PayloadRef | None]:
+    """What each receiver's record carries: the document, or a claim check naming ``where``.
+
+    A message routed to several receivers, or a large one, costs its size once: the
+    document stays where it is (``where``, its ``hub.inbound`` record) and every
+    receiver's record refers to it.
+    """
+    if where is None or (receivers <= 1 and len(payload) <= INLINE_PAYLOAD_MAX_BYTES):
+        return payload, None
+    return b"", where
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +97,11 @@ class OutputBuilder:
         now: datetime,
         original_received_at: datetime | None = None,
         principals: Principals | None = None,
+        payload_at: PayloadRef | None = None,
     ) -> Outputs:
         """Records for ``decision``; ``original_received_at``: when the hub received the
-        message a receiver's AppRec answers (for the round-trip time)."""
+        message a receiver's AppRec answers (for the round-trip time); ``payload_at``: the
+        record that holds ``payload``, for claim checks (none: always carried inline)."""
         envelope = decision.envelope
         out = Outputs()
         out.events.append(self._event(EventType.ACCEPTED, inbound, envelope, now, register))
@@ -94,7 +115,7 @@ class OutputBuilder:
         if decision.dedup_key is not None:
             out.remember = (decision.dedup_key, str(inbound.hub_message_id))
         if isinstance(decision, Routed):
-            self._routed(decision, inbound, payload, now, out, original_received_at)
+            self._routed(decision, inbound, payload, now, out, original_received_at, payload_at)
         else:
             self._rejected(decision, inbound, payload, register, now, out, principals)
         return out
@@ -107,9 +128,11 @@ class OutputBuilder:
         now: datetime,
         out: Outputs,
         original_received_at: datetime | None,
+        payload_at: PayloadRef | None,
     ) -> None:
         envelope, sender = decision.envelope, decision.sender
         is_apprec = envelope.family is Family.APPREC
+        carried, claim = carried_payload(payload, len(decision.deliveries), payload_at)
         for delivery in decision.deliveries:
             resolution = delivery.resolution
             out.routed.append(
@@ -134,7 +157,8 @@ class OutputBuilder:
                     routed_at=now,
                     size_bytes=len(payload),
                     attachment_count=envelope.attachment_count,
-                    payload=payload,
+                    payload=carried,
+                    payload_ref=claim,
                 )
             )
             rtt = None

@@ -117,6 +117,24 @@ class InboundMessage:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PayloadRef:
+    """Claim check: the Kafka record whose value is a routed message's document.
+
+    A document routed to several receivers, or a large one, is kept once (on ``hub.inbound``,
+    where it already is) and each receiver's ``RoutedMessage`` names it, so one message costs
+    its size once in the router's transaction, not once per receiver.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+
+    def to_avro(self) -> dict[str, Any]:
+        """The value as the Avro schema names it."""
+        return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RoutedMessage:
     """A message routed to one receiver, with the document; the value on ``hub.outbound``."""
@@ -148,6 +166,8 @@ class RoutedMessage:
     ack_requested: bool = False
     apprec_version: str | None = None
     attachment_count: int = 0
+    payload_ref: PayloadRef | None = None
+    """Where the document is when ``payload`` is empty; delivery fetches it from there."""
 
     def __repr__(self) -> str:
         """Ids only: the payload may hold patient data."""
@@ -181,6 +201,7 @@ class RoutedMessage:
             "size_bytes": self.size_bytes,
             "attachment_count": self.attachment_count,
             "payload": self.payload,
+            "payload_ref": None if self.payload_ref is None else self.payload_ref.to_avro(),
         }
 
     @classmethod
@@ -208,6 +229,7 @@ class RoutedMessage:
             size_bytes=value["size_bytes"],
             attachment_count=value["attachment_count"],
             payload=value["payload"],
+            payload_ref=None if (ref := value.get("payload_ref")) is None else PayloadRef(**ref),
         )
 
 

@@ -27,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import NAMESPACE_URL, uuid5
@@ -68,6 +68,7 @@ from broker_adapters.delivery.outcomes import (
     delivery_status,
     given_up,
 )
+from broker_adapters.delivery.payloads import PayloadFetcher, PayloadUnavailableError
 from broker_adapters.delivery.retry import DueGate, RetryState, delivery_topics, retry_state
 from broker_adapters.delivery.settings import DeliverySettings
 from broker_adapters.delivery.webhook import WebhookEndpoint
@@ -211,6 +212,10 @@ class DeliveryComponent:
             kafka, bootstrap_servers, f"{delivery.group_id}-{delivery.instance_id}"
         )
         self._backlog = Backlog(self._admin_config, delivery.backlog_topic)
+        self._payloads = PayloadFetcher(
+            consumer_config(kafka, bootstrap_servers, f"{delivery.group_id}.payloads"),
+            delivery.call_timeout_s,
+        )
         self._breakers = Breakers(delivery.breaker)
         self._calls = Calls(delivery.call_workers)
         self._gate = DueGate()
@@ -257,6 +262,7 @@ class DeliveryComponent:
             producer.flush(5)
             if stop.is_set():  # not after a failure: the supervisor runs this worker again
                 self._calls.close()
+                self._payloads.close()
                 for endpoint in self._endpoints.values():
                     endpoint.close()
             log.info("delivery stopped", batches=self.committed_batches)
@@ -521,7 +527,11 @@ class DeliveryComponent:
         if endpoint is None:
             return Failed(f"no {kind} endpoint is configured in this hub")
         try:
-            return endpoint.deliver(call.handover)
+            message = self._payloads.resolve(call.handover.message)
+        except PayloadUnavailableError as exc:
+            return Failed(str(exc), permanent=exc.permanent)
+        try:
+            return endpoint.deliver(replace(call.handover, message=message))
         except Exception as exc:  # an endpoint must not raise; treat it as a failed attempt
             log.exception("endpoint raised", endpoint_kind=kind)
             return Failed(f"internal error in the {kind} endpoint ({type(exc).__name__})")
@@ -610,7 +620,7 @@ class DeliveryComponent:
             reason=reason,
         )
         topics = self._kafka.topics
-        rejected = given_up(message, reason, now)
+        rejected = given_up(self._self_contained(message), reason, now)
         outcome = DeliveryOutcome.FAILED
         records = [
             OutRecord(
@@ -643,6 +653,19 @@ class DeliveryComponent:
                 OutRecord(topic=topics.events.name, key=event.event_id.bytes, value=encode(event))
             )
         return records
+
+    def _self_contained(self, message: RoutedMessage) -> RoutedMessage:
+        """``message`` with its document, so its dead letter outlives ``hub.inbound``'s
+        retention; as it is when the document cannot be read (the reason says why)."""
+        try:
+            return self._payloads.resolve(message)
+        except PayloadUnavailableError as exc:
+            log.warning(
+                "dead letter without its document",
+                message_id=str(message.hub_message_id),
+                error=str(exc),
+            )
+            return message
 
     def _dead_letter(self, consumed: Message, reason: str, now: datetime) -> list[OutRecord]:
         """A record delivery cannot read: park it on ``hub.rejected`` for a look and a replay."""

@@ -148,6 +148,7 @@ class FileCatalogueIngress(IngressAdapter):
         settings = gate.settings
         self._poll_s = settings.file_poll_interval_s
         self._batch = settings.file_batch
+        self._bytes = settings.in_flight_bytes
         self._max_bytes = settings.max_message_bytes
         self._pause_s = float(settings.retry_after_s)
         self._write_wait_s = settings.write_timeout_s + _CONFIRM_MARGIN_S
@@ -198,9 +199,11 @@ class FileCatalogueIngress(IngressAdapter):
 
     def _pass(self, box: Inbox) -> int:
         """Send what is in ``processing/`` (left over or just claimed); return files finished."""
-        claimed = _complete_documents(box.processing)[: self._batch]
+        claimed = _within_budget(_complete_documents(box.processing), self._batch, self._bytes)
         room = self._batch - len(claimed)
-        for path in _complete_documents(box.path)[:room] if room > 0 else []:
+        budget = self._bytes - sum(_size(path) for path in claimed)
+        fresh = _complete_documents(box.path) if room > 0 and budget > 0 else []
+        for path in _within_budget(fresh, room, budget):
             target = box.processing / path.name
             if target.exists():
                 continue  # the same name is still being processed; take it next time
@@ -281,3 +284,22 @@ class FileCatalogueIngress(IngressAdapter):
         path.rename(target)
         # No file name in the log: senders choose names, and some put patient data in them.
         log.info("file refused", principal=box.principal.name, reason=refused.reason.value)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _within_budget(paths: list[Path], count: int, budget: int) -> list[Path]:
+    """The first ``paths``, at most ``count`` and about ``budget`` bytes (at least one)."""
+    taken: list[Path] = []
+    for path in paths[:count]:
+        size = _size(path)
+        if taken and size > budget:
+            break
+        taken.append(path)
+        budget -= size
+    return taken

@@ -27,8 +27,10 @@ class IngressSettings(BaseModel):
 
     amqp_url: SecretStr | None = None
     """``amqp://user:password@host:5672/vhost`` of RabbitMQ; set it to run the AMQP adapter."""
-    amqp_prefetch: int = Field(default=200, ge=1, le=10_000)
-    """Unacknowledged deliveries in flight; the durable writes of these overlap."""
+    in_flight_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    """Bytes of documents one AMQP or file adapter holds at once: file batches stop at it,
+    and the AMQP prefetch is as many largest documents as fit (RabbitMQ counts
+    deliveries, not bytes)."""
 
     file_root: Path = Path("inbox")
     """Default directory of the file catalogue, relative to the data directory:
@@ -44,6 +46,10 @@ class IngressSettings(BaseModel):
     """Partitions of each principal's ingress topic ``hub.ingress.<principal>``."""
     kafka_discovery_s: float = Field(default=10.0, gt=0, le=600)
     """How soon a new principal's ingress topic is consumed (metadata refresh interval)."""
+
+    def amqp_prefetch(self) -> int:
+        """Unacknowledged AMQP deliveries in flight: the byte budget in largest documents."""
+        return max(1, min(1000, self.in_flight_bytes // self.max_message_bytes))
 
     def enabled(self) -> frozenset[AdapterName]:
         """The adapters to run: the configured ones, plus AMQP when a URL is set."""

@@ -10,6 +10,10 @@ to spare. Producers, consumers and every topic the hub creates use this one figu
 record one of them takes is never refused by another."""
 
 
+PREFETCH_MAX_BYTES = 32 * 1024 * 1024
+"""Bytes a consumer reads ahead of what it processed (librdkafka's local queue)."""
+
+
 def client_config(settings: KafkaSettings, bootstrap_servers: str) -> dict[str, Any]:
     """Connection and security keys shared by every client."""
     config: dict[str, Any] = {
@@ -66,6 +70,9 @@ def consumer_config(
             "heartbeat.interval.ms": settings.heartbeat_interval_ms,
             "max.poll.interval.ms": settings.max_poll_interval_ms,
             "fetch.message.max.bytes": RECORD_MAX_BYTES,
+            # What librdkafka reads ahead into memory (it may pass this by one record): with
+            # the byte-bounded batches, what a consumer of large documents holds is bounded.
+            "queued.max.messages.kbytes": PREFETCH_MAX_BYTES // 1024,
             # The broker answers a fetch as soon as there is data or after this wait;
             # librdkafka's 500 ms default would dominate routing latency at moderate rates.
             "fetch.wait.max.ms": 20,

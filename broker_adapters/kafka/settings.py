@@ -16,7 +16,8 @@ class TopicSpec(BaseModel):
 
 
 _TOPIC_DEFAULTS: dict[str, dict[str, Any]] = {
-    "inbound": {"name": "hub.inbound", "partitions": 6},
+    # Seven days: delivery reads claim-checked documents from here for up to its max age.
+    "inbound": {"name": "hub.inbound", "partitions": 6, "config": {"retention.ms": "604800000"}},
     "outbound": {"name": "hub.outbound", "partitions": 6},
     "rejected": {"name": "hub.rejected", "partitions": 3},
     "events": {"name": "hub.events", "partitions": 3},

@@ -47,6 +47,10 @@ OnPartitions = Callable[[list[TopicPartition]], None]
 
 DEFAULT_BATCH_SIZE = 500
 """Records per transaction at most: large enough to amortise the commit, small enough to redo."""
+BATCH_MAX_BYTES = 32 * 1024 * 1024
+"""Bytes of consumed values per transaction, about (the records taken last may pass it)."""
+_TAKE_AT_ONCE = 16
+"""Records taken per step at most while a batch fills."""
 
 
 class FatalTransactionError(KafkaLayerError):
@@ -70,20 +74,33 @@ def produce_record(producer: Producer, record: OutRecord) -> None:
             producer.poll(0.05)
 
 
-def next_batch(consumer: Consumer, max_records: int, timeout_s: float) -> list[Message]:
-    """What has arrived, up to ``max_records``; waits (``timeout_s`` at most) only for the first.
+def next_batch(
+    consumer: Consumer, max_records: int, timeout_s: float, max_bytes: int = BATCH_MAX_BYTES
+) -> list[Message]:
+    """What has arrived, up to ``max_records`` and about ``max_bytes`` of values; waits
+    (``timeout_s`` at most) only for the first.
 
     ``consume(n, timeout)`` holds records back until ``n`` arrived or the timeout passed,
     adding the whole timeout to every record at moderate rates. Here the batch is whatever
     is there: small under light load (low latency), full under a backlog (high throughput).
+    Records are taken a few at a time (as many as fit at the average size so far) and taking
+    stops once ``max_bytes`` is reached, so a backlog of large documents makes short
+    batches, not one transaction of gigabytes; a record larger than ``max_bytes`` is a
+    batch of its own.
     """
-    messages = consumer.consume(max_records, 0)
-    if messages:
-        return messages
-    first = consumer.poll(timeout_s)
+    first = consumer.poll(timeout_s) if not (taken := consumer.consume(1, 0)) else taken[0]
     if first is None:
         return []
-    return [first, *consumer.consume(max_records - 1, 0)]
+    batch = [first]
+    size = len(first.value() or b"")
+    while size < max_bytes and len(batch) < max_records:
+        fit = (max_bytes - size) // max(size // len(batch), 1)  # records of the average size
+        more = consumer.consume(min(max_records - len(batch), _TAKE_AT_ONCE, max(fit, 1)), 0)
+        if not more:
+            break
+        batch.extend(more)
+        size += sum(len(m.value() or b"") for m in more)
+    return batch
 
 
 def commit_transaction(producer: Producer) -> None:

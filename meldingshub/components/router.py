@@ -45,6 +45,7 @@ from schemas.records import (
     INBOUND_HEADER,
     InboundMessage,
     MessageEvent,
+    PayloadRef,
     RejectedMessage,
     RejectStage,
     decode,
@@ -234,7 +235,10 @@ class RouterComponent:
         if isinstance(decision, Routed) and decision.envelope.family is Family.APPREC and originals:
             received_ms = next(iter(originals.values())).received_ms
             original = datetime.fromtimestamp(received_ms / 1000, UTC)
-        outputs = self._builder.build(decision, inbound, raw, index, now, original, principals)
+        where = PayloadRef(message.topic() or "", partition, message.offset() or 0)
+        outputs = self._builder.build(
+            decision, inbound, raw, index, now, original, principals, payload_at=where
+        )
         self._log(decision, inbound)
         return self._records(outputs, partition, now_ms)
 

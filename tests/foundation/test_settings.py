@@ -91,3 +91,21 @@ def test_cli_exits_2_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings(tmp_path / "absent.toml")
+
+
+def test_inbound_retention_must_outlast_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Undelivered documents are read from hub.inbound: it must keep them long enough."""
+    monkeypatch.setenv("MELDINGSHUB_DELIVERY__MAX_AGE_S", str(5 * 86_400))
+    with pytest.raises(SettingsError, match=r"retention\.ms"):
+        load_settings()
+    monkeypatch.setenv("MELDINGSHUB_DELIVERY__MAX_AGE_S", str(86_400))
+    assert load_settings().kafka.topics.inbound.config["retention.ms"] == "604800000"
+
+
+def test_amqp_prefetch_is_the_byte_budget_in_largest_documents() -> None:
+    from broker_adapters.ingress.settings import IngressSettings
+
+    assert IngressSettings().amqp_prefetch() == (256 << 20) // (35 << 20)
+    assert IngressSettings(in_flight_bytes=1024).amqp_prefetch() == 1
+    small = IngressSettings(max_message_bytes=1 << 20, in_flight_bytes=64 << 20)
+    assert small.amqp_prefetch() == 64

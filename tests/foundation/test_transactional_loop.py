@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-from confluent_kafka import Message, Producer
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from broker_adapters.kafka import (
     OutRecord,
@@ -15,6 +15,7 @@ from broker_adapters.kafka import (
     producer_config,
 )
 from broker_adapters.kafka.settings import KafkaSettings, TopicSettings, TopicSpec
+from broker_adapters.kafka.transactional import next_batch
 from tests.conftest import TopicFactory
 from tests.support.kafka import read_all
 
@@ -153,3 +154,31 @@ def test_failing_record_becomes_dead_letter_and_the_rest_flows(
     assert [(r.value(), dict(r.headers() or [])["error"]) for r in bad] == [
         (b"poison", b"ValueError")
     ]
+
+
+def test_batches_are_bounded_by_bytes_and_a_larger_record_is_a_batch_of_its_own(
+    kafka_bootstrap: str, topic_factory: TopicFactory
+) -> None:
+    """A backlog of large documents makes short transactions, not one of gigabytes."""
+    topic = topic_factory("bytes")
+    kib = 1024
+    sizes = [256 * kib] * 12 + [2048 * kib] + [256 * kib] * 4
+    producer = Producer({"bootstrap.servers": kafka_bootstrap, "message.max.bytes": 8 << 20})
+    for n, size in enumerate(sizes):
+        producer.produce(topic, value=bytes([n]) * size)
+    assert producer.flush(30) == 0
+    consumer = Consumer(consumer_config(KafkaSettings(), kafka_bootstrap, f"g-{topic}"))
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    batches: list[list[int]] = []
+    try:
+        while sum(map(len, batches)) < len(sizes):
+            batch = next_batch(consumer, 500, 10.0, max_bytes=1024 * kib)
+            assert batch, "records stopped arriving"
+            batches.append([len(m.value() or b"") for m in batch])
+    finally:
+        consumer.close()
+    assert [size for batch in batches for size in batch] == sizes  # all, in order
+    for batch in batches:  # the budget, passed by the last record taken at most
+        assert sum(batch[:-1]) < 1024 * kib, batches
+    assert [2048 * kib] in batches or any(b[-1] == 2048 * kib for b in batches)
+    assert max(len(b) for b in batches) <= 4

@@ -238,3 +238,44 @@ def test_a_thousand_files_across_a_kill_end_in_done_or_failed_and_route_once(
     per_message = Counter((m.msg_id, m.receiver_her_id, m.is_copy) for m in routed)
     assert set(per_message.values()) == {1}
     assert {m.msg_id for m in routed if not m.is_copy} == set(documents)
+
+
+def test_a_pass_takes_files_up_to_the_byte_budget(
+    kafka_bootstrap: str,
+    samples: list[Sample],
+    register_view: StaticRegister,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the adapter holds at once is bounded by bytes, not only by a count of files."""
+    settings = isolated_settings(kafka_bootstrap)
+    credentials = make_credentials(tmp_path, samples)
+    inbox = tmp_path / "inbox" / "epj"
+    inbox.mkdir(parents=True)
+    template = msghead_samples(samples)[0].raw
+    padding = b"<!--" + b"p" * (300 * 1024) + b"-->"
+    for n in range(8):
+        drop(inbox, f"m{n}.xml", with_new_msg_id(template)[0] + padding)
+    budget = 1024 * 1024
+    sent: list[int] = []
+    original = FileCatalogueIngress._send
+
+    def recording(self: FileCatalogueIngress, box: object, files: list[Path]) -> int:
+        sent.append(sum(p.stat().st_size for p in files))
+        return original(self, box, files)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FileCatalogueIngress, "_send", recording)
+    gate = IngressGate.create(
+        settings.kafka,
+        kafka_bootstrap,
+        IngressSettings(file_poll_interval_s=0.05, in_flight_bytes=budget),
+        register_view,
+    )
+    try:
+        with running(
+            FileCatalogueIngress(gate, PrincipalsFile(credentials.path), tmp_path / "inbox")
+        ):
+            wait_for(lambda: count(inbox / "done") == 8, 30, "files were not finished")
+    finally:
+        gate.close()
+    assert len(sent) >= 3 and max(sent) <= budget, sent

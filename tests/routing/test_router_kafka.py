@@ -8,11 +8,13 @@ import pytest
 
 from access.principals import Principal, Principals
 from addressregister.index import RegisterIndex
+from broker_adapters.delivery.payloads import PayloadFetcher, PayloadUnavailableError
+from broker_adapters.kafka.config import consumer_config
 from meldingshub.settings import Settings
-from routing.outputs import OutputBuilder
+from routing.outputs import INLINE_PAYLOAD_MAX_BYTES, OutputBuilder
 from routing.pipeline import decide
 from schemas.reader import MessageReader
-from schemas.records import MessageEvent, RejectedMessage, RoutedMessage, decode
+from schemas.records import MessageEvent, PayloadRef, RejectedMessage, RoutedMessage, decode
 from schemas.vocabulary import AppRecError, EventType, Family
 from tests.support.corpus_register import (
     Sample,
@@ -288,3 +290,41 @@ def test_a_message_sent_three_times_routes_once_also_across_a_restart(
     assert len(routed) == 1
     kinds = Counter(e.event_type for e in seen)
     assert kinds == Counter({EventType.ACCEPTED: 3, EventType.ROUTED: 1, EventType.DUPLICATE: 2})
+
+
+def test_a_document_for_several_receivers_is_carried_once_and_read_back_whole(
+    kafka_bootstrap: str, samples: list[Sample], register: RegisterIndex, reader: MessageReader
+) -> None:
+    """Claim check: copies name the inbound record instead of carrying the document each."""
+    with_copy = next(s for s in samples if s.envelope.copy_receivers)
+    single = next(
+        s
+        for s in samples
+        if not s.envelope.copy_receivers
+        and s.envelope.family is Family.DIALOG
+        and len(s.raw) <= INLINE_PAYLOAD_MAX_BYTES
+    )
+    settings = isolated_settings(kafka_bootstrap)
+    inbound_topic = settings.kafka.topics.inbound.name
+    sent = send_inbound(kafka_bootstrap, inbound_topic, [with_copy.raw, single.raw])
+    with running_router(settings, register, reader):
+        routed = outbound(settings, 3)
+    copies = [r for r in routed if r.hub_message_id == sent[0].hub_message_id]
+    alone = [r for r in routed if r.hub_message_id == sent[1].hub_message_id]
+    assert len(copies) == 2 and {r.is_copy for r in copies} == {True, False}
+    assert all(r.payload == b"" and r.payload_ref is not None for r in copies)
+    (ref,) = {r.payload_ref for r in copies}
+    assert isinstance(ref, PayloadRef) and ref.topic == inbound_topic
+    assert alone[0].payload == single.raw and alone[0].payload_ref is None
+
+    fetcher = PayloadFetcher(
+        consumer_config(settings.kafka, kafka_bootstrap, "test.payloads"), timeout_s=5
+    )
+    try:
+        resolved = [fetcher.resolve(r) for r in copies]
+        assert all(r.payload == with_copy.raw and r.payload_ref is None for r in resolved)
+        assert fetcher.reads == 1  # the second copy came from the cache
+        with pytest.raises(PayloadUnavailableError):
+            fetcher.read(dataclasses.replace(ref, topic=f"{inbound_topic}.missing"))
+    finally:
+        fetcher.close()

@@ -170,7 +170,7 @@ RELEASED_FINGERPRINTS = {
     "no.meldingshub.InboundMessage": ["3b0d5678e5ebf896"],
     "no.meldingshub.MessageEvent": ["6b06bbe26c4edb57"],
     "no.meldingshub.RejectedMessage": ["3a26c8abdb9a4d72", "56e6e830e988bb27"],
-    "no.meldingshub.RoutedMessage": ["5a3aaba31399918c"],
+    "no.meldingshub.RoutedMessage": ["5a3aaba31399918c", "529d8fdee9e5c437"],
 }
 
 
