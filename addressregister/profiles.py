@@ -253,6 +253,10 @@ ROLES: dict[str, tuple[tuple[MessageProfile, ...], tuple[MessageProfile, ...]]] 
         profile(("FODSELSMELDING", "DODSMELDING")),
         profile(("DIALOG_NOTAT",)),
     ),
+    "npr": (
+        profile(("NPR_MELDING",), DIALOG_TYPES),
+        profile(DIALOG_TYPES),
+    ),
     "kreftregisteret": (
         profile(("KREFTMELDING",), DIALOG_TYPES),
         profile(DIALOG_TYPES),

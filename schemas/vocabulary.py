@@ -40,6 +40,8 @@ class Category(StrEnum):
     ANNET = "annet"
     UKJENT = "ukjent"
     """The party is not in the register (for example a rejected, unknown receiver)."""
+    NPR = "npr"
+    """Norsk pasientregister (part of Helsedirektoratet in 2019-2020; counted on its own)."""
 
 
 class AddressingMode(StrEnum):
