@@ -22,6 +22,11 @@ SERV_REQ = PartyLayout("hcp", "ServReq", "Requester", "ServProvider", "CopyDest"
 SERV_RPRT = PartyLayout("hcp", "ServRprt", "ServProvider", "Requester", "CopyDest")
 SERV_REPORT = PartyLayout("hcp", "ServReport", "ServProvider", "Requester", "CopyDest")
 ANY = ("*",)
+# The hub's names for messages whose standard has no 8279 code, listed before "*" so that a
+# sender (and the simulator) can name them; any other code is taken by the namespace too.
+SYSVAK = ("SYSVAK", "*")
+KREFTMELDING = ("KREFTMELDING", "*")
+NPR_MELDING = ("NPR_MELDING", "*")
 
 
 def _other(
@@ -43,13 +48,13 @@ NAV, HELFO, FHI = Category.NAV, Category.HELFO, Category.FHI
 KREFT, NPR, ANNET = Category.KREFTREGISTERET, Category.NPR, Category.ANNET
 
 _NATIONAL = (
-    # NAV (MeldingsVersjoner: NAVmeldinger)
+    # NAV (MeldingsVersjoner: NAVmeldinger); the newer sykmelding first, as senders use it
     _other("Legeerklæring", "1.0", f"{KITH}/legeerklaring/2008-06-06", ("LEGEERKL",),
            ("Legeerklaring",), NAV),
-    _other("Sykmelding", "1.1", f"{KITH}/sykmelding/2011-03-04", ("SYKMELD",), (), NAV),
     _other("Sykmelding (helseopplysninger til NAV)", "1.3",
            f"{KITH}/helseopplysningerNAV/2013-10-01", ("SYKMELD",),
            ("HelseOpplysningerArbeidsuforhet",), NAV),
+    _other("Sykmelding", "1.1", f"{KITH}/sykmelding/2011-03-04", ("SYKMELD",), (), NAV),
     _other("InnrapporteringTrekk", "1.0", f"{KITH}/nav/innrapporteringtrekk/2010-02-04", ANY,
            ("InnrapporteringTrekk",), NAV),
     # HELFO: doctors' and therapists' claims for direct settlement, and HELFO's look-ups
@@ -71,21 +76,23 @@ _NATIONAL = (
     _other("Egenerklæring", "2012-05-12", f"{KITH}/egenerklæring/2012-05-12", ANY, (), HELFO),
     # FHI: SYSVAK (the vaccination register), requests and FHI's responses
     *(
-        _other(f"SYSVAK {name}", "1.0", f"{KITH}/sysvak/{name.lower()}/2008-01-01", ANY,
+        _other(f"SYSVAK {name}", "1.0", f"{KITH}/sysvak/{name.lower()}/2008-01-01", SYSVAK,
                (name,), FHI)
         for name in ("HendelseRequest", "HendelseResponse", "KodeverkRequest",
                      "KodeverkResponse", "SokRequest", "SokResponse")
     ),
     # Kreftregisteret
-    _other("Kreftmelding solide svulster", "1.0", f"{KITH}/solide", ANY, ("Melding",), KREFT),
-    _other("Kreftmelding brystkreft", "1.0", f"{KITH}/brystkreft", ANY, ("Melding",), KREFT),
-    _other("Kreftmelding ikke-solide svulster", "1.0", f"{KITH}/nonsolide", ANY, ("Melding",),
-           KREFT),
+    *(
+        _other(f"Kreftmelding {name}", "1.0", f"{KITH}/{folder}", KREFTMELDING, ("Melding",),
+               KREFT)
+        for name, folder in (("solide svulster", "solide"), ("brystkreft", "brystkreft"),
+                             ("ikke-solide svulster", "nonsolide"))
+    ),
     # NPR (Norsk pasientregister)
-    _other("NPR-melding", "53.1.2", f"{NPR_HOST}/53_1_2", ANY, ("Melding",), NPR),
-    _other("NPR-melding (ide)", "53.1.2", f"{NPR_HOST}/53_1_2_ide", ANY, ("Melding",), NPR),
-    _other("IPLOS", "2018", f"{NPR_HOST}/iplos/2018", ANY, ("IPLOS",), NPR),
-    _other("NPR behandlerkravmelding", "0.78", NPR_HOST, ANY, ("Melding",), NPR),
+    _other("NPR-melding", "53.1.2", f"{NPR_HOST}/53_1_2", NPR_MELDING, ("Melding",), NPR),
+    _other("NPR-melding (ide)", "53.1.2", f"{NPR_HOST}/53_1_2_ide", NPR_MELDING, ("Melding",), NPR),
+    _other("IPLOS", "2018", f"{NPR_HOST}/iplos/2018", NPR_MELDING, ("IPLOS",), NPR),
+    _other("NPR behandlerkravmelding", "0.78", NPR_HOST, NPR_MELDING, ("Melding",), NPR),
     # Arbeidstilsynet: not one of the monitor's national bodies
     _other("Melding om arbeidsrelatert sykdom eller skade", "2008-09-29",
            f"{KITH}/dat/moas/2008-09-29", ANY, ("Moas",), ANNET),
