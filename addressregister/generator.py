@@ -7,8 +7,8 @@ trusts and private hospitals with departments, about 1,800 GP practices with
 about 5,000 GPs as persons, contract specialists, physiotherapists, about 1,000
 pharmacies, laboratories, radiology institutes and the national bodies
 (Reseptformidleren, NAV, HELFO, FHI, Helsedirektoratet, Skatteetaten,
-Kreftregisteret, and the medicines agency). Names and service codes are synthetic;
-the code lists (8663, 8668, ...) and business types (9040) are the real ones.
+Kreftregisteret, Norsk pasientregister and the medicines agency). Names and service codes are
+synthetic; the code lists (8663, 8668, ...) and business types (9040) are the real ones.
 The national bodies get the HER-ids the shipped category table names.
 """
 
@@ -88,6 +88,11 @@ NATIONAL_BODIES: tuple[tuple[int, str, str, tuple[str, ...]], ...] = (
     (90040, "Helsedirektoratet", "helsedirektoratet", ("Norsk pasientregister",)),
     (90050, "Skatteetaten", "skatteetaten", ("Folkeregisteret",)),
     (90060, "Kreftregisteret", "kreftregisteret", ("Kreftmeldinger",)),
+)
+LATE_NATIONAL_BODIES: tuple[tuple[int, str, str], ...] = (
+    # Added after the first release: generated last, so every other party keeps its HER-id
+    # and name for a given seed.
+    (90070, "Norsk pasientregister", "npr"),
 )
 
 FIRST_HER_ID = 1_000_000
@@ -372,6 +377,8 @@ def generate_national_register(
         builder.organisation(
             f"{builder.place_name()} tannklinikk", "110", "dental", somewhere().number
         )
+    for number, name, role in LATE_NATIONAL_BODIES:
+        builder.organisation(name, "113", role, "0301", her_id=number)
     builder.flush_progress()
     return builder.parties
 

@@ -121,7 +121,7 @@ ROLES: dict[str, tuple[tuple[MessageProfile, ...], tuple[MessageProfile, ...]]] 
             ("REQ_RTG",),
             ("MEDISINSKE_OPPLYSNINGER", "KONSULTASJON"),
             ERESEPT_PRESCRIBER_TO_RF,
-            ("SYKMELD", "LEGEERKL", "LOM", "DODSMELDING"),
+            ("SYKMELD", "LEGEERKL", "LOM", "DODSMELDING", "BEHANDLERKRAV", "SYSVAK"),
         ),
     ),
     "specialist": (
@@ -133,12 +133,12 @@ ROLES: dict[str, tuple[tuple[MessageProfile, ...], tuple[MessageProfile, ...]]] 
             LAB_REQUESTS,
             ("REQ_RTG",),
             ERESEPT_PRESCRIBER_TO_RF,
-            ("SYKMELD", "LEGEERKL"),
+            ("SYKMELD", "LEGEERKL", "BEHANDLERKRAV"),
         ),
     ),
     "physiotherapist": (
         profile(DIALOG_TYPES, ("HENVISNING", "HENVISNING_REHAB"), ("EPIKRISE",)),
-        profile(DIALOG_TYPES, ("TILBAKEMELD",), ("LEGEERKL",)),
+        profile(DIALOG_TYPES, ("TILBAKEMELD",), ("LEGEERKL", "BEHANDLERKRAV")),
     ),
     "municipality": (
         profile(PLO_TYPES, DIALOG_TYPES, ("EPIKRISE", "SVAR_RTG", "SVAR_LAB")),
@@ -190,6 +190,7 @@ ROLES: dict[str, tuple[tuple[MessageProfile, ...], tuple[MessageProfile, ...]]] 
             ("REQ_RTG",),
             ERESEPT_PRESCRIBER_TO_RF,
             ("NPR_MELDING", "FODSELSMELDING", "DODSMELDING", "KREFTMELDING", "SYKMELD"),
+            ("SYSVAK",),
         ),
     ),
     "hospital_lab": (
@@ -238,11 +239,11 @@ ROLES: dict[str, tuple[tuple[MessageProfile, ...], tuple[MessageProfile, ...]]] 
         profile(DIALOG_TYPES),
     ),
     "helfo": (
-        profile(("ERM10",), ERESEPT_SETTLEMENT_CLAIMS, DIALOG_TYPES),
+        profile(("ERM10", "LOM", "BEHANDLERKRAV"), ERESEPT_SETTLEMENT_CLAIMS, DIALOG_TYPES),
         profile(ERESEPT_SETTLEMENT_ANSWERS, DIALOG_TYPES),
     ),
     "fhi": (
-        profile(("LOM", "DODSMELDING"), DIALOG_TYPES),
+        profile(("SYSVAK", "DODSMELDING"), DIALOG_TYPES),
         profile(DIALOG_TYPES),
     ),
     "helsedirektoratet": (
@@ -252,6 +253,10 @@ ROLES: dict[str, tuple[tuple[MessageProfile, ...], tuple[MessageProfile, ...]]] 
     "skatteetaten": (
         profile(("FODSELSMELDING", "DODSMELDING")),
         profile(("DIALOG_NOTAT",)),
+    ),
+    "npr": (
+        profile(("NPR_MELDING",), DIALOG_TYPES),
+        profile(DIALOG_TYPES),
     ),
     "kreftregisteret": (
         profile(("KREFTMELDING",), DIALOG_TYPES),

@@ -32,6 +32,7 @@ NATIONAL_BODIES = frozenset(
         Category.HELSEDIREKTORATET.value,
         Category.SKATTEETATEN.value,
         Category.KREFTREGISTERET.value,
+        Category.NPR.value,  # part of Helsedirektoratet in the years of the published figures
     }
 )
 """Messages of family ``other`` are medical messages only when they go to or come from these."""

@@ -29,6 +29,8 @@ from schemas.records import (
     RejectStage,
     RoutedMessage,
 )
+from schemas.sender_address import SenderAddress, read_sender_address
+from schemas.settings import SchemaSettings
 from schemas.vocabulary import (
     AddressingMode,
     AppRecError,
@@ -37,6 +39,11 @@ from schemas.vocabulary import (
     EventType,
     Family,
 )
+from schemas.xmlparse import ParseLimits
+
+UNKNOWN_TYPE_APPREC_VERSION: AppRecVersion = "1.0"
+"""The AppRec version that answers a message of a type the hub does not know: the oldest,
+which every system on the network reads."""
 
 INLINE_PAYLOAD_MAX_BYTES = 1024 * 1024
 """A document this small, routed to one receiver, travels inside its ``RoutedMessage``
@@ -84,9 +91,15 @@ class Outputs:
 class OutputBuilder:
     """Builds the records for a decision; holds the settings and the hub's identity."""
 
-    def __init__(self, settings: RoutingSettings, principals: Principals) -> None:
+    def __init__(
+        self,
+        settings: RoutingSettings,
+        principals: Principals,
+        limits: ParseLimits | None = None,
+    ) -> None:
         self._settings = settings
         self._principals = principals
+        self._limits = limits or SchemaSettings().parse_limits()
 
     def build(
         self,
@@ -250,7 +263,7 @@ class OutputBuilder:
                 reason=decision.reason,
             )
         )
-        apprec = self._negative_apprec(decision, inbound, register, now, principals)
+        apprec = self._negative_apprec(decision, inbound, register, now, principals, payload)
         if apprec is not None:
             out.routed.append(apprec)
             out.events.append(
@@ -280,15 +293,15 @@ class OutputBuilder:
         register: RegisterIndex,
         now: datetime,
         principals: Principals | None = None,
+        payload: bytes | None = None,
     ) -> RoutedMessage | None:
-        """The hub's AppRec for a rejection, to the sender; None where the standard has none."""
+        """The hub's AppRec for a rejection, to the sender; None where the standard has none.
+
+        A message of a type the hub does not know (T10) is answered too, in AppRec
+        :data:`UNKNOWN_TYPE_APPREC_VERSION`: the sender can be told, so it must be.
+        """
         envelope = decision.envelope
-        if (
-            envelope is None
-            or envelope.family is Family.APPREC
-            or not envelope.msg_id
-            or envelope.apprec_version is None
-        ):
+        if envelope is None or envelope.family is Family.APPREC or not envelope.msg_id:
             return None
         answer_to = self._answer_to(
             decision, inbound, envelope, register, principals or self._principals
@@ -299,13 +312,15 @@ class OutputBuilder:
             register,
             answer_to=answer_to,
             apprec_id=uuid5(inbound.hub_message_id, "hub-apprec"),
-            version=envelope.apprec_version,
+            version=envelope.apprec_version or UNKNOWN_TYPE_APPREC_VERSION,
             code=decision.code,
             reason=decision.reason,
             original_type=envelope.message_type or UNKNOWN_MESSAGE_TYPE,
             original_gen_date=envelope.gen_date,
             original_msg_id=envelope.msg_id,
             now=now,
+            # a spoofed message's sender address is the one it falsely claims: never echoed
+            original=None if decision.spoofing else payload,
         )
 
     def hub_apprec(
@@ -321,9 +336,13 @@ class OutputBuilder:
         original_gen_date: str | None,
         original_msg_id: str,
         now: datetime,
+        original: bytes | None = None,
     ) -> RoutedMessage | None:
         """A negative AppRec from the hub to organisation ``answer_to``, routed like any message
-        (also used by delivery for X99 "not delivered"); None when it has no receiving party."""
+        (also used by delivery for X99 "not delivered"); None when it has no receiving party.
+
+        ``original``: the answered document, whose sender address the AppRec's ``Receiver``
+        echoes when that sender is ``answer_to``."""
         resolution = resolve_receiver(
             register, PartyRef(organisation_her_id=answer_to), "APPREC", None, now
         )
@@ -343,6 +362,7 @@ class OutputBuilder:
             original_type=original_type,
             original_gen_date=original_gen_date,
             original_msg_id=original_msg_id,
+            receiver_address=self._address(original, answer_to),
         )
         ingress = InboundMessage(
             hub_message_id=apprec_id,
@@ -370,6 +390,17 @@ class OutputBuilder:
             size_bytes=len(document),
             payload=document,
         )
+
+    def _address(self, original: bytes | None, answer_to: int) -> SenderAddress | None:
+        """The original's sender address when it names organisation ``answer_to`` (by HER-id,
+        or by organisation number only); else None, and the AppRec names the organisation."""
+        if original is None:
+            return None
+        address = read_sender_address(original, self._limits)
+        if address is None or address.organisation is None:
+            return None
+        stated = address.organisation.id_of("HER")
+        return address if stated is None or stated == str(answer_to) else None
 
     def _answer_to(
         self,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
-from schemas.vocabulary import Family
+from schemas.vocabulary import Category, Family
 
 Container = Literal["msghead", "message", "apprec"]
 """How the document arrives: in MsgHead, with its own ``Message`` root, or as ``AppRec``."""
@@ -47,7 +47,8 @@ class CatalogueEntry:
     namespace: str
     """The payload (or root) namespace; for dated series (e-resept) the prefix before the date."""
     type_codes: tuple[str, ...]
-    """Accepted type codes; a trailing ``*`` accepts every code with that prefix."""
+    """Accepted type codes; a trailing ``*`` accepts every code with that prefix, and ``*``
+    alone any code (the standard has no code of kodeverk 8279 the hub knows)."""
     container: Container
     parties: PartyLayout
     apprec_version: Literal["1.0", "1.1"] | None
@@ -58,6 +59,10 @@ class CatalogueEntry:
     """Our own schema file in ``schemas/xsd``; ``None`` means envelope-only validation."""
     dated_series: bool = False
     """``namespace`` is a prefix; the version is the date that follows it."""
+    receiver_category: Category | None = None
+    """The national body whose traffic this is (the receiver of its requests and reports,
+    the sender of its answers), as the statistics count it; ``None``: messages between
+    health services, counted by the register's categories of the parties alone."""
 
     def accepts_type(self, type_code: str) -> bool:
         """Whether ``type_code`` is one of this standard's message types."""

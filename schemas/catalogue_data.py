@@ -7,8 +7,9 @@ support a new version, add a row here; no code changes.
 
 from typing import Literal
 
+from schemas import catalogue_other
 from schemas.catalogue import CatalogueEntry, PartyLayout
-from schemas.vocabulary import Family
+from schemas.vocabulary import Category, Family
 
 KITH = "http://www.kith.no/xmlstds"
 EHELSE = "http://ehelse.no/xmlstds"
@@ -199,15 +200,25 @@ _ERESEPT_MESSAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("92", ("Reseptliste",)), ("921", ("M921",)), ("922", ("M922",)),
     ("93", ("M93",)), ("94", ("ReseptNedlasting",)), ("95", ("M95",)), ("96", ("M96",)),
     ("97", ("M97",)), ("98", ("M98",)),
+    ("25", ("LegemidlerIBruk",)), ("254", ("LegemidlerIBruk",)),
+    ("9na1", ("M9NA1",)), ("9na2", ("M9NA2",)), ("9na3", ("M9NA3",)), ("9na4", ("M9NA4",)),
 )  # fmt: skip
+# Whose traffic an M-message is: HELFO's (applications, settlement claims and their answers),
+# the medicines agency's (annet), else Reseptformidleren's.
+_ERESEPT_BODIES = {
+    "2": Category.HELFO, "12": Category.HELFO, "18": Category.HELFO, "22": Category.HELFO,
+    "23": Category.HELFO, "3": Category.ANNET, "14": Category.ANNET, "15": Category.ANNET,
+}  # fmt: skip
 _ERESEPT_HOSTS = ("http://www.kith.no/xmlstds/eresept", "http://www.ehelse.no/xmlstds/eresept")
 
 
 def _eresept() -> tuple[CatalogueEntry, ...]:
     return tuple(
         CatalogueEntry(
-            Family.ERESEPT, f"e-resept M{number}", "", f"{host}/m{number}/", (f"ERM{number}",),
-            "msghead", IN_MSGHEAD, "1.0", roots, "eresept-payload.xsd", dated_series=True,
+            Family.ERESEPT, f"e-resept M{number.upper()}", "", f"{host}/m{number}/",
+            (f"ERM{number.upper()}",), "msghead", IN_MSGHEAD, "1.0", roots,
+            "eresept-payload.xsd", dated_series=True,
+            receiver_category=_ERESEPT_BODIES.get(number, Category.RESEPTFORMIDLEREN),
         )
         for number, roots in _ERESEPT_MESSAGES
         for host in _ERESEPT_HOSTS
@@ -226,17 +237,8 @@ _APPREC = (
     ),
 )  # fmt: skip
 
-# Known messages outside the five medical families: no built-in schema (envelope-only
-# validation unless an official folder is configured).
-_OTHER = (
-    CatalogueEntry(
-        Family.OTHER, "Legeerklæring", "2008-06-06", f"{KITH}/legeerklaring/2008-06-06",
-        ("LEGEERKL",), "msghead", IN_MSGHEAD, "1.0", ("Legeerklaring",), None,
-    ),
-    CatalogueEntry(
-        Family.OTHER, "Legeoppgjørsmelding", "0.91", f"{KITH}/lom/2003-12-01", ("LOM",),
-        "msghead", IN_MSGHEAD, "1.0", ("Legeregning",), None,
-    ),
-)  # fmt: skip
-
-ENTRIES: tuple[CatalogueEntry, ...] = _DIALOG + _plo() + _BASIS + _eresept() + _APPREC + _OTHER
+# The national bodies' messages, older basis versions and the other standards of the
+# directorate's folder live in their own table.
+ENTRIES: tuple[CatalogueEntry, ...] = (
+    _DIALOG + _plo() + _BASIS + _eresept() + _APPREC + catalogue_other.ENTRIES
+)

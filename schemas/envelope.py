@@ -324,9 +324,9 @@ def read_envelope(root: etree._Element, catalogue: Catalogue) -> EnvelopeReading
     entry = classification.entry
     if entry is not None and (entry.container == "msghead" or local not in entry.payload_roots):
         entry = None
-        classification = Classification(
+        classification = Classification(  # a bare payload keeps its family; refused T10
             None,
-            Family.OTHER,
+            classification.family,
             classification.standard,
             classification.version,
             f"root element {local} is not how {classification.standard} messages arrive",

@@ -40,6 +40,8 @@ class Category(StrEnum):
     ANNET = "annet"
     UKJENT = "ukjent"
     """The party is not in the register (for example a rejected, unknown receiver)."""
+    NPR = "npr"
+    """Norsk pasientregister (part of Helsedirektoratet in 2019-2020; counted on its own)."""
 
 
 class AddressingMode(StrEnum):
@@ -115,6 +117,11 @@ class AppRecError(StrEnum):
         """Short Norwegian-neutral English text for operators (never message content)."""
         return _APPREC_ERROR_TEXT[self]
 
+    @property
+    def norwegian_name(self) -> str:
+        """The code's name in kodeverk 8221: what EPJ systems show their users as ``DN``."""
+        return _APPREC_ERROR_NAMES[self]
+
 
 _APPREC_ERROR_TEXT: dict[AppRecError, str] = {
     AppRecError.E10: "invalid message id",
@@ -138,4 +145,33 @@ _APPREC_ERROR_TEXT: dict[AppRecError, str] = {
     AppRecError.T10: "message format not supported",
     AppRecError.T99: "other format error",
     AppRecError.X99: "other error",
+}
+
+
+_APPREC_ERROR_NAMES: dict[AppRecError, str] = {
+    AppRecError.E10: "Ugyldig meldingsidentifikator",
+    AppRecError.E20: "Lege finnes ikke",
+    AppRecError.E21: "Mottaker finnes ikke",
+    AppRecError.E30: "Pasientens fødselsnummer mangler",
+    AppRecError.E31: "Pasientens fødselsnummer er feil",
+    AppRecError.E32: "Pasientens navn mangler",
+    # E33 and E34: their exact 8221 wording was not at hand when this was written (uncertain);
+    # the hub never sends them itself (patient checks are the receiver's).
+    AppRecError.E33: "Pasientens navn er feil",
+    AppRecError.E34: "Pasientens adresse mangler eller er feil",
+    AppRecError.E35: "Pasienten finnes ikke i mottakersystemet",
+    AppRecError.E36: "Pasientopplysninger er utilstrekkelige",
+    AppRecError.E53: (
+        "Pasientens fødselsnummer eller D-nummer finnes ikke registrert i Folkeregisteret"
+    ),
+    AppRecError.E54: "Pasientens fødselsnummer er ikke registrert i mottakersystemet",
+    AppRecError.S01: "Feil på signatur",
+    AppRecError.S02: "Ugyldig sertifikat",
+    AppRecError.S03: "Tilbaketrukket sertifikat",
+    AppRecError.S99: "Annen feil på signatur eller sertifikat",
+    AppRecError.T01: "Ikke XML / ikke 'well formed' / uleselig",
+    AppRecError.T02: "XML validerer ikke",
+    AppRecError.T10: "Støtter ikke meldingsformatet",
+    AppRecError.T99: "Annen feil på format",
+    AppRecError.X99: "Annen feil",
 }

@@ -108,4 +108,5 @@ def not_delivered_apprec(
         original_gen_date=None,
         original_msg_id=msg_id,
         now=now,
+        original=message.payload,
     )

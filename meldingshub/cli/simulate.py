@@ -36,6 +36,9 @@ YEAR_APPREC_DELAY_S = (60.0, 4 * 3600.0)
 """Receivers answer a replayed year within minutes to hours."""
 LIVE_APPREC_DELAY_S = (1.0, 10.0)
 
+_MIX_OF_YEAR = {mix.year: mix.name for mix in MIXES.values()}
+"""The calibrated mix of each year a mix exists for."""
+
 
 def _duration(value: str | None) -> float | None:
     if value is None:
@@ -72,7 +75,13 @@ def _scale(value: str | None) -> int | None:
 @click.option("--duration", help="With --rate: stop after this long (90, 10m, 1h).")
 @click.option("--year", type=click.IntRange(2000, 2100), help="Send a whole year, scaled.")
 @click.option("--scale", help="With --year: 1:N of the national traffic, e.g. 1:1000.")
-@click.option("--mix", "mix_name", type=click.Choice(sorted(MIXES)), default="national-2019")
+@click.option(
+    "--mix",
+    "mix_name",
+    type=click.Choice(sorted(MIXES)),
+    default=None,
+    help="calibrated mix; default: the one of --year where there is one, else national-2019",
+)
 @click.option("--via", type=click.Choice(VIAS), default="kafka", show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option(
@@ -116,7 +125,7 @@ def simulate(
     duration: str | None,
     year: int | None,
     scale: str | None,
-    mix_name: str,
+    mix_name: str | None,
     via: str,
     seed: int,
     truth_path: Path | None,
@@ -150,7 +159,7 @@ def simulate(
     index = register_index(register or _default_register(settings), settings.address_register)
     traffic = Traffic(
         index,
-        MIXES[mix_name],
+        MIXES[mix_name or _MIX_OF_YEAR.get(year or 0, "national-2019")],
         seed=seed,
         fault_rate=fault_rate,
         principals=known,
@@ -169,7 +178,7 @@ def simulate(
         settings.statistics.timezone,
         via,
         {
-            "mix": mix_name,
+            "mix": mix_name or _MIX_OF_YEAR.get(year or 0, "national-2019"),
             "seed": seed,
             "fault_rate": fault_rate,
             "year": year,

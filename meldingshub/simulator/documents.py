@@ -23,7 +23,7 @@ from addressregister.model import CommunicationParty
 from schemas.catalogue import CatalogueEntry, default_catalogue
 from schemas.catalogue_data import BASE64_NAMESPACE, MSGHEAD_NAMESPACE
 from schemas.parties import PartyRef
-from schemas.vocabulary import AddressingMode, Family
+from schemas.vocabulary import AddressingMode, AppRecError, Family
 
 Encoding = Literal["UTF-8", "ISO-8859-1"]
 
@@ -177,7 +177,10 @@ def entry_for(message_type: str, standard_version: str, family: Family) -> Catal
 
     ``standard_version`` is the version (``1.6``) or, for e-resept, ignored.
     """
-    for entry in default_catalogue().entries:
+    entries = default_catalogue().entries
+    # a standard that names the code itself first; "*" rows take any code, so they come last
+    named = [e for e in entries if message_type in e.type_codes]
+    for entry in (*named, *entries):
         if entry.family is not family or not entry.accepts_type(message_type):
             continue
         if family is Family.ERESEPT:
@@ -456,7 +459,7 @@ def render(spec: DocumentSpec, rng: random.Random) -> bytes:
     if entry.family is Family.DIALOG:
         payload = _dialog_payload(spec, rng)
     else:
-        payload = _open_payload(spec, rng, entry.payload_roots[0])
+        payload = _open_payload(spec, rng, (*entry.payload_roots, "Melding")[0])
     return _msghead(spec, payload, rng)
 
 
@@ -483,7 +486,10 @@ def render_apprec(spec: AppRecSpec) -> bytes:
             b.add(institution, "TypeId", V="HER", DN="HER-id")
     b.add(root, "Status", V=spec.status, DN=_STATUS_TEXT[spec.status])
     if spec.error is not None:
-        b.add(root, "Error", V=spec.error, DN="Feil i pasientopplysninger", S=APPREC_ERROR_SYSTEM)
+        b.add(
+            root, "Error", V=spec.error, DN=AppRecError(spec.error).norwegian_name,
+            S=APPREC_ERROR_SYSTEM,
+        )  # fmt: skip
     original = b.add(root, "OriginalMsgId")
     b.add(original, "MsgType", V=spec.original_type, DN=spec.original_type)
     b.add(original, "IssueDate", spec.original_gen_date)

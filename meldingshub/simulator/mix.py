@@ -17,7 +17,7 @@ holds our own calibration; :data:`REFERENCE_2019` names which is which.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from schemas.vocabulary import AddressingMode, Category, Family
 
@@ -31,6 +31,8 @@ RF = Category.RESEPTFORMIDLEREN
 NAV = Category.NAV
 HELFO = Category.HELFO
 FHI = Category.FHI
+KREFT = Category.KREFTREGISTERET
+NPR = Category.NPR
 ANNET = Category.ANNET
 
 MONTHS = 12
@@ -132,6 +134,20 @@ _ERM1 = tuple(
     for sender, share in ERM1_SENDERS
 )
 
+OTHER_2019: tuple[Flow, ...] = (
+    # Our assumptions (README "Simulated national traffic"): no split is published, only that
+    # the other messages with the national bodies are the remainder of the medical total.
+    Flow(Family.OTHER, FASTLEGE, HELFO, (("LOM", 1.0),), 32_000_000),  # legeoppgjør
+    Flow(Family.OTHER, FASTLEGE, HELFO, (("BEHANDLERKRAV", 1.0),), 5_000_000),  # direct claims
+    Flow(Family.OTHER, FASTLEGE, NAV, (("SYKMELD", 0.72), ("LEGEERKL", 0.28)), 9_000_000),
+    Flow(Family.OTHER, HF, NAV, (("SYKMELD", 1.0),), 1_500_000),
+    Flow(Family.OTHER, FASTLEGE, FHI, (("SYSVAK", 1.0),), 4_000_000),
+    Flow(Family.OTHER, HF, FHI, (("SYSVAK", 1.0),), 1_000_000),
+    Flow(Family.OTHER, HF, NPR, (("NPR_MELDING", 1.0),), 5_000_000),
+    Flow(Family.OTHER, HF, KREFT, (("KREFTMELDING", 1.0),), 500_000),
+)  # fmt: skip
+"""The "other" medical messages of 2019, each to the national body that receives it."""
+
 NATIONAL_2019_FLOWS: tuple[Flow, ...] = (
     # --- PLO (4.5 M) -------------------------------------------------------------------------
     Flow(Family.PLO, HF, KOMMUNE, (
@@ -204,9 +220,8 @@ NATIONAL_2019_FLOWS: tuple[Flow, ...] = (
     Flow(Family.ERESEPT, FASTLEGE, RF, (("ERM5", 0.6), ("ERM911", 0.4)), 1_300_000),
     Flow(Family.ERESEPT, HF, RF, (("ERM5", 1.0),), 200_000),
     Flow(Family.ERESEPT, APOTEK, HELFO, (("ERM18", 1.0),), 2_000_000),
-    # --- other medical messages, to national bodies (58 M) ------------------------------------
-    Flow(Family.OTHER, FASTLEGE, NAV, (("LEGEERKL", 1.0),), 23_000_000),
-    Flow(Family.OTHER, FASTLEGE, FHI, (("LOM", 1.0),), 35_000_000),
+    # --- other medical messages, to national bodies (58 M, the remainder of 211.5 M) ----------
+    *OTHER_2019,
 )  # fmt: skip
 
 NATIONAL_2019 = Mix(
@@ -253,7 +268,38 @@ NATIONAL_2019 = Mix(
     ),
 )
 
-MIXES: dict[str, Mix] = {NATIONAL_2019.name: NATIONAL_2019}
+MEDICAL_TOTAL = {2019: 211_500_000, 2020: 193_500_000}
+"""Published "medisinske meldinger" per year (DOMAIN.md section 6)."""
+BASIS_2020 = 47_000_000
+ERM1_2020 = 28_400_000
+"""Prescriptions in 2020 (published); dispensing and the rest of e-resept follow 2019's ratios."""
+
+
+def _scaled(flow: Flow, factor: float) -> Flow:
+    if flow.monthly:
+        return replace(flow, monthly=tuple(round(n * factor) for n in flow.monthly))
+    return replace(flow, yearly=round(flow.yearly * factor))
+
+
+def _year_2020() -> tuple[Flow, ...]:
+    """2019's flows rescaled to the 2020 figures: basis to 47 M, e-resept to 28.4 M
+    prescriptions, PLO and dialog as in 2019 (no figure published), and the other messages
+    to the remainder of 193.5 M, each body keeping its 2019 share."""
+    totals = NATIONAL_2019.family_totals()
+    erm1_2019 = sum(sum(f.monthly) for f in NATIONAL_2019_FLOWS if f.types == (("ERM1", 1.0),))
+    factors = {
+        Family.BASIS: BASIS_2020 / totals[Family.BASIS],
+        Family.ERESEPT: ERM1_2020 / erm1_2019,
+    }
+    eresept = round(totals[Family.ERESEPT] * factors[Family.ERESEPT])
+    fixed = totals[Family.PLO] + totals[Family.DIALOG] + BASIS_2020 + eresept
+    factors[Family.OTHER] = (MEDICAL_TOTAL[2020] - fixed) / totals[Family.OTHER]
+    return tuple(_scaled(flow, factors.get(flow.family, 1.0)) for flow in NATIONAL_2019_FLOWS)
+
+
+NATIONAL_2020 = replace(NATIONAL_2019, name="national-2020", year=2020, flows=_year_2020())
+
+MIXES: dict[str, Mix] = {mix.name: mix for mix in (NATIONAL_2019, NATIONAL_2020)}
 """The mixes ``meldingshub simulate --mix`` knows."""
 
 

