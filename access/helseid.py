@@ -110,8 +110,10 @@ class HelseIdVerifier:
     ) -> HelseIdIdentity:
         """The caller's identity, or :class:`HelseIdRefused`.
 
-        ``url`` is the full request URL; ``dpop`` the ``DPoP`` header's value, or all its
-        values when the request repeated it (exactly one is required).
+        ``url`` is the full request URL as the server received it (``str(request.url)``);
+        ``dpop`` the ``DPoP`` header's value, or all its values when the request repeated
+        it (exactly one is required). A ``url`` that is not absolute http(s) is the
+        caller's bug and raises ``ValueError``.
         """
         try:
             identity = self._verify(method, url, authorization, dpop)
