@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from joserfc import jwk, jwt
-from joserfc.jwk import ECKey, Key, RSAKey
+from joserfc.jwk import Key, RSAKey
 
 from access.dpop import access_token_hash
 
@@ -144,10 +144,6 @@ def ec_client(clock: FakeClock) -> Client:
 
 def rsa_client(clock: FakeClock) -> Client:
     return Client(clock, rsa_key("client", slot=2), "PS256")
-
-
-def ec_p384_key() -> ECKey:
-    return jwk.generate_key("EC", "P-384")
 
 
 class JwksServer:
