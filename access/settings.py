@@ -4,6 +4,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from access.helseid_settings import HelseIdSettings
+
 
 class AccessSettings(BaseModel):
     """Where the principals live and whether the hub may run without them."""
@@ -19,6 +21,9 @@ class AccessSettings(BaseModel):
     is the embedded one."""
     reload_interval_s: float = Field(default=2.0, gt=0, le=300)
     """How often the principals file is checked for changes (revocation takes effect then)."""
+    helseid: HelseIdSettings = HelseIdSettings()
+    """HelseID DPoP credentials for the MSH API (``MELDINGSHUB_ACCESS__HELSEID__*``); off
+    until an issuer is set."""
 
     def file_for(self, data_dir: Path, *, embedded: bool) -> Path | None:
         """The principals file a process reads: the configured one, or the one an embedded
