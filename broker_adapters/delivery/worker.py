@@ -620,7 +620,8 @@ class DeliveryComponent:
             reason=reason,
         )
         topics = self._kafka.topics
-        rejected = given_up(self._self_contained(message), reason, now)
+        message = self._self_contained(message)  # the dead letter and AppRec read it
+        rejected = given_up(message, reason, now)
         outcome = DeliveryOutcome.FAILED
         records = [
             OutRecord(
