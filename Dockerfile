@@ -27,6 +27,9 @@ COPY schemas/ schemas/
 COPY routing/ routing/
 COPY addressregister/ addressregister/
 COPY metrics/ metrics/
+COPY hubstats/ hubstats/
+COPY kafka_io/ kafka_io/
+COPY hubcore/ hubcore/
 
 RUN pip wheel --no-deps --wheel-dir /dist . \
     && python -m venv /opt/meldingshub \

@@ -35,9 +35,10 @@ run: $(VENV)/.installed ## run the hub with its embedded defaults (ARGS="..." pa
 	$(BIN)/meldingshub run $(ARGS)
 
 .PHONY: lint
-lint: $(VENV)/.installed-dev ## ruff: style and bug patterns
+lint: $(VENV)/.installed-dev ## ruff (style and bug patterns) and the import contract (the layers)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 .PHONY: typecheck
 typecheck: $(VENV)/.installed-dev ## mypy --strict over every package

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
-from meldingshub.errors import MeldingshubError
+from hubcore.errors import MeldingshubError
 
 
 class Refusal(StrEnum):

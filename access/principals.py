@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from access.tokens import TOKEN_HASH_PREFIX, token_hash
-from meldingshub.errors import MeldingshubError
+from hubcore.errors import MeldingshubError
 from schemas.identifiers import MAX_HER_ID, parse_her_id
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")

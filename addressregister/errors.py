@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from meldingshub.errors import MeldingshubError
+from hubcore.errors import MeldingshubError
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from addressregister.errors import RegisterFileError, RowError
 from addressregister.fileformat import RegisterFile, read_register_file
 from addressregister.model import CommunicationParty
 from addressregister.topic import publish_changes, read_parties
-from broker_adapters.kafka import DurableProducer, client_config, ensure_topics, producer_config
-from broker_adapters.kafka.settings import KafkaSettings
+from kafka_io import DurableProducer, client_config, ensure_topics, producer_config
+from kafka_io.settings import KafkaSettings
 from schemas.avro_codec import AvroCodec
 
 log = structlog.get_logger(__name__)

@@ -20,7 +20,7 @@ from addressregister.errors import RegisterUnavailableError
 from addressregister.index import RegisterIndex
 from addressregister.model import CommunicationParty
 from addressregister.topic import PartyTopicReader, apply_changes
-from broker_adapters.kafka.settings import KafkaSettings
+from kafka_io.settings import KafkaSettings
 from metrics.register import RegisterChange, RegisterMetrics
 from schemas.avro_codec import AvroCodec
 

@@ -7,34 +7,19 @@ has to check it again.
 
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
+from addressregister.kinds import EndpointKind, PartyKind
+from addressregister.validation import PartyValidationError, check_party
 from schemas.vocabulary import Category
 
-
-class PartyKind(StrEnum):
-    """Party types of the address register (section 4 of the domain facts)."""
-
-    ORGANISATION = "organisation"
-    DEPARTMENT = "department"
-    SERVICE = "service"
-    PERSON = "person"
-
-
-class EndpointKind(StrEnum):
-    """How the hub delivers to a party."""
-
-    AMQP = "amqp"
-    """A queue on the AMQP broker; the address is the queue name (``<HerId>_async``)."""
-    MAILBOX = "mailbox"
-    """HTTP pull from the hub's mailbox; the address is the mailbox name."""
-    WEBHOOK = "webhook"
-    """HTTPS push; the address is the URL."""
-    KAFKA = "kafka"
-    """A Kafka topic per receiver; the address is the topic name."""
-    FILE = "file"
-    """A file outbox; the address is a relative directory under the hub's outbox root."""
+__all__ = [
+    "CommunicationParty",
+    "Endpoint",
+    "EndpointKind",
+    "MessageProfile",
+    "PartyKind",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +75,6 @@ class CommunicationParty:
     never read from input (files and topic records do not carry it)."""
 
     def __post_init__(self) -> None:
-        from addressregister.validation import PartyValidationError, check_party
 
         errors = check_party(self)
         if errors:

@@ -33,9 +33,9 @@ from addressregister.wire import (
     her_id_of_key,
     party_key,
 )
-from broker_adapters.kafka import DurableProducer, OutRecord, client_config
-from broker_adapters.kafka.errors import DeliveryFailedError
-from broker_adapters.kafka.settings import KafkaSettings
+from kafka_io import DurableProducer, OutRecord, client_config
+from kafka_io.errors import DeliveryFailedError
+from kafka_io.settings import KafkaSettings
 from schemas.avro_codec import AvroCodec
 
 log = structlog.get_logger(__name__)

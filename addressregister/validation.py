@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from addressregister.errors import FieldError, PartyValidationError
+from addressregister.kinds import EndpointKind, PartyKind
 
 if TYPE_CHECKING:
     from addressregister.model import CommunicationParty, Endpoint, MessageProfile
@@ -80,7 +81,6 @@ def normalise_version(version: str) -> str:
 
 def check_party(party: "CommunicationParty") -> tuple[FieldError, ...]:
     """Every rule a party breaks, as field errors (empty when valid)."""
-    from addressregister.model import PartyKind
 
     errors: list[FieldError] = []
     add = errors.append
@@ -168,7 +168,6 @@ def _check_service(party: "CommunicationParty", errors: list[FieldError]) -> Non
 
 
 def _check_hpr(party: "CommunicationParty", errors: list[FieldError]) -> None:
-    from addressregister.model import PartyKind
 
     hpr = party.hpr_number
     if hpr is None:
@@ -219,7 +218,6 @@ def _profile_problems(profile: "tuple[MessageProfile, ...]") -> tuple[str, ...]:
 
 
 def _check_endpoint(endpoint: "Endpoint", errors: list[FieldError]) -> None:
-    from addressregister.model import EndpointKind
 
     address = endpoint.address
     kind: object = endpoint.kind

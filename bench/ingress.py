@@ -31,8 +31,8 @@ from addressregister.fileformat import read_register_file, write_register_file  
 from addressregister.index import RegisterIndex  # noqa: E402
 from addressregister.live import StaticRegister  # noqa: E402
 from addressregister.model import CommunicationParty, PartyKind  # noqa: E402
-from broker_adapters.kafka import ensure_topics  # noqa: E402
-from broker_adapters.kafka.settings import KafkaSettings, TopicSettings, TopicSpec  # noqa: E402
+from kafka_io import ensure_topics  # noqa: E402
+from kafka_io.settings import KafkaSettings, TopicSettings, TopicSpec  # noqa: E402
 from meldingshub.embedded_broker import EmbeddedBroker, free_port  # noqa: E402
 from schemas.catalogue import default_catalogue  # noqa: E402
 from schemas.envelope import read_envelope  # noqa: E402

@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from addressregister.fileformat import write_register_file  # noqa: E402
-from broker_adapters.kafka.transactional import next_batch  # noqa: E402
+from kafka_io.transactional import next_batch  # noqa: E402
 from meldingshub.embedded_broker import EmbeddedBroker, free_port  # noqa: E402
 from schemas.reader import MessageReader  # noqa: E402
 from schemas.records import INBOUND_HEADER, InboundMessage, RoutedMessage, decode, encode  # noqa: E402

@@ -1,6 +1,6 @@
 """Composition root of the hub: CLI, settings, process wiring and the embedded broker.
 
-Nothing else imports from here except :mod:`meldingshub.errors`, the project's
+Nothing else imports from here except :mod:`hubcore.errors`, the project's
 root exception, which every package may raise from.
 """
 

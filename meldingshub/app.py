@@ -16,9 +16,9 @@ import structlog
 from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry
 
-from broker_adapters.kafka import client_config, ensure_topics, wait_until_reachable
+from hubcore.errors import MeldingshubError
+from kafka_io import client_config, ensure_topics, wait_until_reachable
 from meldingshub.embedded_broker import EmbeddedBroker
-from meldingshub.errors import MeldingshubError
 from meldingshub.ops_server import OpsServer
 from meldingshub.settings import Settings
 from meldingshub.supervisor import Supervisor

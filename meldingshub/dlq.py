@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from broker_adapters.kafka import DurableProducer, OutRecord, client_config, producer_config
-from broker_adapters.kafka.settings import KafkaSettings
+from kafka_io import DurableProducer, OutRecord, client_config, producer_config
+from kafka_io.settings import KafkaSettings
 from schemas.avro_errors import AvroDecodeError
 from schemas.records import (
     INBOUND_HEADER,

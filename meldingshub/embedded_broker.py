@@ -16,8 +16,8 @@ from types import TracebackType
 
 import structlog
 
-from broker_adapters.kafka.admin import BrokerUnreachableError, wait_until_reachable
-from meldingshub.errors import MeldingshubError
+from hubcore.errors import MeldingshubError
+from kafka_io.admin import BrokerUnreachableError, wait_until_reachable
 
 log = structlog.get_logger(__name__)
 

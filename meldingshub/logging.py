@@ -18,7 +18,7 @@ from typing import Any, Literal, TextIO
 
 import structlog
 
-from meldingshub.errors import MeldingshubError
+from hubcore.errors import MeldingshubError
 
 _ELEVEN_DIGITS = re.compile(r"(?<!\d)\d{11}(?!\d)")
 MASK = "<masked>"

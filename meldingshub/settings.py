@@ -21,9 +21,9 @@ from access.settings import AccessSettings
 from addressregister.settings import RegisterSettings
 from broker_adapters.delivery.settings import DeliverySettings
 from broker_adapters.ingress.settings import IngressSettings
-from broker_adapters.kafka.settings import KafkaSettings
-from meldingshub.errors import MeldingshubError
-from metrics.settings import StatisticsSettings
+from hubcore.errors import MeldingshubError
+from hubstats.settings import StatisticsSettings
+from kafka_io.settings import KafkaSettings
 from routing.settings import RoutingSettings
 from schemas.settings import SchemaSettings
 

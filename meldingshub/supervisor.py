@@ -12,8 +12,8 @@ import time
 
 import structlog
 
+from hubcore.errors import describe
 from meldingshub.components import Component
-from meldingshub.errors import describe
 from metrics.components import ComponentMetrics
 
 log = structlog.get_logger(__name__)

@@ -33,23 +33,23 @@ from broker_adapters.http.ingress_api import IngressApiDeps, ingress_router
 from broker_adapters.http.status import RecentMessages
 from broker_adapters.ingress.assemble import ingress_adapters
 from broker_adapters.ingress.gate import IngressGate
-from broker_adapters.kafka import client_config, ensure_topics
+from hubcore.errors import MeldingshubError
+from hubstats.aggregator import StatisticsAggregator
+from hubstats.api import statistics_router
+from hubstats.store import StatisticsStore
+from kafka_io import client_config, ensure_topics
 from meldingshub import __version__
 from meldingshub.components import Component
 from meldingshub.components.api_server import ApiServer
 from meldingshub.components.router import RouterComponent, router_topics
-from meldingshub.errors import MeldingshubError
 from meldingshub.settings import Settings
 from meldingshub.simulator.parties import register_index
 from meldingshub.simulator.traffic import provision
 from metrics.access import AccessMetrics
-from metrics.aggregator import StatisticsAggregator
-from metrics.api import statistics_router
 from metrics.delivery import DeliveryMetrics
 from metrics.ingress import IngressMetrics
 from metrics.live import HubMetrics, message_types_of
 from metrics.register import RegisterMetrics
-from metrics.store import StatisticsStore
 from schemas.catalogue import default_catalogue
 from schemas.reader import MessageReader
 

@@ -1,19 +1,7 @@
-"""Errors of the metrics, statistics store, export and report."""
+"""Errors of the Prometheus metric definitions."""
 
-from meldingshub.errors import MeldingshubError
+from hubcore.errors import MeldingshubError
 
 
 class MetricsError(MeldingshubError):
-    """Base of the errors raised by :mod:`metrics`."""
-
-
-class StoreError(MetricsError):
-    """The statistics store cannot be opened, migrated or written."""
-
-
-class StoreVersionError(StoreError):
-    """The store was migrated by a newer hub than this one."""
-
-
-class QueryError(MetricsError):
-    """A statistics query names an unknown dimension, granularity or an empty period."""
+    """Base of the errors raised by :mod:`metrics` (a label value outside its closed set)."""

@@ -3,7 +3,7 @@
 Any process can keep live metrics by calling :meth:`HubMetrics.observe` on the
 events it emits (or consumes), so ``/metrics`` and the exact statistics are
 computed from the same records. Every label value comes from a closed set
-(:mod:`schemas.vocabulary`, :class:`metrics.outcomes.Outcome`, the message
+(:mod:`schemas.vocabulary`, :class:`schemas.outcomes.Outcome`, the message
 catalogue), never from HER-ids, message ids or free text, and the series
 dashboards rely on are created up front so panels show zeros, not gaps.
 """
@@ -14,14 +14,14 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from metrics.errors import MetricsError
-from metrics.outcomes import (
+from schemas.catalogue import Catalogue
+from schemas.outcomes import (
     UNKNOWN_MESSAGE_TYPE,
     Outcome,
     clean_message_type,
     clean_reason_code,
     outcome_of,
 )
-from schemas.catalogue import Catalogue
 from schemas.records import MessageEvent
 from schemas.vocabulary import (
     SPOOFING_REASON_PREFIX,

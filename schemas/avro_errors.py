@@ -5,7 +5,7 @@ them on a dead-letter topic; the bytes never appear in the message or ``repr``,
 because a payload may hold patient data.
 """
 
-from meldingshub.errors import MeldingshubError
+from hubcore.errors import MeldingshubError
 
 
 class AvroCodecError(MeldingshubError):

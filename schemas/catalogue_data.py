@@ -8,7 +8,7 @@ support a new version, add a row here; no code changes.
 from typing import Literal
 
 from schemas import catalogue_other
-from schemas.catalogue import CatalogueEntry, PartyLayout
+from schemas.catalogue_entry import CatalogueEntry, PartyLayout
 from schemas.vocabulary import Category, Family
 
 KITH = "http://www.kith.no/xmlstds"

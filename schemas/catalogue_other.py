@@ -10,7 +10,7 @@ versions (our chameleon basis frame); the rest are validated against the officia
 when one is configured, else by their MsgHead alone.
 """
 
-from schemas.catalogue import CatalogueEntry, PartyLayout
+from schemas.catalogue_entry import CatalogueEntry, PartyLayout
 from schemas.vocabulary import Category, Family
 
 KITH = "http://www.kith.no/xmlstds"

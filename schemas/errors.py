@@ -6,7 +6,7 @@ the hub's own configuration (an unusable schema folder) and, internally, for the
 parser to hand a rejection with its AppRec code up to the reader.
 """
 
-from meldingshub.errors import MeldingshubError
+from hubcore.errors import MeldingshubError
 from schemas.vocabulary import AppRecError
 
 

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from broker_adapters.kafka import ensure_topics
-from broker_adapters.kafka.settings import KafkaSettings, TopicSpec
+from kafka_io import ensure_topics
+from kafka_io.settings import KafkaSettings, TopicSpec
 from tests.support.broker import hides_aborted_records, running_broker
 
 

@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from addressregister.index import RegisterIndex
-from metrics import schema
+from hubstats import schema
 from routing.apprec import AppRecVersion
 from routing.outputs import OutputBuilder
 from schemas.records import RoutedMessage

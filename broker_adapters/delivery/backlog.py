@@ -27,7 +27,7 @@ from typing import Any
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from broker_adapters.kafka import OutRecord
+from kafka_io import OutRecord
 
 log = structlog.get_logger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from addressregister.model import EndpointKind
-from broker_adapters.kafka import OutRecord
+from kafka_io import OutRecord
 from schemas.records import RoutedMessage
 
 

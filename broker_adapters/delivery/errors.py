@@ -4,7 +4,7 @@ A failed delivery attempt is data (:class:`broker_adapters.delivery.base.Failed`
 never an exception: it is retried, or given up with an X99 AppRec.
 """
 
-from meldingshub.errors import MeldingshubError
+from hubcore.errors import MeldingshubError
 
 
 class DeliveryError(MeldingshubError):

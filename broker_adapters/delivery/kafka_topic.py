@@ -13,9 +13,9 @@ from confluent_kafka import KafkaException
 
 from addressregister.model import EndpointKind
 from broker_adapters.delivery.base import Attempt, Delivered, Endpoint, Failed, Handover
-from broker_adapters.kafka import OutRecord, ensure_topics
-from broker_adapters.kafka.errors import KafkaLayerError
-from broker_adapters.kafka.settings import TopicSpec
+from kafka_io import OutRecord, ensure_topics
+from kafka_io.errors import KafkaLayerError
+from kafka_io.settings import TopicSpec
 
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 

@@ -2,7 +2,7 @@
 
 The table lives in the statistics store's database (SQLite by default,
 PostgreSQL in production) and is created by its versioned migrations
-(``metrics/migrations.py``, version 2); this module is the only reader and
+(``hubstats/migrations.py``, version 2); this module is the only reader and
 writer. A message's mailbox id is derived from the hub message id and the
 receiver, so storing the same delivery twice (a retry after a crash) keeps one
 row.
@@ -20,8 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from broker_adapters.delivery.errors import MailboxError
-from metrics import migrations
-from metrics.store import create_store_engine
+from hubstats import migrations
+from hubstats.store import create_store_engine
 from schemas.records import RoutedMessage
 
 _metadata = sa.MetaData()

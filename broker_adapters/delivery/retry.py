@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from broker_adapters.delivery.settings import DeliverySettings
-from broker_adapters.kafka import headers_of
-from broker_adapters.kafka.settings import TopicSpec
+from kafka_io import headers_of
+from kafka_io.settings import TopicSpec
 
 RETRY_HEADER = "meldingshub-delivery-retry"
 """Header with the packed :class:`RetryState`."""

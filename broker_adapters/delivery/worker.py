@@ -16,7 +16,7 @@ one receiver's messages in order, different receivers at once; a batch waits
 for answers at most ``answer_wait_s``, so a slow receiver delays no one else's
 messages longer than that.
 
-This loop is its own rather than :class:`~broker_adapters.kafka.TransactionalLoop`
+This loop is its own rather than :class:`~kafka_io.TransactionalLoop`
 because a tier record that is not yet due must be left unconsumed and its
 partition paused, which needs the consumer between records.
 """
@@ -73,21 +73,21 @@ from broker_adapters.delivery.retry import DueGate, RetryState, delivery_topics,
 from broker_adapters.delivery.settings import DeliverySettings
 from broker_adapters.delivery.webhook import WebhookEndpoint
 from broker_adapters.delivery.webhook_keys import WebhookKeys
-from broker_adapters.kafka import (
+from hubcore.errors import describe
+from kafka_io import (
     OutRecord,
     client_config,
     consumer_config,
     ensure_topics,
     producer_config,
 )
-from broker_adapters.kafka.settings import KafkaSettings
-from broker_adapters.kafka.transactional import (
+from kafka_io.settings import KafkaSettings
+from kafka_io.transactional import (
     FatalTransactionError,
     commit_batch,
     next_batch,
     rewind_to_committed,
 )
-from meldingshub.errors import describe
 from metrics.delivery import AttemptResult, DeliveryMetrics
 from routing.outputs import OutputBuilder
 from routing.settings import RoutingSettings

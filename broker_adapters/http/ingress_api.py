@@ -36,7 +36,7 @@ from broker_adapters.http.status import (
 )
 from broker_adapters.ingress.base import Accepted, Outcome, RefusalReason, Refused, Submission
 from broker_adapters.ingress.settings import IngressSettings
-from metrics.store import StatisticsStore
+from hubstats.store import StatisticsStore
 
 log = structlog.get_logger(__name__)
 

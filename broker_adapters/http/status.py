@@ -15,7 +15,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from metrics.store import AppRecState, MessageStatus, TransportState
+from hubstats.store import AppRecState, MessageStatus, TransportState
 from schemas.vocabulary import AppRecError
 
 _CODES = {code.value: code for code in AppRecError}

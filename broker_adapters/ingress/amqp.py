@@ -38,7 +38,7 @@ from broker_adapters.ingress.base import (
     Submission,
 )
 from broker_adapters.ingress.gate import IngressGate
-from meldingshub.errors import describe
+from hubcore.errors import describe
 from schemas.identifiers import parse_her_id
 
 log = structlog.get_logger(__name__)

@@ -12,7 +12,7 @@ from broker_adapters.ingress.base import IngressAdapter
 from broker_adapters.ingress.files import FileCatalogueIngress
 from broker_adapters.ingress.gate import IngressGate
 from broker_adapters.ingress.kafka import KafkaIngress
-from broker_adapters.kafka.settings import KafkaSettings
+from kafka_io.settings import KafkaSettings
 
 
 def ingress_adapters(

@@ -36,7 +36,7 @@ from broker_adapters.ingress.base import (
     Submission,
 )
 from broker_adapters.ingress.gate import IngressGate
-from meldingshub.errors import describe
+from hubcore.errors import describe
 
 log = structlog.get_logger(__name__)
 

@@ -31,15 +31,15 @@ from addressregister.live import RegisterView
 from broker_adapters.ingress.base import Accepted, Outcome, RefusalReason, Refused, Submission
 from broker_adapters.ingress.deadlines import Deadlines
 from broker_adapters.ingress.settings import IngressSettings
-from broker_adapters.kafka import (
+from hubcore.errors import describe
+from kafka_io import (
     DurableProducer,
     OutRecord,
     producer_config,
 )
-from broker_adapters.kafka.classify import PermanentKind, permanent_kind
-from broker_adapters.kafka.errors import DeliveryFailedError, RecordRefusedError
-from broker_adapters.kafka.settings import KafkaSettings
-from meldingshub.errors import describe
+from kafka_io.classify import PermanentKind, permanent_kind
+from kafka_io.errors import DeliveryFailedError, RecordRefusedError
+from kafka_io.settings import KafkaSettings
 from metrics.ingress import IngressMetrics
 from routing.authorisation import NotAuthorised, authorise_sender
 from schemas.catalogue import Catalogue, default_catalogue

@@ -23,7 +23,7 @@ from access.principals_file import PrincipalsFile
 from broker_adapters.ingress.base import IngressAdapter, RefusalReason, Refused, Submission
 from broker_adapters.ingress.gate import IngressGate
 from broker_adapters.ingress.settings import IngressSettings
-from broker_adapters.kafka import (
+from kafka_io import (
     OutRecord,
     TransactionalLoop,
     client_config,
@@ -31,7 +31,7 @@ from broker_adapters.kafka import (
     ensure_topics,
     producer_config,
 )
-from broker_adapters.kafka.settings import KafkaSettings, TopicSpec
+from kafka_io.settings import KafkaSettings, TopicSpec
 from schemas.records import (
     INBOUND_HEADER,
     InboundMessage,

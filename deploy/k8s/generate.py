@@ -26,7 +26,7 @@ import yaml
 from access.principals import Principals, read_principals
 from broker_adapters.delivery.retry import delivery_topics
 from broker_adapters.delivery.settings import DeliverySettings
-from broker_adapters.kafka.settings import TopicSettings, TopicSpec
+from kafka_io.settings import TopicSettings, TopicSpec
 from meldingshub.components.router import router_topics
 from meldingshub.settings import Settings
 

@@ -9,8 +9,8 @@ from typing import Any, NoReturn
 import click
 import prometheus_client
 
+from hubcore.errors import MeldingshubError
 from meldingshub import __version__
-from meldingshub.errors import MeldingshubError
 from meldingshub.logging import configure_logging
 from meldingshub.settings import Settings, SettingsError, load_settings
 

@@ -7,7 +7,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from broker_adapters.kafka import wait_until_reachable
+from kafka_io import wait_until_reachable
 from meldingshub.cli.common import main, settings_from
 from meldingshub.dlq import read_dead_letters, replay, selector
 from meldingshub.settings import Settings

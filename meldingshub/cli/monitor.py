@@ -8,10 +8,10 @@ import structlog
 from rich.console import Console
 from rich.table import Table
 
+from hubstats.report import Report, build_report, report_csv
+from hubstats.store import StatisticsStore
 from meldingshub.cli.common import main, settings_from, setup_logging
 from meldingshub.settings import Settings
-from metrics.report import Report, build_report, report_csv
-from metrics.store import StatisticsStore
 
 
 @main.group()
@@ -55,7 +55,7 @@ def report(
         csv_path.write_text(report_csv(result), encoding="utf-8")
         click.echo(f"wrote {csv_path}", err=True)
     if png_dir is not None:
-        from metrics.charts import draw_report  # matplotlib only when charts are asked for
+        from hubstats.charts import draw_report  # matplotlib only when charts are asked for
 
         for path in draw_report(result, png_dir):
             click.echo(f"wrote {path}", err=True)

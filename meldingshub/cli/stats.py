@@ -8,9 +8,7 @@ from typing import cast
 import click
 import structlog
 
-from meldingshub.cli.common import main, settings_from, setup_logging
-from meldingshub.settings import Settings
-from metrics.export import (
+from hubstats.export import (
     FORMATS,
     GRANULARITIES,
     ExportFormat,
@@ -19,8 +17,10 @@ from metrics.export import (
     query_counts,
     render,
 )
-from metrics.schema import DIMENSIONS
-from metrics.store import StatisticsStore, create_store_engine
+from hubstats.schema import DIMENSIONS
+from hubstats.store import StatisticsStore, create_store_engine
+from meldingshub.cli.common import main, settings_from, setup_logging
+from meldingshub.settings import Settings
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -80,7 +80,7 @@ def export(
     addressing_mode: tuple[str, ...],
     output: Path | None,
 ) -> None:
-    """Export exact counts per period and dimension (columns: metrics/README.md)."""
+    """Export exact counts per period and dimension (columns: hubstats/README.md)."""
     settings = settings_from(ctx)
     _logs_to_stderr(settings)
     filters = {

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import click
 
+from hubstats.store import StatisticsStore
 from meldingshub.cli.common import EXIT_ERROR, settings_from
 from meldingshub.cli.stats import stats
 from meldingshub.simulator.truth import Truth
 from meldingshub.simulator.verify import verify
-from metrics.store import StatisticsStore
 
 
 @stats.command("verify")

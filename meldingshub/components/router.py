@@ -20,7 +20,8 @@ from confluent_kafka import Message, TopicPartition
 
 from access.principals import Principals
 from addressregister.index import RegisterIndex
-from broker_adapters.kafka import (
+from hubcore.errors import describe
+from kafka_io import (
     OutRecord,
     TransactionalLoop,
     client_config,
@@ -28,11 +29,10 @@ from broker_adapters.kafka import (
     headers_of,
     producer_config,
 )
-from broker_adapters.kafka.changelog import ChangelogState
-from broker_adapters.kafka.errors import RecordRefusedError
-from broker_adapters.kafka.settings import TopicSpec
-from broker_adapters.kafka.table import TimedTable
-from meldingshub.errors import describe
+from kafka_io.changelog import ChangelogState
+from kafka_io.errors import RecordRefusedError
+from kafka_io.settings import TopicSpec
+from kafka_io.table import TimedTable
 from meldingshub.settings import Settings
 from routing.decision import Duplicate, Rejected, Routed
 from routing.outputs import OutputBuilder, Outputs, SentRecord

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from access.principals import read_principals
-from broker_adapters.kafka.settings import KafkaSettings
-from meldingshub.errors import MeldingshubError
+from hubcore.errors import MeldingshubError
+from kafka_io.settings import KafkaSettings
 from meldingshub.settings import Settings
 from meldingshub.simulator.mix import MIXES
 from meldingshub.simulator.pacing import SendStats, send_all

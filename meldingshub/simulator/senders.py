@@ -23,9 +23,9 @@ import pika
 from confluent_kafka import KafkaError, Message
 
 from access.principals import Principals
-from broker_adapters.kafka import DurableProducer, OutRecord, producer_config
-from broker_adapters.kafka.settings import KafkaSettings
-from meldingshub.errors import MeldingshubError
+from hubcore.errors import MeldingshubError
+from kafka_io import DurableProducer, OutRecord, producer_config
+from kafka_io.settings import KafkaSettings
 from meldingshub.simulator.traffic import Outgoing
 from schemas.records import INBOUND_HEADER, InboundMessage, encode
 

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from access.principals import Principals
 from addressregister.index import RegisterIndex
 from addressregister.model import CommunicationParty, PartyKind
-from meldingshub.errors import MeldingshubError
+from hubcore.errors import MeldingshubError
 from meldingshub.simulator.documents import (
     AppRecSpec,
     DocumentSpec,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from meldingshub.errors import MeldingshubError
+from hubcore.errors import MeldingshubError
 from meldingshub.simulator.traffic import Dims, Outgoing
 
 TRUTH_FORMAT = "meldingshub-simulation-truth/1"

@@ -1,6 +1,6 @@
 """Compares the hub's statistics export with a simulation's truth, cell by cell.
 
-The export is read through :func:`metrics.export.query_counts`, the same query
+The export is read through :func:`hubstats.export.query_counts`, the same query
 ``meldingshub stats export`` and the HTTP API answer, per day and every
 dimension, over the truth's days. Every column the simulation determines is
 compared (``accepted``, ``routed``, ``routed_copies``, ``rejected``,
@@ -21,11 +21,11 @@ from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from hubstats.export import StatisticsQuery, query_counts
+from hubstats.schema import DIMENSIONS
+from hubstats.store import StatisticsStore
 from meldingshub.simulator.traffic import Dims
 from meldingshub.simulator.truth import Truth
-from metrics.export import StatisticsQuery, query_counts
-from metrics.schema import DIMENSIONS
-from metrics.store import StatisticsStore
 from schemas.vocabulary import Family
 
 COMPARED = (

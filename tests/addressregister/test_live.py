@@ -21,7 +21,7 @@ from addressregister.resolution import resolve_receiver
 from addressregister.results import Problem, Resolution, ResolutionFailure
 from addressregister.topic import read_parties
 from addressregister.wire import encode_party
-from broker_adapters.kafka.settings import KafkaSettings, TopicSettings, TopicSpec
+from kafka_io.settings import KafkaSettings, TopicSettings, TopicSpec
 from meldingshub.cli import main
 from metrics.register import RegisterMetrics
 from schemas.parties import PartyRef

@@ -12,8 +12,8 @@ import yaml
 
 from broker_adapters.delivery.retry import delivery_topics
 from broker_adapters.delivery.settings import DeliverySettings
-from broker_adapters.kafka.settings import TopicSettings
 from deploy.k8s import generate
+from kafka_io.settings import TopicSettings
 from meldingshub.components.router import router_topics
 from routing.settings import RoutingSettings
 from tests.deploy.manifests import K8S, Resource, by_name, of_kind, render, render_tree

@@ -1,5 +1,5 @@
 """The corpus samples and their register, shared with the ingress tests."""
 
-from tests.ingress.conftest import reader, register, samples
+from tests.broker_adapters.ingress.conftest import reader, register, samples
 
 __all__ = ["reader", "register", "samples"]

@@ -29,12 +29,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from addressregister.index import RegisterIndex
-from broker_adapters.kafka import headers_of
+from kafka_io import headers_of
 from schemas.avro_errors import AvroDecodeError
 from schemas.records import INBOUND_HEADER, InboundMessage, MessageEvent, decode
 from schemas.vocabulary import EventType
+from tests.broker_adapters.ingress.support import wait_for, with_new_msg_id
 from tests.fuzz.mutations import MUTATIONS, ODD_HEADER_VALUES
-from tests.ingress.support import wait_for, with_new_msg_id
 from tests.support.corpus_register import Sample
 from tests.support.running_hub import (
     KAFKA_PRINCIPAL,

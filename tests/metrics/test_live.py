@@ -18,7 +18,7 @@ from metrics.live import (
 from schemas.catalogue import default_catalogue
 from schemas.records import MessageEvent
 from schemas.vocabulary import AddressingMode, AppRecError, Category, EventType, Family
-from tests.metrics.events import event, known_scenario
+from tests.support.events import event, known_scenario
 
 SERIES_BOUND = 6_000
 """Upper bound on ``/metrics`` series of one hub process (pre-initialised + national traffic),

@@ -17,7 +17,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from access.principals import Principals
-from broker_adapters.kafka.transactional import DEFAULT_BATCH_SIZE
+from kafka_io.transactional import DEFAULT_BATCH_SIZE
 from meldingshub.settings import Settings
 from routing.outputs import OutputBuilder
 from routing.pipeline import decide

@@ -9,7 +9,7 @@ import pytest
 from access.principals import Principal, Principals
 from addressregister.index import RegisterIndex
 from broker_adapters.delivery.payloads import PayloadFetcher, PayloadUnavailableError
-from broker_adapters.kafka.config import consumer_config
+from kafka_io.config import consumer_config
 from meldingshub.settings import Settings
 from routing.outputs import INLINE_PAYLOAD_MAX_BYTES, OutputBuilder
 from routing.pipeline import decide

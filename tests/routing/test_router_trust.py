@@ -9,8 +9,8 @@ import pytest
 
 from access.principals import Principal, Principals
 from addressregister.index import RegisterIndex
+from hubstats.fold import fold
 from meldingshub.settings import Settings
-from metrics.fold import fold
 from routing.decision import Routed
 from routing.outputs import OutputBuilder
 from routing.pipeline import decide

@@ -14,7 +14,7 @@ from addressregister.index import RegisterIndex
 from addressregister.live import StaticRegister
 from broker_adapters.ingress import IngressGate, IngressSettings, RefusalReason, Submission
 from broker_adapters.ingress.gate import ErrorCallback
-from broker_adapters.kafka import DurableProducer
+from kafka_io import DurableProducer
 from schemas.errors import MessageRejectedError
 from schemas.reader import MessageReader
 from schemas.settings import SchemaSettings

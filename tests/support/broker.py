@@ -17,8 +17,8 @@ from collections.abc import Iterator
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from broker_adapters.kafka import ensure_topics
-from broker_adapters.kafka.settings import TopicSpec
+from kafka_io import ensure_topics
+from kafka_io.settings import TopicSpec
 from meldingshub.embedded_broker import EmbeddedBroker, free_port
 
 

@@ -13,8 +13,8 @@ from confluent_kafka import Producer
 from access.principals import Principals
 from access.settings import AccessSettings
 from addressregister.index import RegisterIndex
-from broker_adapters.kafka import ensure_topics
-from broker_adapters.kafka.settings import KafkaSettings, TopicSettings, TopicSpec
+from kafka_io import ensure_topics
+from kafka_io.settings import KafkaSettings, TopicSettings, TopicSpec
 from meldingshub.components import Component
 from meldingshub.components.router import RouterComponent, router_topics
 from meldingshub.settings import Settings

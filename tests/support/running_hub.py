@@ -33,13 +33,13 @@ from addressregister.index import RegisterIndex
 from addressregister.settings import RegisterSettings
 from broker_adapters.delivery.settings import DeliverySettings
 from broker_adapters.ingress.settings import IngressSettings
-from broker_adapters.kafka import ensure_topics
-from broker_adapters.kafka.settings import TopicSpec
+from hubstats.settings import StatisticsSettings
+from kafka_io import ensure_topics
+from kafka_io.settings import TopicSpec
 from meldingshub.app import Hub
 from meldingshub.embedded_broker import free_port
 from meldingshub.settings import HttpSettings, Settings, StoreSettings
 from meldingshub.wiring import component_factory
-from metrics.settings import StatisticsSettings
 from tests.support.hub import isolated_settings
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"

@@ -1,0 +1,109 @@
+"""Key-value state kept beside a consumer's partitions and backed by a compacted changelog topic.
+
+The state of input partition *p* is written to partition *p* of the changelog
+inside the same transaction as the outputs and offsets, so it is exactly as
+committed. When a partition is assigned, its state is read back from the
+changelog (``read_committed``) into a local file (:class:`LocalState`); when it
+is revoked, it is dropped. This is the state-store pattern of Kafka Streams,
+kept small.
+"""
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import structlog
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from kafka_io.local_state import LocalState, Row
+from kafka_io.records import OutRecord
+
+log = structlog.get_logger(__name__)
+
+
+class ChangelogState:
+    """Per-partition ``key -> (timestamp ms, value)`` with a time-to-live."""
+
+    def __init__(
+        self, client_config: dict[str, Any], topic: str, ttl_ms: int, directory: Path
+    ) -> None:
+        self._config = {
+            **client_config,
+            "group.id": f"{topic}.restore",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+        self.topic = topic
+        self._ttl_ms = ttl_ms
+        self._state = LocalState(directory, topic, ttl_ms)
+        self._held: set[int] = set()
+
+    def restore(self, partitions: Iterable[int], timeout_s: float = 60.0) -> int:
+        """Read the changelog of ``partitions`` into the local state; return the entries read."""
+        wanted = [p for p in partitions if p not in self._held]
+        if not wanted:
+            return 0
+        consumer = Consumer(self._config)
+        oldest = int(time.time() * 1000) - self._ttl_ms
+        restored = 0
+        try:
+            ends = {
+                p: consumer.get_watermark_offsets(TopicPartition(self.topic, p), 10)[1]
+                for p in wanted
+            }
+            self._held.update(wanted)
+            pending = {p for p, end in ends.items() if end > 0}
+            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in pending])
+            deadline = time.monotonic() + timeout_s
+            while pending and time.monotonic() < deadline:
+                rows: list[Row] = []
+                for message in consumer.consume(1000, 0.2):
+                    if message.error() is not None:
+                        continue
+                    partition, key, value = message.partition(), message.key(), message.value()
+                    if partition is None or key is None:
+                        continue
+                    if value is None:
+                        rows.append((partition, key, 0, None))
+                        continue
+                    stamp, _, stored = value.decode().partition("|")
+                    if int(stamp) >= oldest:
+                        rows.append((partition, key, int(stamp), stored))
+                        restored += 1
+                self._state.put_many(rows)
+                for tp in consumer.position([TopicPartition(self.topic, p) for p in list(pending)]):
+                    if tp.offset >= ends[tp.partition]:
+                        pending.discard(tp.partition)
+            if pending:
+                log.warning(
+                    "changelog restore incomplete", topic=self.topic, partitions=sorted(pending)
+                )
+        finally:
+            consumer.close()
+        return restored
+
+    def drop(self, partitions: Iterable[int]) -> None:
+        """Forget the state of revoked partitions."""
+        dropped = set(partitions) & self._held
+        self._state.drop(dropped)
+        self._held -= dropped
+
+    def get(self, partition: int, key: str, now_ms: int) -> str | None:
+        """The live value stored for ``key`` in ``partition``, or None (absent or expired)."""
+        entry = self._state.get(partition, key.encode(), now_ms)
+        return None if entry is None else entry[1]
+
+    def put(self, partition: int, key: str, value: str, now_ms: int) -> OutRecord:
+        """Remember ``key`` now; return the changelog record to produce in the same transaction."""
+        self._state.put(partition, key.encode(), now_ms, value)
+        return OutRecord(
+            topic=self.topic,
+            key=key.encode(),
+            value=f"{now_ms}|{value}".encode(),
+            partition=partition,
+        )
+
+    def close(self) -> None:
+        """Release the local file."""
+        self._state.close()
