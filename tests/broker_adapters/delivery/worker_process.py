@@ -1,4 +1,6 @@
-"""A delivery worker process for crash tests: ``python -m tests.broker_adapters.delivery.worker_process CONFIG``.
+"""A delivery worker process for crash tests.
+
+Run as ``python -m tests.broker_adapters.delivery.worker_process CONFIG``.
 
 CONFIG is JSON: the kafka, delivery and routing settings, the bootstrap servers,
 the store DSN, the outbox root and the register as ``[her_id, kind, address]``

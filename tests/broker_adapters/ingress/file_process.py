@@ -1,4 +1,6 @@
-"""A file-catalogue ingress process for crash tests: ``python -m tests.broker_adapters.ingress.file_process JSON``.
+"""A file-catalogue ingress process for crash tests.
+
+Run as ``python -m tests.broker_adapters.ingress.file_process JSON``.
 
 ``JSON`` is the hub settings; the principals come from ``access.principals_file``. It
 prints ``ingress ready`` once polling, and runs until SIGTERM (or a SIGKILL by the test).
