@@ -2,13 +2,15 @@
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from addressregister.categories import CategoryRule
 
 
 class RegisterSettings(BaseModel):
     """Where the register comes from, how it is categorised and how the live view behaves."""
+
+    model_config = ConfigDict(extra="forbid")
 
     snapshot: Path | None = None
     """A register file that seeds ``addressregister.parties`` at start (embedded default)."""

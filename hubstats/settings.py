@@ -6,11 +6,13 @@ the knobs of the aggregator that fills it.
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class StatisticsSettings(BaseModel):
     """How the aggregator consumes ``hub.events`` and how long the store keeps ids."""
+
+    model_config = ConfigDict(extra="forbid")
 
     group_id: str = Field(default="hub.statistics", min_length=1)
     """Consumer group of the aggregators; replicas share the partitions of ``hub.events``."""

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, cast
+from typing import Any, Final, Literal, Protocol, cast
 
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
@@ -42,9 +42,6 @@ from schemas.avro_errors import (
     TruncatedRecordError,
     UnknownSchemaError,
 )
-
-if TYPE_CHECKING:
-    from schemas.settings import SchemaSettings
 
 AVRO_DIR: Final = Path(__file__).parent / "avro"
 """The packaged ``.avsc`` files."""
@@ -240,19 +237,6 @@ class AvroCodec:
             load_schema_file(p) for p in sorted((directory / HISTORY_DIRNAME).glob("*.avsc"))
         ]
         return cls(current, wire_format=wire_format, registry=registry, writer_schemas=history)
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: "SchemaSettings",
-        *,
-        registry: SchemaRegistry | None = None,
-        directory: Path = AVRO_DIR,
-    ) -> "AvroCodec":
-        """The codec the settings ask for; Confluent framing needs a ``registry`` client."""
-        return cls.from_directory(
-            directory, wire_format=settings.avro_wire_format, registry=registry
-        )
 
     @property
     def wire_format(self) -> WireFormat:

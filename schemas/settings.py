@@ -3,13 +3,15 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.xmlparse import ParseLimits
 
 
 class SchemaSettings(BaseModel):
     """How messages are parsed and validated."""
+
+    model_config = ConfigDict(extra="forbid")
 
     official_dir: Path | None = None
     """A directory of official XSDs with their OASIS catalogs; empty means the built-in XSDs."""
@@ -26,10 +28,6 @@ class SchemaSettings(BaseModel):
     beyond it); the default lets a 35 MB message reach four receivers, 2.7 MB fifty-one."""
     unknown_type_policy: Literal["reject", "envelope_only"] = "reject"
     """Unknown message types: reject with T10, or accept after envelope-only validation."""
-    avro_wire_format: Literal["single-object", "confluent"] = "single-object"
-    """Framing of Avro values on Kafka: Avro single-object encoding, or Confluent (registry ids)."""
-    schema_registry_url: str = ""
-    """Schema registry for the ``confluent`` format; the composition root builds its client."""
 
     def parse_limits(self) -> ParseLimits:
         """The parser's limits; the ingress gate and the reader hold messages to the same ones."""

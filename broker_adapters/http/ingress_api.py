@@ -85,6 +85,11 @@ class Gate(Protocol):
         """The limits to enforce."""
         ...
 
+    @property
+    def max_message_bytes(self) -> int:
+        """The largest document taken."""
+        ...
+
     def submit(self, submission: Submission) -> Outcome:
         """Screen and durably write; blocking."""
         ...
@@ -182,10 +187,10 @@ def ingress_router(deps: IngressApiDeps) -> APIRouter:
                 RefusalReason.BAD_REQUEST,
                 "JSON must be an object with businessDocument, the document in base64",
             ) from None
-        if len(raw) > limits.max_message_bytes:
+        if len(raw) > gate.max_message_bytes:
             raise refuse(
                 RefusalReason.TOO_LARGE,
-                f"the document is {len(raw)} bytes; the limit is {limits.max_message_bytes}",
+                f"the document is {len(raw)} bytes; the limit is {gate.max_message_bytes}",
             )
         return raw
 
@@ -210,10 +215,10 @@ def ingress_router(deps: IngressApiDeps) -> APIRouter:
                 "send application/xml or application/json",
             )
         if media == JSON_TYPE:
-            cap = limits.max_message_bytes * 4 // 3 + _JSON_OVERHEAD
+            cap = gate.max_message_bytes * 4 // 3 + _JSON_OVERHEAD
             raw = business_document(await read_capped(request, cap))
         else:
-            raw = await read_capped(request, limits.max_message_bytes)
+            raw = await read_capped(request, gate.max_message_bytes)
         submission = Submission(
             raw=raw,
             principal=principal,

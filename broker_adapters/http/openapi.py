@@ -15,6 +15,7 @@ from access.principals_file import PrincipalsFile
 from broker_adapters.http.ingress_api import IngressApiDeps, ingress_router
 from broker_adapters.ingress.base import Outcome, RefusalReason, Refused, Submission
 from broker_adapters.ingress.settings import IngressSettings
+from schemas.xmlparse import ParseLimits
 
 COMMITTED = Path(__file__).with_name("openapi.json")
 
@@ -23,6 +24,7 @@ class _NoGate:
     """Stands in for the gate: the document depends only on the routes, never on Kafka."""
 
     settings = IngressSettings()
+    max_message_bytes = ParseLimits().max_bytes
 
     def submit(self, submission: Submission) -> Outcome:
         return Refused(RefusalReason.BROKER_UNAVAILABLE, "documentation only")

@@ -34,7 +34,7 @@ def ingress_adapters(
     if "amqp" in enabled and settings.amqp_url is not None:
         adapters.append(
             AmqpIngress(
-                gate, principals, settings.amqp_url.get_secret_value(), settings.amqp_prefetch()
+                gate, principals, settings.amqp_url.get_secret_value(), gate.amqp_prefetch()
             )
         )
     if "kafka" in enabled:

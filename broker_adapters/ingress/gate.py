@@ -16,7 +16,6 @@ for what it is (too large, invalid) is refused permanently, and a write whose
 report never comes is failed at a deadline.
 """
 
-import dataclasses
 import functools
 import threading
 import time
@@ -70,9 +69,6 @@ def ingress_producer_config(
     """
     config = producer_config(kafka, bootstrap_servers)
     config["message.timeout.ms"] = int(ingress.write_timeout_s * 1000)
-    config["message.max.bytes"] = max(
-        int(config.get("message.max.bytes", 0)), ingress.max_message_bytes + 1024 * 1024
-    )
     return config
 
 
@@ -125,10 +121,8 @@ class IngressGate:
         self._settings = settings
         self._metrics = metrics
         self._catalogue = catalogue or default_catalogue()
-        # The reader's depth and attribute limits, so nothing passes here that it refuses.
-        self._limits = dataclasses.replace(
-            limits or ParseLimits(), max_bytes=settings.max_message_bytes
-        )
+        # The reader's limits (size, depth, attributes), so nothing passes here that it refuses.
+        self._limits = limits or ParseLimits()
         self._last_failure = float("-inf")
         self._deadlines = Deadlines()
 
@@ -154,6 +148,17 @@ class IngressGate:
     def settings(self) -> IngressSettings:
         """The ingress settings the gate enforces."""
         return self._settings
+
+    @property
+    def max_message_bytes(self) -> int:
+        """The largest document the gate takes: the reader's own limit
+        (``MELDINGSHUB_SCHEMAS__MAX_MESSAGE_BYTES``)."""
+        return self._limits.max_bytes
+
+    def amqp_prefetch(self) -> int:
+        """Unacknowledged AMQP deliveries in flight: the byte budget in largest documents
+        (RabbitMQ counts deliveries, not bytes)."""
+        return max(1, min(1000, self._settings.in_flight_bytes // self.max_message_bytes))
 
     def close(self) -> None:
         """Flush outstanding writes and stop the producer."""
@@ -236,11 +241,10 @@ class IngressGate:
     def _screen(self, submission: Submission) -> Refused | int | None:
         """A refusal, or the sender's organisation HER-id (None: the document names none)."""
         raw = submission.raw
-        if len(raw) > self._settings.max_message_bytes:
+        if len(raw) > self.max_message_bytes:
             return Refused(
                 RefusalReason.TOO_LARGE,
-                f"the document is {len(raw)} bytes; the limit is "
-                f"{self._settings.max_message_bytes} bytes",
+                f"the document is {len(raw)} bytes; the limit is {self.max_message_bytes} bytes",
             )
         try:
             root = parse_message(raw, self._limits)

@@ -15,8 +15,6 @@ class IngressSettings(BaseModel):
 
     adapters: frozenset[AdapterName] = frozenset({"http", "file"})
     """Adapters ``meldingshub run`` starts; AMQP also runs whenever ``amqp_url`` is set."""
-    max_message_bytes: int = Field(default=35 * 1024 * 1024, ge=1024)
-    """Larger documents are refused (HTTP 413); 35 MB is what NHN's message server takes."""
     write_timeout_s: float = Field(default=5.0, gt=0, le=120)
     """How long a sender waits for the durable write before the hub says 503 / retries."""
     retry_after_s: int = Field(default=5, ge=1, le=3600)
@@ -46,10 +44,6 @@ class IngressSettings(BaseModel):
     """Partitions of each principal's ingress topic ``hub.ingress.<principal>``."""
     kafka_discovery_s: float = Field(default=10.0, gt=0, le=600)
     """How soon a new principal's ingress topic is consumed (metadata refresh interval)."""
-
-    def amqp_prefetch(self) -> int:
-        """Unacknowledged AMQP deliveries in flight: the byte budget in largest documents."""
-        return max(1, min(1000, self.in_flight_bytes // self.max_message_bytes))
 
     def enabled(self) -> frozenset[AdapterName]:
         """The adapters to run: the configured ones, plus AMQP when a URL is set."""

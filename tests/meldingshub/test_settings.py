@@ -103,9 +103,25 @@ def test_inbound_retention_must_outlast_delivery(monkeypatch: pytest.MonkeyPatch
 
 
 def test_amqp_prefetch_is_the_byte_budget_in_largest_documents() -> None:
-    from broker_adapters.ingress.settings import IngressSettings
+    from addressregister.index import RegisterIndex
+    from addressregister.live import StaticRegister
+    from broker_adapters.ingress import IngressGate, IngressSettings
+    from schemas.xmlparse import ParseLimits
 
-    assert IngressSettings().amqp_prefetch() == (256 << 20) // (35 << 20)
-    assert IngressSettings(in_flight_bytes=1024).amqp_prefetch() == 1
-    small = IngressSettings(max_message_bytes=1 << 20, in_flight_bytes=64 << 20)
-    assert small.amqp_prefetch() == 64
+    def prefetch(settings: IngressSettings, limits: ParseLimits) -> int:
+        register = StaticRegister(RegisterIndex([]))
+        gate = IngressGate(_NoProducer, "hub.inbound", settings, register, limits=limits)
+        return gate.amqp_prefetch()
+
+    assert prefetch(IngressSettings(), ParseLimits()) == (256 << 20) // (35 << 20)
+    assert prefetch(IngressSettings(in_flight_bytes=1024), ParseLimits()) == 1
+    small = ParseLimits(max_bytes=1 << 20)
+    assert prefetch(IngressSettings(in_flight_bytes=64 << 20), small) == 64
+
+
+class _NoProducer:
+    def __init__(self, _on_error: object) -> None:
+        pass
+
+    def close(self, _timeout_s: float = 0) -> None:
+        pass

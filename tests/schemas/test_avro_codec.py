@@ -19,7 +19,6 @@ from schemas.avro_codec import (
     fingerprint64,
 )
 from schemas.avro_errors import (
-    AvroConfigError,
     AvroDecodeError,
     AvroEncodeError,
     AvroSchemaError,
@@ -30,7 +29,6 @@ from schemas.avro_errors import (
     TruncatedRecordError,
     UnknownSchemaError,
 )
-from schemas.settings import SchemaSettings
 
 # --- the spec's algorithms, written out here independently of the codec -----------------------
 
@@ -282,16 +280,6 @@ def test_a_name_defined_twice_is_refused() -> None:
     schema = AvroSchema.parse(avsc("DeliveryStatus"))
     with pytest.raises(AvroSchemaError, match="defined twice"):
         AvroCodec([schema, schema])
-
-
-def test_settings_choose_the_wire_format() -> None:
-    assert AvroCodec.from_settings(SchemaSettings()).wire_format == "single-object"
-    with pytest.raises(AvroConfigError, match="registry"):
-        AvroCodec.from_settings(SchemaSettings(avro_wire_format="confluent"))
-    confluent = AvroCodec.from_settings(
-        SchemaSettings(avro_wire_format="confluent"), registry=InMemorySchemaRegistry()
-    )
-    assert confluent.wire_format == "confluent"
 
 
 # --- decoding errors keep the raw bytes -------------------------------------------------------

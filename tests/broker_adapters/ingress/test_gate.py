@@ -25,6 +25,7 @@ from broker_adapters.ingress.gate import ErrorCallback
 from kafka_io import DurableProducer
 from kafka_io.settings import KafkaSettings
 from metrics.ingress import INGRESS_ADAPTERS, REFUSAL_REASONS, IngressMetrics
+from schemas.xmlparse import ParseLimits
 from tests.support.corpus_register import Sample
 
 LIMIT = 32 * 1024
@@ -44,7 +45,11 @@ def _no_producer(_on_error: ErrorCallback) -> DurableProducer:
 @pytest.fixture
 def gate(register_view: StaticRegister) -> IngressGate:
     return IngressGate(
-        _no_producer, "hub.inbound", IngressSettings(max_message_bytes=LIMIT), register_view
+        _no_producer,
+        "hub.inbound",
+        IngressSettings(),
+        register_view,
+        limits=ParseLimits(max_bytes=LIMIT),
     )
 
 

@@ -22,6 +22,7 @@ from broker_adapters.ingress import IngressGate, IngressSettings
 from meldingshub.settings import Settings
 from metrics.ingress import IngressMetrics
 from schemas.records import InboundMessage
+from schemas.xmlparse import ParseLimits
 from tests.broker_adapters.ingress.support import (
     Credentials,
     inbound_meta,
@@ -86,9 +87,10 @@ def hub(
     gate = IngressGate.create(
         settings.kafka,
         kafka_bootstrap,
-        IngressSettings(max_message_bytes=LIMIT),
+        IngressSettings(),
         register_view,
         IngressMetrics(registry),
+        ParseLimits(max_bytes=LIMIT),
     )
     app = FastAPI()
     app.include_router(
