@@ -1,8 +1,7 @@
 """The look-up API: parties by HER-id, search with paging, and resolution, over HTTP.
 
-Mount :func:`create_router` in a larger app (then call
-:func:`install_problem_handlers` on it), or serve :func:`create_app` alone.
-Errors are RFC 9457 problem details (``application/problem+json``); a failed
+Mount :func:`create_router` in a larger app, or serve :func:`create_app` alone.
+Errors are RFC 9457 problem details (:mod:`hubcore.problems`); a failed
 resolution is a problem too, carrying its AppRec code. Handlers build their JSON
 directly (the response models document it in OpenAPI without validating every
 answer again, which halves the throughput). Every look-up is counted
@@ -13,26 +12,23 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from addressregister.index import RegisterIndex
-from addressregister.live import RegisterView, StaticRegister
+from addressregister.live import RegisterView
 from addressregister.model import CommunicationParty, PartyKind
 from addressregister.records import party_to_record
 from addressregister.resolution import resolve_receiver
 from addressregister.results import Problem, ResolutionFailure
 from addressregister.validation import MAX_HER_ID
+from hubcore.problems import PROBLEM_JSON, ProblemError, install_problem_handlers, problem_route
 from metrics.register import LookupOutcome, RegisterMetrics
 from schemas.identifiers import STRICT_HER_ID
 from schemas.parties import PartyRef
 from schemas.vocabulary import AddressingMode, AppRecError, Category
 
-PROBLEM_JSON = "application/problem+json"
-PROBLEM_BASE = "urn:meldingshub:problem:"
 API_VERSION = "1.0.0"
 
 
@@ -114,64 +110,6 @@ def _problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ProblemDetails, "content": {PROBLEM_JSON: {}}} for status in statuses}
 
 
-class ProblemError(Exception):
-    """Raised by handlers to answer with a problem document."""
-
-    def __init__(
-        self, status: int, slug: str, title: str, detail: str, **extensions: object
-    ) -> None:
-        super().__init__(detail)
-        self.status, self.slug, self.title, self.detail = status, slug, title, detail
-        self.extensions = extensions
-
-
-def problem_response(
-    request: Request, status: int, slug: str, title: str, detail: str | None, **extra: object
-) -> JSONResponse:
-    """A problem+json response for ``request``."""
-    body: dict[str, object] = {
-        "type": PROBLEM_BASE + slug,
-        "title": title,
-        "status": status,
-        "instance": request.url.path,
-    }
-    if detail:
-        body["detail"] = detail
-    body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
-
-
-def install_problem_handlers(app: FastAPI, metrics: RegisterMetrics | None = None) -> None:
-    """Answer every error of ``app`` with problem details instead of FastAPI's default JSON."""
-
-    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ProblemError)
-        return problem_response(
-            request, exc.status, exc.slug, exc.title, exc.detail, **exc.extensions
-        )
-
-    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        if metrics is not None and request.url.path.startswith("/v1/"):
-            metrics.lookup(AddressingMode.ORGANISATION, LookupOutcome.INVALID)
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc'] if p not in ('query', 'path'))}: {e['msg']}"
-            for e in exc.errors()
-        ]
-        return problem_response(
-            request, 400, "invalid-request", "Invalid request", "; ".join(problems)
-        )
-
-    async def on_http(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem_response(request, exc.status_code, slug, str(exc.detail), None)
-
-    app.add_exception_handler(ProblemError, on_problem)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-
-
 HerIdPath = Annotated[
     int, Path(alias="herId", ge=1, le=MAX_HER_ID, description="HER-id"), STRICT_HER_ID
 ]
@@ -181,11 +119,17 @@ def create_router(
     register: RegisterView, metrics: RegisterMetrics | None = None, *, page_size_max: int = 500
 ) -> APIRouter:
     """The ``/v1`` look-up routes over ``register`` (its current snapshot per request)."""
-    router = APIRouter(prefix="/v1", tags=["address register"])
 
     def count(service: AddressingMode, outcome: LookupOutcome) -> None:
         if metrics is not None:
             metrics.lookup(service, outcome)
+
+    def invalid(_request: Request) -> None:
+        count(AddressingMode.ORGANISATION, LookupOutcome.INVALID)
+
+    router = APIRouter(
+        prefix="/v1", tags=["address register"], route_class=problem_route(on_invalid=invalid)
+    )
 
     def index() -> RegisterIndex:
         if not register.loaded.is_set():
@@ -359,18 +303,13 @@ def create_app(
         ),
     )
     app.include_router(create_router(register, metrics, page_size_max=page_size_max))
-    install_problem_handlers(app, metrics)
+    install_problem_handlers(app)
 
     @app.get("/livez", summary="Process health", tags=["operations"])
     def livez() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
-
-
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document of :func:`create_app` (kept in ``addressregister/openapi.json``)."""
-    return create_app(StaticRegister(RegisterIndex.empty())).openapi()
 
 
 def _service_of(kind: PartyKind) -> AddressingMode:

@@ -10,35 +10,28 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, params
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
+from hubcore.problems import ProblemError, ProblemRoute, problem_responses
 from hubstats.errors import QueryError
 from hubstats.export import ExportFormat, Granularity, StatisticsQuery, query_counts, render
 from hubstats.store import StatisticsStore
-
-PROBLEM_JSON = "application/problem+json"
-
-
-def _problem(status: int, title: str, detail: str) -> JSONResponse:
-    return JSONResponse(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail},
-        status_code=status,
-        media_type=PROBLEM_JSON,
-    )
 
 
 def statistics_router(
     store: StatisticsStore, dependencies: Sequence[params.Depends] = ()
 ) -> APIRouter:
     """A router serving the exact statistics of ``store``."""
-    router = APIRouter(dependencies=list(dependencies), tags=["statistics"])
+    router = APIRouter(
+        dependencies=list(dependencies), tags=["statistics"], route_class=ProblemRoute
+    )
 
     @router.get(
         "/v1/statistics",
         summary="Exact message counts per period and dimension",
         responses={
             200: {"content": {"text/csv": {}, "application/json": {}}},
-            400: {"content": {PROBLEM_JSON: {}}, "description": "invalid query"},
+            **problem_responses(400, texts={400: "invalid statistics query"}),
         },
     )
     def get_statistics(
@@ -71,7 +64,9 @@ def statistics_router(
                 filters={k: tuple(v) for k, v in filters.items() if v},
             )
         except QueryError as exc:
-            return _problem(400, "invalid statistics query", str(exc))
+            raise ProblemError(
+                400, "invalid-statistics-query", "Invalid statistics query", str(exc)
+            ) from exc
         body = render(query_counts(store, query), query, fmt, store.zone.key)
         media_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
         return Response(body, media_type=media_type)

@@ -13,32 +13,24 @@ from functools import cached_property
 from pathlib import Path
 
 import structlog
-from fastapi import Depends, FastAPI
 from prometheus_client import CollectorRegistry
 
-from access.principals import Principals, Role
+from access.principals import Principals
 from access.principals_file import PrincipalsFile, write_atomically
-from addressregister.api import create_router as register_router
-from addressregister.api import install_problem_handlers
 from addressregister.categories import CategoryTable
 from addressregister.fileformat import write_register_file
 from addressregister.generator import generate_national_register
 from addressregister.importer import seed_from_snapshot
 from addressregister.live import LiveRegister
-from broker_adapters.delivery.mailbox_api import mailbox_router
 from broker_adapters.delivery.mailbox_store import MailboxStore
 from broker_adapters.delivery.worker import DeliveryComponent, build_endpoints
-from broker_adapters.http.auth import bearer_principal
-from broker_adapters.http.ingress_api import IngressApiDeps, ingress_router
-from broker_adapters.http.status import RecentMessages
 from broker_adapters.ingress.assemble import ingress_adapters
 from broker_adapters.ingress.gate import IngressGate
 from hubcore.errors import MeldingshubError
 from hubstats.aggregator import StatisticsAggregator
-from hubstats.api import statistics_router
 from hubstats.store import StatisticsStore
 from kafka_io import client_config, ensure_topics
-from meldingshub import __version__
+from meldingshub.api_app import ALL_PARTS, api_app
 from meldingshub.components import Component
 from meldingshub.components.api_server import ApiServer
 from meldingshub.components.router import RouterComponent, router_topics
@@ -85,6 +77,8 @@ class Resources:
         self.bootstrap_servers = bootstrap_servers
         self.registry = registry
         self._closers: list[Callable[[], None]] = []
+        self.checks: dict[str, Callable[[], bool]] = {}
+        """Readiness checks of the resources created so far: each declares its own."""
 
     @cached_property
     def metrics(self) -> HubMetrics:
@@ -113,6 +107,7 @@ class Resources:
             load_timeout_s=settings.address_register.load_timeout_s,
         ).start()
         self._closers.append(live.stop)
+        self.checks["register"] = live.usable
         return live
 
     def _embedded_snapshot(self) -> Path | None:
@@ -133,6 +128,7 @@ class Resources:
             Path(dsn.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         store = StatisticsStore.open(dsn, self.settings.statistics.timezone)
         self._closers.append(store.close)
+        self.checks["store"] = store.reachable
         return store
 
     @cached_property
@@ -154,7 +150,9 @@ class Resources:
                 )
             log.warning("open mode: every sender is accepted without credentials (demo only)")
             metrics.set_state(True, 0)
-            return PrincipalsFile.fixed(Principals.open())
+            fixed = PrincipalsFile.fixed(Principals.open())
+            self.checks["principals"] = lambda: fixed.valid
+            return fixed
         path = access.principals_file
         if path is None:
             if not embedded:
@@ -163,7 +161,9 @@ class Resources:
                     "(`meldingshub credentials add` creates one); the hub does not run open"
                 )
             path = self._embedded_principals()
-        return PrincipalsFile(path, access.reload_interval_s, observe=metrics.set_state)
+        principals = PrincipalsFile(path, access.reload_interval_s, observe=metrics.set_state)
+        self.checks["principals"] = lambda: principals.valid
+        return principals
 
     def _embedded_principals(self) -> Path:
         """The embedded default's principals: one per organisation of the synthetic register,
@@ -192,6 +192,7 @@ class Resources:
             self.settings.schemas.parse_limits(),
         )
         self._closers.append(gate.close)
+        self.checks["ingress-write"] = gate.ready
         return gate
 
     def close(self) -> None:
@@ -246,37 +247,6 @@ def _delivery(res: Resources) -> Component:
     )
 
 
-def _api_app(res: Resources, parts: Sequence[str]) -> FastAPI:
-    app = FastAPI(title="meldingshub", version=__version__)
-    install_problem_handlers(app, res.register_metrics)
-    if "register" in parts:
-        app.include_router(
-            register_router(
-                res.register,
-                res.register_metrics,
-                page_size_max=res.settings.address_register.page_size_max,
-            ),
-            dependencies=[Depends(bearer_principal(res.principals, Role.OPERATOR))],
-        )
-    if "statistics" in parts:
-        monitor = bearer_principal(res.principals, Role.OPERATOR, Role.MONITOR)
-        app.include_router(statistics_router(res.store, dependencies=[Depends(monitor)]))
-    if "mailbox" in parts:
-        app.include_router(mailbox_router(res.mailbox, res.principals))
-    if "ingress" in parts:
-        app.include_router(
-            ingress_router(
-                IngressApiDeps(
-                    res.gate,
-                    res.principals,
-                    res.store,
-                    RecentMessages(res.settings.ingress.status_cache_size),
-                )
-            )
-        )
-    return app
-
-
 def _ingress_adapters(res: Resources) -> list[Component]:
     """The queue-, topic- and directory-driven ingress adapters the settings enable."""
     return list(
@@ -292,17 +262,17 @@ def _ingress_adapters(res: Resources) -> list[Component]:
 
 
 def _register_api(res: Resources) -> list[Component]:
-    return [ApiServer("register-api", _api_app(res, ["register"]), res.settings.http.api_bind)]
+    return [ApiServer("register-api", api_app(res, ["register"]), res.settings.http.api_bind)]
 
 
 def _ingress_http(res: Resources) -> list[Component]:
     """The senders' front door: message API and status, statistics, and the other adapters."""
-    app = _api_app(res, ["ingress", "mailbox", "statistics"])
+    app = api_app(res, ["ingress", "mailbox", "statistics"])
     return [ApiServer("ingress-http", app, res.settings.http.api_bind), *_ingress_adapters(res)]
 
 
 def _all_in_one(res: Resources) -> list[Component]:
-    app = _api_app(res, ["ingress", "mailbox", "register", "statistics"])
+    app = api_app(res, ALL_PARTS)
     return [
         _router(res),
         _delivery(res),
@@ -336,16 +306,6 @@ def component_factory(
         res = Resources(settings, bootstrap_servers, registry)
         builders = [BUILDERS[name] for name in names] if names else [_all_in_one]
         components = [component for builder in builders for component in builder(res)]
-        checks: dict[str, Callable[[], bool]] = {}
-        if "register" in res.__dict__:
-            checks["register"] = res.register.usable
-        if "store" in res.__dict__:
-            checks["store"] = res.store.reachable
-        if "gate" in res.__dict__:
-            checks["ingress-write"] = res.gate.ready
-        if "principals" in res.__dict__:
-            principals = res.principals
-            checks["principals"] = lambda: principals.valid
-        return Assembly(components, checks, res.close)
+        return Assembly(components, dict(res.checks), res.close)
 
     return build

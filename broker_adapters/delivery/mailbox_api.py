@@ -24,7 +24,7 @@ from access.principals_file import PrincipalsFile
 from broker_adapters.delivery.errors import MailboxError
 from broker_adapters.delivery.mailbox_store import MailboxEntry, MailboxMessage, MailboxStore
 from broker_adapters.http.auth import bearer_principal
-from broker_adapters.http.problems import ProblemError, ProblemRoute, problem_responses
+from hubcore.problems import ProblemError, ProblemRoute, problem_responses
 from schemas.identifiers import STRICT_HER_ID
 
 XML = "application/xml"

@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from access.principals import Principal, Role
 from access.principals_file import PrincipalsFile
-from broker_adapters.http.problems import ProblemError
+from hubcore.problems import ProblemError
 
 BEARER_SCHEME = HTTPBearer(
     auto_error=False,
@@ -46,7 +46,7 @@ def bearer_principal(
     Use it as ``principal: Annotated[Principal, Depends(bearer_principal(source, role))]``;
     a missing or unknown token raises a 401 problem, a principal without a role a
     403 (rendered as problem+json by routes built with
-    :class:`~broker_adapters.http.problems.ProblemRoute`).
+    :class:`~hubcore.problems.ProblemRoute`).
     """
 
     def authenticate(

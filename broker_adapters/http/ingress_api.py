@@ -27,7 +27,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from access.principals import Principal, Role
 from access.principals_file import PrincipalsFile
 from broker_adapters.http.auth import bearer_principal
-from broker_adapters.http.problems import ProblemError, ProblemRoute, problem_responses
 from broker_adapters.http.status import (
     MessageStatusView,
     RecentMessages,
@@ -36,6 +35,7 @@ from broker_adapters.http.status import (
 )
 from broker_adapters.ingress.base import Accepted, Outcome, RefusalReason, Refused, Submission
 from broker_adapters.ingress.settings import IngressSettings
+from hubcore.problems import ProblemError, ProblemRoute, problem_responses
 from hubstats.store import StatisticsStore
 
 log = structlog.get_logger(__name__)
@@ -45,6 +45,12 @@ JSON_TYPE = "application/json"
 _MAX_REQUEST_ID = 200
 _JSON_OVERHEAD = 64 * 1024
 """Room for the JSON wrapper around a base64 document at the size limit."""
+
+_SUBMISSION_PROBLEMS = {
+    400: "not an XML document, or a malformed request",
+    403: "the document's sender is not one this principal may send for",
+    415: "content type other than application/xml or application/json",
+}
 
 _STATUS_FOR: dict[RefusalReason, tuple[int, str]] = {
     RefusalReason.UNAUTHENTICATED: (401, "authentication required"),
@@ -200,7 +206,7 @@ def ingress_router(deps: IngressApiDeps) -> APIRouter:
         summary="Submit a message",
         description="Accepted (202) only once the message is durably stored in the hub.",
         response_model=SubmissionReceipt,
-        responses=problem_responses(400, 401, 403, 413, 415, 503),
+        responses=problem_responses(400, 401, 403, 413, 415, 503, texts=_SUBMISSION_PROBLEMS),
         openapi_extra=_request_body_schema(),
     )
     async def submit_message(

@@ -1,4 +1,4 @@
-"""``meldingshub register generate|import|export|show|search|resolve|serve|openapi``."""
+"""``meldingshub register generate|import|export|show|search|resolve|serve``."""
 
 import json
 import sys
@@ -368,17 +368,3 @@ def serve(
     host, _, port = (bind or settings.http.api_bind).rpartition(":")
     app = create_app(view, metrics, page_size_max=settings.address_register.page_size_max)
     uvicorn.run(app, host=host, port=int(port), log_level="warning")
-
-
-@register.command()
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def openapi(out: Path | None) -> None:
-    """Print (or write to OUT) the look-up API's OpenAPI document."""
-    from addressregister.api import openapi_document
-
-    text = json.dumps(openapi_document(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    if out is None:
-        click.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {out}")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
+import httpx
 import pytest
 from confluent_kafka import KafkaError, Message, Producer
 from lxml import etree
@@ -23,6 +24,7 @@ import broker_adapters.ingress.gate as gate_module
 from addressregister.index import RegisterIndex
 from broker_adapters.delivery.worker import DeliveryComponent
 from kafka_io import headers_of
+from meldingshub.openapi import COMMITTED
 from schemas.records import (
     INBOUND_HEADER,
     InboundMessage,
@@ -266,3 +268,9 @@ def test_records_with_an_impossible_timestamp_are_settled(hub: RunningHub, docum
 
     wait_for(lambda: set(ids) <= rejected_ids(), 60, "the records were not settled")
     assert_hub_well(hub)
+
+
+def test_the_running_hub_serves_the_committed_openapi_document(hub: RunningHub) -> None:
+    """One document for every API the hub serves, and it is what the hub serves."""
+    served = httpx.get(f"{hub.api}/openapi.json", timeout=10).json()
+    assert served == json.loads(COMMITTED.read_text(encoding="utf-8"))

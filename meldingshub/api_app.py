@@ -1,0 +1,87 @@
+"""The hub's HTTP API application: which routers a process serves, from what it shares.
+
+One function builds it for ``meldingshub run`` (from the process's resources) and for the
+committed OpenAPI document (from stand-ins, :mod:`meldingshub.openapi`), so the document
+is the served API by construction.
+"""
+
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+from fastapi import Depends, FastAPI
+
+from access.principals import Role
+from access.principals_file import PrincipalsFile
+from addressregister.api import create_router as register_router
+from addressregister.live import RegisterView
+from broker_adapters.delivery.mailbox_api import mailbox_router
+from broker_adapters.delivery.mailbox_store import MailboxStore
+from broker_adapters.http.auth import bearer_principal
+from broker_adapters.http.ingress_api import Gate, IngressApiDeps, ingress_router
+from broker_adapters.http.status import RecentMessages
+from hubcore.problems import install_problem_handlers
+from hubstats.api import statistics_router
+from hubstats.store import StatisticsStore
+from meldingshub import __version__
+from meldingshub.settings import Settings
+from metrics.register import RegisterMetrics
+
+ApiPart = Literal["ingress", "mailbox", "register", "statistics"]
+ALL_PARTS: tuple[ApiPart, ...] = ("ingress", "mailbox", "register", "statistics")
+
+
+class ApiResources(Protocol):
+    """What the API's routers need; :class:`meldingshub.wiring.Resources` has it."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def register(self) -> RegisterView: ...
+
+    @property
+    def register_metrics(self) -> RegisterMetrics: ...
+
+    @property
+    def store(self) -> StatisticsStore: ...
+
+    @property
+    def mailbox(self) -> MailboxStore: ...
+
+    @property
+    def principals(self) -> PrincipalsFile: ...
+
+    @property
+    def gate(self) -> Gate: ...
+
+
+def api_app(res: ApiResources, parts: Sequence[ApiPart]) -> FastAPI:
+    """The API application serving ``parts``; a part's resources are used only if served."""
+    app = FastAPI(title="meldingshub", version=__version__)
+    install_problem_handlers(app)
+    if "register" in parts:
+        app.include_router(
+            register_router(
+                res.register,
+                res.register_metrics,
+                page_size_max=res.settings.address_register.page_size_max,
+            ),
+            dependencies=[Depends(bearer_principal(res.principals, Role.OPERATOR))],
+        )
+    if "statistics" in parts:
+        monitor = bearer_principal(res.principals, Role.OPERATOR, Role.MONITOR)
+        app.include_router(statistics_router(res.store, dependencies=[Depends(monitor)]))
+    if "mailbox" in parts:
+        app.include_router(mailbox_router(res.mailbox, res.principals))
+    if "ingress" in parts:
+        app.include_router(
+            ingress_router(
+                IngressApiDeps(
+                    res.gate,
+                    res.principals,
+                    res.store,
+                    RecentMessages(res.settings.ingress.status_cache_size),
+                )
+            )
+        )
+    return app
