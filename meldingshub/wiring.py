@@ -30,6 +30,8 @@ from broker_adapters.delivery.mailbox_store import MailboxStore
 from broker_adapters.delivery.worker import DeliveryComponent, build_endpoints
 from broker_adapters.http.auth import bearer_principal
 from broker_adapters.http.ingress_api import IngressApiDeps, ingress_router
+from broker_adapters.http.msh.caller import BearerAuthenticator, authenticators
+from broker_adapters.http.msh.routes import MshDeps, msh_router
 from broker_adapters.http.status import RecentMessages
 from broker_adapters.ingress.assemble import ingress_adapters
 from broker_adapters.ingress.gate import IngressGate
@@ -274,7 +276,22 @@ def _api_app(res: Resources, parts: Sequence[str]) -> FastAPI:
                 )
             )
         )
+    if "msh" in parts:
+        app.include_router(msh_router(_msh_deps(res)))
     return app
+
+
+def _msh_deps(res: Resources) -> MshDeps:
+    """NHN's MSH API v2: the gate, the mailbox and the status store, bearer tokens for now
+    (HelseID/DPoP joins as another authenticator)."""
+    return MshDeps(
+        gate=res.gate,
+        authenticators=authenticators(BearerAuthenticator(res.principals)),
+        mailbox=res.mailbox,
+        register=res.register.snapshot,
+        store=res.store,
+        recent=RecentMessages(res.settings.ingress.status_cache_size),
+    )
 
 
 def _ingress_adapters(res: Resources) -> list[Component]:
@@ -297,12 +314,12 @@ def _register_api(res: Resources) -> list[Component]:
 
 def _ingress_http(res: Resources) -> list[Component]:
     """The senders' front door: message API and status, statistics, and the other adapters."""
-    app = _api_app(res, ["ingress", "mailbox", "statistics"])
+    app = _api_app(res, ["msh", "ingress", "mailbox", "statistics"])
     return [ApiServer("ingress-http", app, res.settings.http.api_bind), *_ingress_adapters(res)]
 
 
 def _all_in_one(res: Resources) -> list[Component]:
-    app = _api_app(res, ["ingress", "mailbox", "register", "statistics"])
+    app = _api_app(res, ["msh", "ingress", "mailbox", "register", "statistics"])
     return [
         _router(res),
         _delivery(res),
