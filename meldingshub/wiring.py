@@ -31,6 +31,7 @@ from broker_adapters.delivery.worker import DeliveryComponent, build_endpoints
 from broker_adapters.http.auth import bearer_principal
 from broker_adapters.http.ingress_api import IngressApiDeps, ingress_router
 from broker_adapters.http.msh.caller import BearerAuthenticator, authenticators
+from broker_adapters.http.msh.openapi import install as install_msh_openapi
 from broker_adapters.http.msh.routes import MshDeps, msh_router
 from broker_adapters.http.status import RecentMessages
 from broker_adapters.ingress.assemble import ingress_adapters
@@ -278,6 +279,7 @@ def _api_app(res: Resources, parts: Sequence[str]) -> FastAPI:
         )
     if "msh" in parts:
         app.include_router(msh_router(_msh_deps(res)))
+        install_msh_openapi(app)
     return app
 
 

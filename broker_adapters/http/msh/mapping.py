@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from broker_adapters.delivery.mailbox_store import MailboxEntry, MailboxMessage
 from broker_adapters.http.msh.models import (
-    AppRecErrorItem,
+    AppRecError,
     ApprecInfo,
     AppRecStatus,
     DeliveryState,
@@ -26,7 +26,8 @@ from broker_adapters.http.msh.models import (
     StatusInfo,
 )
 from metrics.store import AppRecAnswer, AppRecState, MessageStatus, ReceiverState
-from schemas.vocabulary import AppRecError, Family
+from schemas.vocabulary import AppRecError as ErrorCode
+from schemas.vocabulary import Family
 
 XML = "application/xml"
 _LOCAL = ZoneInfo("Europe/Oslo")
@@ -37,7 +38,7 @@ _API_STATUS: dict[AppRecState, AppRecStatus | None] = {
     "REJECTED": AppRecStatus.REJECTED,
     "OK_ERROR_IN_MESSAGE_PART": AppRecStatus.OK_ERROR_IN_MESSAGE_PART,
 }
-_CODES = {code.value: code for code in AppRecError}
+_CODES = {code.value: code for code in ErrorCode}
 
 
 def gen_date(text: str | None) -> datetime | None:
@@ -79,18 +80,18 @@ def _answers(status: MessageStatus) -> dict[int, AppRecAnswer]:
     return {a.receiver_her_id: a for a in status.apprecs if a.receiver_her_id is not None}
 
 
-def _hub_answer(status: MessageStatus, receiver: ReceiverState) -> AppRecErrorItem | None:
+def _hub_answer(status: MessageStatus, receiver: ReceiverState) -> AppRecError | None:
     """The hub's own negative AppRec for this receiver, if it sent one."""
     if receiver.rejected:
-        return _error(status.reason_code or AppRecError.X99.value)
+        return _error(status.reason_code or ErrorCode.X99.value)
     if receiver.failed:
-        return _error(AppRecError.X99.value)
+        return _error(ErrorCode.X99.value)
     return None
 
 
-def _error(code: str | None) -> AppRecErrorItem:
+def _error(code: str | None) -> AppRecError:
     known = _CODES.get(code or "")
-    return AppRecErrorItem(errorCode=code, details=known.description if known is not None else None)
+    return AppRecError(errorCode=code, details=known.description if known is not None else None)
 
 
 def _delivery_state(receiver: ReceiverState) -> DeliveryState:

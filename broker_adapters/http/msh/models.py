@@ -64,10 +64,8 @@ class OrderBy(StrEnum):
     DESCENDING = "Descending"
 
 
-class AppRecErrorItem(_Body):
+class AppRecError(_Body):
     """Information about an error in the application receipt."""
-
-    model_config = ConfigDict(title="AppRecError", extra="forbid")
 
     error_code: str | None = Field(
         alias="errorCode", description="Application receipt error code (kodeverk 8221)."
@@ -119,7 +117,7 @@ class PostAppRecRequest(_Body):
     """Information about the application receipt."""
 
     app_rec_status: AppRecStatus = Field(alias="appRecStatus")
-    app_rec_error_list: list[AppRecErrorItem] | None = Field(
+    app_rec_error_list: list[AppRecError] | None = Field(
         default=None, alias="appRecErrorList", description="Required when Rejected."
     )
     eb_xml_overrides: EbXmlInfo | None = Field(default=None, alias="ebXmlOverrides")
@@ -168,7 +166,7 @@ class ApprecInfo(BaseModel):
 
     receiver_her_id: int = Field(alias="receiverHerId")
     app_rec_status: AppRecStatus | None = Field(default=None, alias="appRecStatus")
-    app_rec_error_list: list[AppRecErrorItem] | None = Field(default=None, alias="appRecErrorList")
+    app_rec_error_list: list[AppRecError] | None = Field(default=None, alias="appRecErrorList")
 
 
 class ErrorMessage(BaseModel):
