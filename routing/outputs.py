@@ -163,6 +163,10 @@ class OutputBuilder:
                     reason=None
                     if original_received_at is not None or not is_apprec
                     else "original not found",
+                    # the receiver's first error code, so its sender's status can show it
+                    reason_code=envelope.apprec_error_codes[0]
+                    if is_apprec and envelope.apprec_error_codes
+                    else None,
                 )
             )
         for ref, failure in decision.skipped_copies:
