@@ -433,6 +433,7 @@ class OutputBuilder:
             apprec_status=apprec_status,
             apprec_round_trip_ms=apprec_round_trip_ms,
             original_msg_id=original_msg_id,
+            source_system=inbound.source_system,
         )
 
 

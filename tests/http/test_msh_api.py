@@ -215,6 +215,7 @@ def test_a_posted_document_goes_through_the_gate_as_the_caller(api: Api) -> None
     assert submission.raw == raw
     assert submission.principal.name == "sender"
     assert submission.principal.her_ids == {SENDER_ORG}
+    assert submission.source_system == "Testklient, v1.0"
     # Just accepted: the sender may ask, nobody has answered yet; others may not ask.
     status = api.get(f"/Messages/{hub_id}/status", SENDER)
     assert status.status_code == 200 and status.json() == []  # type: ignore[attr-defined]

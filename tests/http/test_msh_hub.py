@@ -24,6 +24,8 @@ from schemathesis.checks import (
 
 from access.principals import Principal
 from access.tokens import new_token, token_hash
+from schemas.records import MessageEvent, decode
+from schemas.vocabulary import EventType
 from tests.http.support import (
     COPY_ORG,
     RECEIVER_ORG,
@@ -34,6 +36,7 @@ from tests.http.support import (
     msh_register,
 )
 from tests.ingress.support import with_new_msg_id
+from tests.support.kafka import read_all
 from tests.support.running_hub import InProcessHub, running_hub
 from tests.support.shared import SHARED
 
@@ -165,6 +168,16 @@ def test_round_trip_with_a_copy_receiver(hub: InProcessHub) -> None:
         params={"ReceiverHerIds": SENDER_ORG, "IncludeMetadata": "true"},
     )
     assert sum(m["isAppRec"] for m in back.json()) == 2
+    # The client system's name travels on every event of the message, never more than that.
+    records = read_all(hub.bootstrap, hub.settings.kafka.topics.events.name, 1, 5)
+    events = [decode(r.value() or b"", MessageEvent) for r in records]
+    mine = [e for e in events if e.hub_message_id == hub_id]
+    assert {e.event_type for e in mine} >= {
+        EventType.ACCEPTED,
+        EventType.ROUTED,
+        EventType.DELIVERED,
+    }
+    assert {e.source_system for e in mine} == {"Testklient, v1.0"}
     # Nobody but the sender sees the status.
     assert call(hub, "GET", f"/Messages/{hub_id}/status", "receiver").status_code == 403
 

@@ -209,6 +209,7 @@ def msh_router(deps: MshDeps) -> APIRouter:
             adapter="http",
             received_at=received_at,
             content_type="application/xml",
+            source_system=source,
         )
         outcome = await run_in_threadpool(gate.submit, submission)
         hub_message_id = sending.accepted_id(outcome, limits.retry_after_s)
