@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -75,8 +76,8 @@ class Api:
     store: StatisticsStore
     register: RegisterIndex
 
-    def get(self, path: str, token: str = RECEIVER, **params: object) -> object:
-        return self.client.get(path, headers=client_headers(token), params=params)  # type: ignore[arg-type]
+    def get(self, path: str, token: str = RECEIVER, **params: object) -> httpx.Response:
+        return self.client.get(path, headers=client_headers(token), params=params)
 
 
 @pytest.fixture
@@ -141,10 +142,10 @@ def deliver(api: Api, receiver: int = RECEIVER_ORG) -> uuid.UUID:
     return entry.id
 
 
-def assert_error(response: object, status: int) -> dict[str, object]:
+def assert_error(response: httpx.Response, status: int) -> dict[str, object]:
     """An ErrorMessage body with ``status``; the body."""
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    body: dict[str, object] = response.json()  # type: ignore[attr-defined]
+    assert response.status_code == status, response.text
+    body: dict[str, object] = response.json()
     assert set(body) <= {"error", "errorCode", "validationErrors", "stackTrace", "requestId"}
     uuid.UUID(str(body["requestId"]))
     assert body["stackTrace"] is None
@@ -171,7 +172,7 @@ def test_the_api_version_and_source_system_headers_are_required(api: Api) -> Non
         headers = {k: v for k, v in client_headers(RECEIVER).items() if k != missing}
         body = assert_error(api.client.get(url, headers=headers), 400)
         assert body["errorCode"] == 1000
-        assert any(missing in str(e) for e in body["validationErrors"])  # type: ignore[union-attr]
+        assert any(missing in str(e) for e in body["validationErrors"])
     wrong = {**client_headers(RECEIVER), "api-version": "1"}
     assert "version 2" in str(assert_error(api.client.get(url, headers=wrong), 400))
 
@@ -193,7 +194,7 @@ def test_a_principal_without_the_role_is_refused(api: Api) -> None:
 # -- sending ----------------------------------------------------------------------------------
 
 
-def post(api: Api, body: object, token: str = SENDER) -> object:
+def post(api: Api, body: object, token: str = SENDER) -> httpx.Response:
     return api.client.post("/Messages", headers=client_headers(token), json=body)
 
 
@@ -208,9 +209,9 @@ def message_body(raw: bytes) -> dict[str, object]:
 def test_a_posted_document_goes_through_the_gate_as_the_caller(api: Api) -> None:
     raw = SAMPLE.read_bytes()
     response = post(api, message_body(raw))
-    assert response.status_code == 201, response.text  # type: ignore[attr-defined]
-    hub_id = uuid.UUID(response.json())  # type: ignore[attr-defined]
-    assert response.headers["Location"].endswith(f"/Messages/{hub_id}/status")  # type: ignore[attr-defined]
+    assert response.status_code == 201, response.text
+    hub_id = uuid.UUID(response.json())
+    assert response.headers["Location"].endswith(f"/Messages/{hub_id}/status")
     (submission,) = api.gate.submissions
     assert submission.raw == raw
     assert submission.principal.name == "sender"
@@ -218,7 +219,7 @@ def test_a_posted_document_goes_through_the_gate_as_the_caller(api: Api) -> None
     assert submission.source_system == "Testklient, v1.0"
     # Just accepted: the sender may ask, nobody has answered yet; others may not ask.
     status = api.get(f"/Messages/{hub_id}/status", SENDER)
-    assert status.status_code == 200 and status.json() == []  # type: ignore[attr-defined]
+    assert status.status_code == 200 and status.json() == []
     assert_error(api.get(f"/Messages/{hub_id}/status", RECEIVER), 403)
 
 
@@ -247,7 +248,7 @@ def test_gate_refusals_answer_in_the_api_own_terms(api: Api) -> None:
     api.gate.outcome = Refused(RefusalReason.BROKER_UNAVAILABLE, "try again")
     response = post(api, message_body(b"<x/>"))
     assert_error(response, 503)
-    assert response.headers["Retry-After"] == "5"  # type: ignore[attr-defined]
+    assert response.headers["Retry-After"] == "5"
     api.gate.outcome = Refused(RefusalReason.NOT_XML, "not an XML message: empty")
     assert "not an XML" in str(assert_error(post(api, message_body(b"x")), 400)["error"])
 
@@ -258,24 +259,24 @@ def test_gate_refusals_answer_in_the_api_own_terms(api: Api) -> None:
 def test_the_receiver_lists_fetches_and_marks_read(api: Api) -> None:
     first, second = deliver(api), deliver(api)
     listed = api.get("/Messages", ReceiverHerIds=RECEIVER_ORG)
-    assert listed.json() == [  # type: ignore[attr-defined]
+    assert listed.json() == [
         {"id": str(first), "receiverHerId": RECEIVER_ORG},
         {"id": str(second), "receiverHerId": RECEIVER_ORG},
     ]
     newest = api.get("/Messages", ReceiverHerIds=RECEIVER_ORG, OrderBy="Descending")
-    assert [m["id"] for m in newest.json()] == [str(second), str(first)]  # type: ignore[attr-defined]
-    full = api.get("/Messages", ReceiverHerIds=RECEIVER_ORG, IncludeMetadata="true").json()  # type: ignore[attr-defined]
+    assert [m["id"] for m in newest.json()] == [str(second), str(first)]
+    full = api.get("/Messages", ReceiverHerIds=RECEIVER_ORG, IncludeMetadata="true").json()
     assert full[0]["senderHerId"] == SENDER_ORG and full[0]["isAppRec"] is False
-    one = api.get(f"/Messages/{first}").json()  # type: ignore[attr-defined]
+    one = api.get(f"/Messages/{first}").json()
     # GenDate is local time without an offset; the API gives it with Oslo's offset.
     assert one["businessDocumentGenDate"] == "2018-01-19T09:40:47+01:00"
     assert one["businessDocumentId"] == full[0]["businessDocumentId"]
-    document = api.get(f"/Messages/{first}/business-document").json()  # type: ignore[attr-defined]
+    document = api.get(f"/Messages/{first}/business-document").json()
     assert base64.b64decode(document["businessDocument"]) == SAMPLE.read_bytes()
     assert document["contentTransferEncoding"] == "base64"
     put = api.client.put(f"/Messages/{first}/read/{RECEIVER_ORG}", headers=client_headers(RECEIVER))
     assert put.status_code == 204
-    left = api.get("/Messages", ReceiverHerIds=RECEIVER_ORG).json()  # type: ignore[attr-defined]
+    left = api.get("/Messages", ReceiverHerIds=RECEIVER_ORG).json()
     assert [m["id"] for m in left] == [str(second)]
 
 
@@ -288,7 +289,7 @@ def test_a_receiver_sees_only_the_her_ids_it_may_read(api: Api) -> None:
     put = api.client.put(f"/Messages/{mine}/read/{RECEIVER_ORG}", headers=client_headers(COPY))
     assert_error(put, 403)
     # A party below one of the caller's HER-ids is the caller's too.
-    assert api.get("/Messages", ReceiverHerIds=RECEIVER_SERVICE).status_code == 200  # type: ignore[attr-defined]
+    assert api.get("/Messages", ReceiverHerIds=RECEIVER_SERVICE).status_code == 200
 
 
 @pytest.mark.parametrize("her_id", ["12a", "-62", "0", "1234567890", "٦٢", "6_2", " 62x"])
@@ -356,7 +357,7 @@ def test_status_and_apprec_per_receiver_and_copy_receiver(api: Api) -> None:
     events = _events(hub_id, "msg-1")
     api.store.apply(events[:4])
     api.store.apply(events)  # replayed: the first four again, then the rest
-    status = api.get(f"/Messages/{hub_id}/status", SENDER).json()  # type: ignore[attr-defined]
+    status = api.get(f"/Messages/{hub_id}/status", SENDER).json()
     assert status == [
         {
             "receiverHerId": RECEIVER_ORG,
@@ -365,7 +366,7 @@ def test_status_and_apprec_per_receiver_and_copy_receiver(api: Api) -> None:
         },
         {"receiverHerId": COPY_ORG, "transportDeliveryState": "Unconfirmed", "appRecStatus": None},
     ]
-    apprecs = api.get(f"/Messages/{hub_id}/apprec", SENDER).json()  # type: ignore[attr-defined]
+    apprecs = api.get(f"/Messages/{hub_id}/apprec", SENDER).json()
     assert apprecs[0]["appRecStatus"] == "Rejected"
     assert apprecs[0]["appRecErrorList"][0]["errorCode"] == "E21"
     assert apprecs[1] == {"receiverHerId": COPY_ORG, "appRecStatus": None, "appRecErrorList": None}
@@ -374,13 +375,13 @@ def test_status_and_apprec_per_receiver_and_copy_receiver(api: Api) -> None:
         EventType.DELIVERY_FAILED, hub_id, receiver=(COPY_ORG, Category.KOMMUNE), is_copy=True
     )
     api.store.apply([failed])
-    copy = api.get(f"/Messages/{hub_id}/apprec", SENDER).json()[1]  # type: ignore[attr-defined]
+    copy = api.get(f"/Messages/{hub_id}/apprec", SENDER).json()[1]
     assert copy["appRecStatus"] == "Rejected" and copy["appRecErrorList"][0]["errorCode"] == "X99"
 
 
 def _answer(
     api: Api, message: uuid.UUID, her_id: int, body: dict[str, object], token: str = RECEIVER
-) -> object:
+) -> httpx.Response:
     return api.client.post(
         f"/Messages/{message}/apprec/{her_id}", headers=client_headers(token), json=body
     )
@@ -402,7 +403,7 @@ def test_the_hub_writes_a_valid_apprec_for_the_receiver(
         "appRecErrorList": [{"errorCode": "E21", "details": "Ukjent   tjeneste"}],
     }
     response = _answer(api, message, RECEIVER_SERVICE, body)
-    assert response.status_code == 201, response.text  # type: ignore[attr-defined]
+    assert response.status_code == 201, response.text
     (submission,) = api.gate.submissions
     assert submission.principal.name == "receiver"
     read = official_reader.read(submission.raw)
@@ -447,7 +448,7 @@ def test_only_a_party_of_the_receiving_organisation_answers(api: Api) -> None:
     # BOTH may read both organisations, but the message went to RECEIVER_ORG only.
     body = assert_error(_answer(api, message, COPY_ORG, {"appRecStatus": "Ok"}, BOTH), 400)
     assert "appRecSenderHerId" in str(body["validationErrors"])
-    assert _answer(api, message, RECEIVER_ORG, {"appRecStatus": "Ok"}, BOTH).status_code == 201  # type: ignore[attr-defined]
+    assert _answer(api, message, RECEIVER_ORG, {"appRecStatus": "Ok"}, BOTH).status_code == 201
 
 
 # -- the HelseID seam -------------------------------------------------------------------------

@@ -252,3 +252,21 @@ def test_every_operation_answers_as_nhn_describes_it(hub: InProcessHub) -> None:
             strategy = operation.as_strategy(mode, headers=headers, path_parameters=path_parameters)
             exercise(hub, strategy, mode, TOKENS[who])
     assert time.monotonic() - started < 120
+
+
+def test_the_hub_serves_the_msh_operations_in_its_openapi(hub: InProcessHub) -> None:
+    served = httpx.get(f"{hub.api}/openapi.json", timeout=10).json()
+    operations = {
+        op["operationId"]
+        for path, item in served["paths"].items()
+        if path.startswith("/Messages")
+        for op in item.values()
+    }
+    assert operations == RECEIVER_OPERATIONS | {"PostMessage", "GetStatus", "GetApprecInfo"}
+    assert "PostMessageRequest" in served["components"]["schemas"]
+    assert all(
+        "422" not in op["responses"]
+        for path, item in served["paths"].items()
+        if path.startswith("/Messages")
+        for op in item.values()
+    )
