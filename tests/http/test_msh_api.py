@@ -469,3 +469,15 @@ def test_helseid_caller_takes_the_organisation_and_its_sub_units_narrowed_by_the
     assert narrowed.send_her_ids == {RECEIVER_SERVICE}
     assert helseid_caller("x", ["974703475"], SENDER_ORG, indexed).read_her_ids == frozenset()
     assert caller.principal().her_ids == caller.send_her_ids
+
+
+def test_a_stored_document_that_no_longer_reads_still_has_its_metadata(api: Api) -> None:
+    message = dataclasses.replace(
+        routed(RECEIVER_ORG, 1, sender=SENDER_ORG, payload=b"<unclosed"), msg_id="odd-1"
+    )
+    api.mailbox.put(message)
+    (entry,) = api.mailbox.unread([RECEIVER_ORG], 10, msg_id="odd-1")
+    one = api.get(f"/Messages/{entry.id}").json()
+    assert one["businessDocumentId"] == "odd-1" and "businessDocumentGenDate" not in one
+    body = assert_error(_answer(api, entry.id, RECEIVER_ORG, {"appRecStatus": "Ok"}), 400)
+    assert "cannot be read" in str(body["error"])

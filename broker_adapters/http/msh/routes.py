@@ -298,8 +298,11 @@ def msh_router(deps: MshDeps) -> APIRouter:
     def get_message(message_id: MessageId, who: as_receiver, _source: source_header) -> Message:
         """One received message's metadata."""
         found = received(message_id, who)
-        envelope = sending.original_envelope(found, gate_limits())
-        return mapping.message(found.entry, True, envelope.gen_date)
+        try:
+            generated = sending.original_envelope(found, gate_limits()).gen_date
+        except MshError:  # stored, so once readable; without its GenDate the rest still holds
+            generated = None
+        return mapping.message(found.entry, True, generated)
 
     @router.get(
         "/Messages/{id}/business-document",

@@ -138,7 +138,7 @@ def original_envelope(found: MailboxMessage, limits: ParseLimits) -> Envelope:
     try:
         return read_envelope(parse_message(found.payload, limits), default_catalogue()).envelope
     except MessageRejectedError:
-        raise bad_request("the message cannot be answered with an AppRec") from None
+        raise bad_request("the stored message cannot be read") from None
 
 
 def apprec_document(
