@@ -59,6 +59,17 @@ class AppRecRow:
 
 
 @dataclass(slots=True)
+class ReceiverDelta:
+    """What a batch says about one message's delivery to one receiving organisation."""
+
+    is_copy: bool = False
+    routed: bool = False
+    delivered: bool = False
+    failed: bool = False
+    rejected: bool = False
+
+
+@dataclass(slots=True)
 class Deltas:
     """Everything one batch adds to the store."""
 
@@ -66,6 +77,7 @@ class Deltas:
     senders: Counter[SenderKey] = field(default_factory=Counter)
     statuses: dict[UUID, StatusDelta] = field(default_factory=dict)
     apprecs: dict[tuple[str, int, int], AppRecRow] = field(default_factory=dict)
+    receivers: dict[tuple[UUID, int], ReceiverDelta] = field(default_factory=dict)
 
 
 def _fit(value: str | None, length: int) -> str | None:
@@ -126,6 +138,7 @@ def _fold_status(deltas: Deltas, event: MessageEvent, outcome: Outcome) -> None:
                     received_at=utc(event.occurred_at),
                 ),
             )
+    _fold_receiver(deltas, event, outcome)
     status = deltas.statuses.get(event.hub_message_id)
     if status is None:
         status = deltas.statuses[event.hub_message_id] = StatusDelta(event.hub_message_id)
@@ -152,3 +165,22 @@ def _fold_status(deltas: Deltas, event: MessageEvent, outcome: Outcome) -> None:
         status.reason_code = status.reason_code or clean_reason_code(event.reason_code)
     elif outcome is Outcome.DELIVERY_RETRIED:
         status.delivery_retried += 1
+
+
+def _fold_receiver(deltas: Deltas, event: MessageEvent, outcome: Outcome) -> None:
+    """Per-receiver flags; a rejected copy's event names the main receiver, so it is left out."""
+    receiver = event.receiver_her_id
+    if receiver is None:
+        return
+    flag = {
+        Outcome.ROUTED: "routed",
+        Outcome.ROUTED_COPY: "routed",
+        Outcome.DELIVERED: "delivered",
+        Outcome.DELIVERY_FAILED: "failed",
+        Outcome.REJECTED: "rejected",
+    }.get(outcome, "routed" if event.event_type is EventType.APPREC_ROUTED else None)
+    if flag is None or (flag == "rejected" and event.is_copy):
+        return
+    delta = deltas.receivers.setdefault((event.hub_message_id, receiver), ReceiverDelta())
+    delta.is_copy = delta.is_copy or event.is_copy
+    setattr(delta, flag, True)

@@ -67,7 +67,24 @@ def _v2_mailbox(conn: sa.Connection) -> None:
     mailbox.create(conn)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_mailbox)
+def _v3_receivers(conn: sa.Connection) -> None:
+    """Per-receiver transport state of each message (the MSH API's ``/status`` per receiver and
+    copy receiver). Defined here as it was at version 3."""
+    sa.Table(
+        "message_receiver",
+        sa.MetaData(),
+        sa.Column("hub_message_id", sa.Uuid, primary_key=True),
+        sa.Column("receiver_her_id", sa.BigInteger, primary_key=True),
+        sa.Column("is_copy", sa.Boolean, nullable=False),
+        sa.Column("routed", sa.Boolean, nullable=False),
+        sa.Column("delivered", sa.Boolean, nullable=False),
+        sa.Column("failed", sa.Boolean, nullable=False),
+        sa.Column("rejected", sa.Boolean, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    ).create(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_mailbox, _v3_receivers)
 """Step ``n`` (1-based) brings the store from version ``n - 1`` to ``n``; append only."""
 
 LATEST_VERSION = len(MIGRATIONS)

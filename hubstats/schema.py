@@ -93,3 +93,19 @@ message_apprec = sa.Table(
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
 )
 """Each receiver's AppRec per original message (MsgId + sender), joined on read."""
+
+message_receiver = sa.Table(
+    "message_receiver",
+    metadata,
+    sa.Column("hub_message_id", sa.Uuid, primary_key=True),
+    # the receiving organisation (level 1), as the events name it
+    sa.Column("receiver_her_id", sa.BigInteger, primary_key=True),
+    sa.Column("is_copy", sa.Boolean, nullable=False, default=False),
+    sa.Column("routed", sa.Boolean, nullable=False, default=False),
+    sa.Column("delivered", sa.Boolean, nullable=False, default=False),
+    sa.Column("failed", sa.Boolean, nullable=False, default=False),
+    sa.Column("rejected", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Transport state per message and receiving organisation (MSH API ``/status``): flags that
+only ever turn on, so events may arrive in any order and twice."""

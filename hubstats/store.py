@@ -75,6 +75,20 @@ class AppRecAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class ReceiverState:
+    """How delivery to one receiving organisation (level 1) of a message went."""
+
+    receiver_her_id: int
+    is_copy: bool
+    routed: bool
+    delivered: bool
+    failed: bool
+    """Given up (dead-lettered): the sender got an X99 AppRec from the hub."""
+    rejected: bool
+    """The hub rejected the whole message before routing it."""
+
+
+@dataclass(frozen=True, slots=True)
 class MessageStatus:
     """What the hub knows about one message: transport state and AppRec state.
 
@@ -97,6 +111,8 @@ class MessageStatus:
     apprec_state: AppRecState
     apprecs: tuple[AppRecAnswer, ...]
     updated_at: datetime
+    receivers: tuple[ReceiverState, ...] = ()
+    """Per receiving organisation, receiver first, then copies by HER-id."""
 
 
 def create_store_engine(dsn: str) -> sa.Engine:
@@ -212,6 +228,8 @@ class StatisticsStore:
             )
         if deltas.statuses:
             self._merge_statuses(conn, deltas, now)
+        if deltas.receivers:
+            self._merge_receivers(conn, deltas, now)
         if deltas.apprecs:
             table = schema.message_apprec
             conn.execute(
@@ -289,6 +307,30 @@ class StatisticsStore:
             ],
         )
 
+    def _merge_receivers(self, conn: sa.Connection, deltas: Deltas, now: datetime) -> None:
+        table = schema.message_receiver
+        statement = self._insert(table)
+        new = statement.excluded
+        flags = ("is_copy", "routed", "delivered", "failed", "rejected")
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[table.c.hub_message_id, table.c.receiver_her_id],
+                set_={
+                    **{flag: sa.or_(table.c[flag], new[flag]) for flag in flags},
+                    "updated_at": new["updated_at"],
+                },
+            ),
+            [
+                {
+                    "hub_message_id": message_id,
+                    "receiver_her_id": receiver,
+                    **{flag: getattr(delta, flag) for flag in flags},
+                    "updated_at": now,
+                }
+                for (message_id, receiver), delta in sorted(deltas.receivers.items())
+            ],
+        )
+
     def prune(self, applied_before: datetime) -> int:
         """Forget processed event ids, statuses and AppRecs older than ``applied_before``.
 
@@ -308,6 +350,11 @@ class StatisticsStore:
             conn.execute(
                 sa.delete(schema.message_apprec).where(schema.message_apprec.c.received_at < cutoff)
             )
+            conn.execute(
+                sa.delete(schema.message_receiver).where(
+                    schema.message_receiver.c.updated_at < cutoff
+                )
+            )
         return int(removed or 0)
 
     # -- reading ------------------------------------------------------------------------------
@@ -326,6 +373,12 @@ class StatisticsStore:
             ).one_or_none()
             if row is None:
                 return None
+            receiving = schema.message_receiver
+            receivers = conn.execute(
+                sa.select(receiving)
+                .where(receiving.c.hub_message_id == wanted)
+                .order_by(receiving.c.is_copy, receiving.c.receiver_her_id)
+            ).all()
             answers: Sequence[sa.Row[Any]] = ()
             if row.msg_id is not None and row.sender_her_id is not None:
                 answers = conn.execute(
@@ -336,7 +389,7 @@ class StatisticsStore:
                     )
                     .order_by(apprec.c.apprec_sender_her_id)
                 ).all()
-        return _status_of(row, answers)
+        return _status_of(row, answers, receivers)
 
 
 _COUNT_COLUMNS = (
@@ -369,7 +422,9 @@ def _aware(moment: datetime | None) -> datetime | None:
     return None if moment is None else utc(moment)
 
 
-def _status_of(row: sa.Row[Any], answers: Iterable[sa.Row[Any]]) -> MessageStatus:
+def _status_of(
+    row: sa.Row[Any], answers: Iterable[sa.Row[Any]], receivers: Iterable[sa.Row[Any]] = ()
+) -> MessageStatus:
     apprecs = tuple(
         AppRecAnswer(
             receiver_her_id=answer.apprec_sender_her_id or None,
@@ -400,4 +455,15 @@ def _status_of(row: sa.Row[Any], answers: Iterable[sa.Row[Any]]) -> MessageStatu
         apprec_state=apprec_state,
         apprecs=apprecs,
         updated_at=utc(row.updated_at),
+        receivers=tuple(
+            ReceiverState(
+                receiver_her_id=r.receiver_her_id,
+                is_copy=r.is_copy,
+                routed=r.routed,
+                delivered=r.delivered,
+                failed=r.failed,
+                rejected=r.rejected,
+            )
+            for r in receivers
+        ),
     )

@@ -18,6 +18,9 @@ from broker_adapters.delivery.mailbox_api import mailbox_router
 from broker_adapters.delivery.mailbox_store import MailboxStore
 from broker_adapters.http.auth import bearer_principal
 from broker_adapters.http.ingress_api import Gate, IngressApiDeps, ingress_router
+from broker_adapters.http.msh.caller import BearerAuthenticator, authenticators
+from broker_adapters.http.msh.openapi import install as install_msh_openapi
+from broker_adapters.http.msh.routes import MshDeps, msh_router
 from broker_adapters.http.status import RecentMessages
 from hubcore.problems import install_problem_handlers
 from hubstats.api import statistics_router
@@ -26,8 +29,8 @@ from meldingshub import __version__
 from meldingshub.settings import Settings
 from metrics.register import RegisterMetrics
 
-ApiPart = Literal["ingress", "mailbox", "register", "statistics"]
-ALL_PARTS: tuple[ApiPart, ...] = ("ingress", "mailbox", "register", "statistics")
+ApiPart = Literal["msh", "ingress", "mailbox", "register", "statistics"]
+ALL_PARTS: tuple[ApiPart, ...] = ("msh", "ingress", "mailbox", "register", "statistics")
 
 
 class ApiResources(Protocol):
@@ -73,6 +76,9 @@ def api_app(res: ApiResources, parts: Sequence[ApiPart]) -> FastAPI:
         app.include_router(statistics_router(res.store, dependencies=[Depends(monitor)]))
     if "mailbox" in parts:
         app.include_router(mailbox_router(res.mailbox, res.principals))
+    if "msh" in parts:
+        app.include_router(msh_router(msh_deps(res)))
+        install_msh_openapi(app)
     if "ingress" in parts:
         app.include_router(
             ingress_router(
@@ -85,3 +91,16 @@ def api_app(res: ApiResources, parts: Sequence[ApiPart]) -> FastAPI:
             )
         )
     return app
+
+
+def msh_deps(res: ApiResources) -> MshDeps:
+    """NHN's MSH API v2: the gate, the mailbox and the status store; bearer tokens
+    (HelseID/DPoP joins as another authenticator)."""
+    return MshDeps(
+        gate=res.gate,
+        authenticators=authenticators(BearerAuthenticator(res.principals)),
+        mailbox=res.mailbox,
+        register=res.register.snapshot,
+        store=res.store,
+        recent=RecentMessages(res.settings.ingress.status_cache_size),
+    )

@@ -267,7 +267,7 @@ def _register_api(res: Resources) -> list[Component]:
 
 def _ingress_http(res: Resources) -> list[Component]:
     """The senders' front door: message API and status, statistics, and the other adapters."""
-    app = api_app(res, ["ingress", "mailbox", "statistics"])
+    app = api_app(res, ["msh", "ingress", "mailbox", "statistics"])
     return [ApiServer("ingress-http", app, res.settings.http.api_bind), *_ingress_adapters(res)]
 
 

@@ -200,6 +200,10 @@ class OutputBuilder:
                     reason=None
                     if original_received_at is not None or not is_apprec
                     else "original not found",
+                    # the receiver's first error code, so its sender's status can show it
+                    reason_code=envelope.apprec_error_codes[0]
+                    if is_apprec and envelope.apprec_error_codes
+                    else None,
                 )
             )
         for ref, failure in decision.skipped_copies:
@@ -484,6 +488,7 @@ class OutputBuilder:
             apprec_status=apprec_status,
             apprec_round_trip_ms=apprec_round_trip_ms,
             original_msg_id=original_msg_id,
+            source_system=inbound.source_system,
         )
 
 

@@ -88,6 +88,8 @@ class InboundMessage:
     content_type: str | None = None
     replay_of: UUID | None = None
     """``hub_message_id`` of the rejected message this one replays."""
+    source_system: str | None = None
+    """The client system as it named itself (MSH API ``nhn-source-system``), sanitised."""
 
     def to_avro(self) -> dict[str, Any]:
         """The value as the Avro schema names it."""
@@ -100,6 +102,7 @@ class InboundMessage:
             "content_type": self.content_type,
             "size_bytes": self.size_bytes,
             "replay_of": self.replay_of,
+            "source_system": self.source_system,
         }
 
     @classmethod
@@ -114,6 +117,7 @@ class InboundMessage:
             content_type=value["content_type"],
             size_bytes=value["size_bytes"],
             replay_of=value["replay_of"],
+            source_system=value.get("source_system"),
         )
 
 
@@ -343,6 +347,8 @@ class MessageEvent:
     original_msg_id: str | None = None
     endpoint_kind: str | None = None
     attempt: int | None = None
+    source_system: str | None = None
+    """The sending client system (MSH API ``nhn-source-system``), sanitised."""
 
     def to_avro(self) -> dict[str, Any]:
         """The value as the Avro schema names it."""
@@ -372,6 +378,7 @@ class MessageEvent:
             "original_msg_id": self.original_msg_id,
             "endpoint_kind": self.endpoint_kind,
             "attempt": self.attempt,
+            "source_system": self.source_system,
         }
 
     @classmethod
@@ -404,6 +411,7 @@ class MessageEvent:
             original_msg_id=value["original_msg_id"],
             endpoint_kind=value["endpoint_kind"],
             attempt=value["attempt"],
+            source_system=value.get("source_system"),
         )
 
 

@@ -147,17 +147,37 @@ class MailboxStore:
         with self._begin() as conn:
             return conn.execute(statement).rowcount == 1
 
-    def unread(self, receiver_her_ids: Collection[int], limit: int = 100) -> Sequence[MailboxEntry]:
-        """Unread messages of these receivers, oldest first."""
+    def unread(
+        self,
+        receiver_her_ids: Collection[int],
+        limit: int = 100,
+        *,
+        sender_her_id: int | None = None,
+        msg_id: str | None = None,
+        newest_first: bool = False,
+    ) -> Sequence[MailboxEntry]:
+        """Unread messages of these receivers, oldest first (or newest first), optionally only
+        those from one sending organisation or with one MsgId."""
         if not receiver_her_ids:
             return ()
         table = mailbox_messages
-        query = (
-            sa.select(*_SUMMARY_COLUMNS)
-            .where(table.c.receiver_her_id.in_(list(receiver_her_ids)), table.c.read_at.is_(None))
-            .order_by(table.c.stored_at, table.c.id)
-            .limit(limit)
+        conditions: list[sa.ColumnElement[bool]] = [
+            table.c.receiver_her_id.in_(list(receiver_her_ids)),
+            table.c.read_at.is_(None),
+        ]
+        if sender_her_id is not None:
+            conditions.append(table.c.sender_her_id == sender_her_id)
+        if msg_id is not None:
+            conditions.append(table.c.msg_id == msg_id)
+        order = (
+            (table.c.stored_at.desc(), table.c.id.desc())
+            if newest_first
+            else (
+                table.c.stored_at,
+                table.c.id,
+            )
         )
+        query = sa.select(*_SUMMARY_COLUMNS).where(*conditions).order_by(*order).limit(limit)
         with self._connect() as conn:
             return [_entry(row) for row in conn.execute(query)]
 

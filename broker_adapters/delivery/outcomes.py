@@ -66,6 +66,7 @@ def delivery_event(
         size_bytes=message.size_bytes,
         endpoint_kind=endpoint_kind,
         attempt=attempt,
+        source_system=message.ingress.source_system,
     )
 
 

@@ -55,6 +55,8 @@ class Submission:
     content_type: str | None = None
     claimed_sender_her_id: int | None = None
     """A sender HER-id the transport states beside the document (AMQP ``fromHerId``)."""
+    source_system: str | None = None
+    """The client system as it named itself (MSH API ``nhn-source-system``), sanitised."""
 
     def __repr__(self) -> str:
         """Ids and sizes only: the bytes may hold patient data."""

@@ -285,6 +285,7 @@ class IngressGate:
             size_bytes=len(submission.raw),
             transport_message_id=submission.transport_message_id,
             content_type=submission.content_type,
+            source_system=submission.source_system,
         )
         record = OutRecord(
             topic=self._topic,

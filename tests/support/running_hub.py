@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,8 +178,12 @@ class HubProcess(RunningHub):
         return fields["VmRSS"], fields["VmHWM"]
 
 
-def hub_settings(bootstrap: str, data_dir: Path, register: RegisterIndex) -> tuple[Settings, str]:
-    """Settings of a hub whose every topic, group, queue and directory is new; and its token."""
+def hub_settings(
+    bootstrap: str, data_dir: Path, register: RegisterIndex, extra: Sequence[Principal] = ()
+) -> tuple[Settings, str]:
+    """Settings of a hub whose every topic, group, queue and directory is new; and its token.
+
+    ``extra`` principals join the test's own one (say a sender and a receiver system)."""
     run = uuid.uuid4().hex[:10]
     base = isolated_settings(bootstrap)
     snapshot = data_dir / "register.json"
@@ -196,7 +200,7 @@ def hub_settings(bootstrap: str, data_dir: Path, register: RegisterIndex) -> tup
         kafka_principal=KAFKA_PRINCIPAL,
     )
     principals = data_dir / "principals.toml"
-    principals.write_text(Principals([principal]).to_toml(), encoding="utf-8")
+    principals.write_text(Principals([principal, *extra]).to_toml(), encoding="utf-8")
     kafka_prefix = f"ingress-{run}."
     kafka_topic = principal.kafka_topic(kafka_prefix)
     ensure_topics({"bootstrap.servers": bootstrap}, [TopicSpec(name=kafka_topic, partitions=1)])
@@ -229,9 +233,11 @@ def hub_settings(bootstrap: str, data_dir: Path, register: RegisterIndex) -> tup
 
 
 @contextmanager
-def running_hub(bootstrap: str, data_dir: Path, register: RegisterIndex) -> Iterator[InProcessHub]:
+def running_hub(
+    bootstrap: str, data_dir: Path, register: RegisterIndex, extra: Sequence[Principal] = ()
+) -> Iterator[InProcessHub]:
     """Start the all-in-one hub; yield once it is ready; stop it (and check it stopped)."""
-    settings, token = hub_settings(bootstrap, data_dir, register)
+    settings, token = hub_settings(bootstrap, data_dir, register, extra)
     registry = CollectorRegistry()
     hub = Hub(settings, component_factory(settings, [], registry), registry)
     stop = threading.Event()
