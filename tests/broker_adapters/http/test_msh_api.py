@@ -41,7 +41,7 @@ from tests.broker_adapters.http.support import (
     client_headers,
     msh_register,
 )
-from tests.metrics.events import event
+from tests.support.events import event
 from tests.support.shared import OFFICIAL_XSD
 
 SENDER, RECEIVER, COPY, OPERATOR = "sender-tok", "receiver-tok", "copy-tok", "operator-tok"
