@@ -52,6 +52,7 @@ class RecordingGate:
     """Takes every submission (or answers ``outcome``) and keeps it for the test to look at."""
 
     settings = IngressSettings()
+    max_message_bytes = 35 * 1024 * 1024
 
     def __init__(self) -> None:
         self.submissions: list[Submission] = []
