@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 
 from fastapi import Depends, FastAPI
 
+from access.helseid import HelseIdVerifier
 from access.principals import Role
 from access.principals_file import PrincipalsFile
 from addressregister.api import create_router as register_router
@@ -18,7 +19,12 @@ from broker_adapters.delivery.mailbox_api import mailbox_router
 from broker_adapters.delivery.mailbox_store import MailboxStore
 from broker_adapters.http.auth import bearer_principal
 from broker_adapters.http.ingress_api import Gate, IngressApiDeps, ingress_router
-from broker_adapters.http.msh.caller import BearerAuthenticator, authenticators
+from broker_adapters.http.msh.caller import (
+    Authenticator,
+    BearerAuthenticator,
+    HelseIdAuthenticator,
+    authenticators,
+)
 from broker_adapters.http.msh.openapi import install as install_msh_openapi
 from broker_adapters.http.msh.routes import MshDeps, msh_router
 from broker_adapters.http.status import RecentMessages
@@ -94,11 +100,15 @@ def api_app(res: ApiResources, parts: Sequence[ApiPart]) -> FastAPI:
 
 
 def msh_deps(res: ApiResources) -> MshDeps:
-    """NHN's MSH API v2: the gate, the mailbox and the status store; bearer tokens
-    (HelseID/DPoP joins as another authenticator)."""
+    """NHN's MSH API v2: the gate, the mailbox and the status store; the principals' bearer
+    tokens, and HelseID DPoP-bound tokens when an issuer is configured."""
+    schemes: list[Authenticator] = [BearerAuthenticator(res.principals)]
+    helseid = res.settings.access.helseid
+    if helseid.issuer is not None:
+        schemes.append(HelseIdAuthenticator(HelseIdVerifier(helseid), res.register.snapshot))
     return MshDeps(
         gate=res.gate,
-        authenticators=authenticators(BearerAuthenticator(res.principals)),
+        authenticators=authenticators(*schemes),
         mailbox=res.mailbox,
         register=res.register.snapshot,
         store=res.store,

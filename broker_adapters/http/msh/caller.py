@@ -9,19 +9,33 @@ its verified claims (organisation numbers, optional HER-id claim) into a caller
 through the address register.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from fastapi import Request
 
+from access.errors import HelseIdRefused
+from access.helseid import HelseIdVerifier
 from access.principals import Principal, Role
 from access.principals_file import PrincipalsFile
 from addressregister.index import RegisterIndex
 
 
 class NotAuthenticated(Exception):  # noqa: N818 - reads as the outcome it is
-    """The credentials are missing or not accepted; the text is safe to return."""
+    """The credentials are missing or not accepted; the text is safe to return.
+
+    ``status`` is 401 unless the scheme says otherwise (HelseID: 403 for a token without
+    the API's audience or scope, 503 while the issuer's keys cannot be had); ``headers``
+    go on the answer (``WWW-Authenticate``, ``DPoP-Nonce``, ``Retry-After``).
+    """
+
+    def __init__(
+        self, text: str, status: int = 401, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(text)
+        self.status = status
+        self.headers: Mapping[str, str] = dict(headers or {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +124,7 @@ def organisation_parties(register: RegisterIndex, organisation_number: str) -> f
 def helseid_caller(
     name: str,
     organisation_numbers: Iterable[str],
-    her_id_claim: int | None,
+    her_id_claim: frozenset[int] | None,
     register: RegisterIndex,
     roles: frozenset[Role] = frozenset({Role.SENDER, Role.RECEIVER}),
 ) -> Caller:
@@ -123,7 +137,35 @@ def helseid_caller(
         parties |= organisation_parties(register, number)
     if her_id_claim is not None:
         parties = {
-            h for h in parties if h == her_id_claim or her_id_claim in register.ancestors_of(h)
+            h for h in parties if h in her_id_claim or register.ancestors_of(h) & her_id_claim
         }
     allowed = frozenset(parties)
     return Caller(name=name, send_her_ids=allowed, read_her_ids=allowed, roles=roles)
+
+
+class HelseIdAuthenticator:
+    """HelseID access tokens bound to a DPoP proof (``Authorization: DPoP <token>``)."""
+
+    scheme = "dpop"
+
+    def __init__(self, verifier: HelseIdVerifier, register: Callable[[], RegisterIndex]) -> None:
+        self._verifier = verifier
+        self._register = register
+
+    def authenticate(self, credentials: str, request: Request) -> Caller:
+        """The verified client, acting for its organisation's HER-ids in the register."""
+        try:
+            identity = self._verifier.verify(
+                request.method,
+                str(request.url),
+                request.headers.get("authorization"),
+                request.headers.getlist("dpop"),
+            )
+        except HelseIdRefused as refused:
+            raise NotAuthenticated(refused.detail, refused.status, refused.headers) from None
+        numbers = [identity.org_number]
+        if identity.child_org_number is not None:
+            numbers.append(identity.child_org_number)
+        return helseid_caller(
+            f"helseid:{identity.client_id}", numbers, identity.her_ids, self._register()
+        )

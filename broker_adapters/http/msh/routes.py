@@ -141,7 +141,8 @@ def msh_router(deps: MshDeps) -> APIRouter:
                 raise NotAuthenticated("send credentials as 'Authorization: Bearer <token>'")
             return authenticator.authenticate(credentials, request)
         except NotAuthenticated as exc:
-            raise MshError(401, str(exc), headers={"WWW-Authenticate": challenge}) from None
+            headers = {"WWW-Authenticate": challenge, **exc.headers}
+            raise MshError(exc.status, str(exc), headers=headers) from None
 
     def in_role(role: Role) -> Callable[..., Caller]:
         def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
