@@ -5,6 +5,7 @@ import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -36,7 +37,9 @@ class World:
     client: Client
     verifier: HelseIdVerifier
 
-    def call(self, token: str, params: dict[str, object], nonce: str | None = None) -> object:
+    def call(
+        self, token: str, params: dict[str, object], nonce: str | None = None
+    ) -> httpx.Response:
         proof = self.client.proof(token, method="GET", url=URL, nonce=nonce)
         headers = {"Authorization": f"DPoP {token}", "DPoP": proof, **HEADERS}
         return self.http.get("/Messages", params=params, headers=headers)
@@ -81,30 +84,30 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 def _nonce(world: World, token: str) -> str | None:
     """What a client learns from its first refused call when the hub demands nonces."""
     first = world.call(token, {"ReceiverHerIds": RECEIVER_ORG})
-    if first.status_code != 401:  # type: ignore[attr-defined]
+    if first.status_code != 401:
         assert not world.verifier.nonce_headers()  # nonces are off
         return None
-    assert "use_dpop_nonce" in first.headers["WWW-Authenticate"]  # type: ignore[attr-defined]
-    return str(first.headers["DPoP-Nonce"])  # type: ignore[attr-defined]
+    assert "use_dpop_nonce" in first.headers["WWW-Authenticate"]
+    return str(first.headers["DPoP-Nonce"])
 
 
 def test_the_organisations_client_reads_its_own_her_ids_only(world: World) -> None:
     token = world.issuer.token(world.client)
     nonce = _nonce(world, token)
     own = world.call(token, {"ReceiverHerIds": RECEIVER_ORG}, nonce)
-    assert own.status_code == 200, own.text  # type: ignore[attr-defined]
+    assert own.status_code == 200, own.text
     below = world.call(token, {"ReceiverHerIds": RECEIVER_SERVICE}, nonce)
-    assert below.status_code == 200  # type: ignore[attr-defined]
+    assert below.status_code == 200
     other = world.call(token, {"ReceiverHerIds": OTHER_ORG}, nonce)
-    assert other.status_code == 403  # type: ignore[attr-defined]
-    assert "Not authorized for HerId" in other.text  # type: ignore[attr-defined]
+    assert other.status_code == 403
+    assert "Not authorized for HerId" in other.text
 
 
 def test_the_her_id_claim_narrows_the_organisation(world: World) -> None:
     token = world.issuer.token(world.client, **{HERID_CLAIM: str(RECEIVER_SERVICE)})
     nonce = _nonce(world, token)
-    assert world.call(token, {"ReceiverHerIds": RECEIVER_SERVICE}, nonce).status_code == 200  # type: ignore[attr-defined]
-    assert world.call(token, {"ReceiverHerIds": RECEIVER_ORG}, nonce).status_code == 403  # type: ignore[attr-defined]
+    assert world.call(token, {"ReceiverHerIds": RECEIVER_SERVICE}, nonce).status_code == 200
+    assert world.call(token, {"ReceiverHerIds": RECEIVER_ORG}, nonce).status_code == 403
 
 
 def test_a_token_without_its_proof_or_from_another_issuer_is_refused(world: World) -> None:
@@ -118,4 +121,4 @@ def test_a_token_without_its_proof_or_from_another_issuer_is_refused(world: Worl
     assert bare.headers["WWW-Authenticate"].startswith("DPoP")
     stranger = Issuer(world.issuer.clock).token(world.client, iss="https://elsewhere.example")
     nonce = _nonce(world, token)
-    assert world.call(stranger, {"ReceiverHerIds": RECEIVER_ORG}, nonce).status_code == 401  # type: ignore[attr-defined]
+    assert world.call(stranger, {"ReceiverHerIds": RECEIVER_ORG}, nonce).status_code == 401
