@@ -10,7 +10,7 @@ import calendar
 import csv
 import io
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from hubstats import schema
 from hubstats.export import Granularity, StatisticsQuery, query_counts
+from hubstats.published import Comparison, comparisons, pair_label
 from hubstats.store import StatisticsStore
 from schemas.vocabulary import AddressingMode, Category, Family
 
@@ -36,6 +37,17 @@ NATIONAL_BODIES = frozenset(
     }
 )
 """Messages of family ``other`` are medical messages only when they go to or come from these."""
+BODIES_IN_ORDER = (
+    Category.NAV,
+    Category.HELFO,
+    Category.FHI,
+    Category.HELSEDIREKTORATET,
+    Category.SKATTEETATEN,
+    Category.KREFTREGISTERET,
+    Category.NPR,
+)
+FROM_A_BODY = "from a national body"
+"""Label of the other messages a national body sends to a party that is not one."""
 
 PAIRS = (
     (Category.HELSEFORETAK.value, Category.KOMMUNE.value),
@@ -78,6 +90,14 @@ class Report:
     start: date
     end: date
     indicators: tuple[Indicator, ...]
+    scale: int = 1
+    """The report's counts are 1:``scale`` of the national traffic (a simulated year)."""
+    compared: Mapping[tuple[str, str, str], Comparison] = field(default_factory=dict)
+    """(indicator, series, label) -> the value × scale beside its published figure."""
+
+    def comparison(self, indicator: Indicator, value: Value) -> Comparison:
+        """``value`` of ``indicator`` at national size, with its published figure if any."""
+        return self.compared[(indicator.key, value.series, value.label)]
 
 
 def period_of(year: int, month: int | None = None) -> tuple[date, date]:
@@ -87,14 +107,18 @@ def period_of(year: int, month: int | None = None) -> tuple[date, date]:
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
 
-def build_report(store: StatisticsStore, year: int, month: int | None = None) -> Report:
-    """Compute every indicator for ``year`` (or ``month`` of it) from ``store``."""
+def build_report(
+    store: StatisticsStore, year: int, month: int | None = None, scale: int = 1
+) -> Report:
+    """Compute every indicator for ``year`` (or ``month`` of it) from ``store``; ``scale``:
+    the counts are 1:``scale`` of the national traffic (1: they are the national traffic)."""
     start, end = period_of(year, month)
 
     def rows(*group_by: str, granularity: Granularity = "year") -> list[dict[str, Any]]:
         return query_counts(store, StatisticsQuery(start, end, granularity, group_by))
 
-    per_family = _medical_per_family(rows("family", "sender_category", "receiver_category"))
+    categories = rows("family", "sender_category", "receiver_category", granularity="month")
+    per_family = _medical_per_family(categories)
     pairs = rows("family", "sender_category", "receiver_category", "addressing_mode")
     eresept = rows("message_type", "sender_category", granularity="month")
     families = rows("family")
@@ -110,6 +134,18 @@ def build_report(store: StatisticsStore, year: int, month: int | None = None) ->
             "Medical messages per family",
             "messages",
             tuple(Value("messages", f.value, float(per_family[f.value])) for f in MEDICAL_FAMILIES),
+        ),
+        Indicator(
+            "medical_messages_per_month",
+            "Medical messages sent per month",
+            "messages",
+            _medical_per_month(categories, start, end),
+        ),
+        Indicator(
+            "other_per_receiver_category",
+            "Other medical messages per national body (receiver category)",
+            "messages",
+            _other_per_body(categories),
         ),
         Indicator(
             "plo_dialog_per_category_pair",
@@ -136,6 +172,12 @@ def build_report(store: StatisticsStore, year: int, month: int | None = None) ->
             _eresept_per_month(eresept, start, end),
         ),
         Indicator(
+            "eresept_in_period",
+            "e-resept prescribed (ERM1) and dispensed (ERM10) in the period",
+            "messages",
+            _eresept_in_period(eresept, label_of(year, month)),
+        ),
+        Indicator(
             "eresept_specialist_share",
             "Share of prescriptions (ERM1) from specialist care (helseforetak)",
             "percent",
@@ -154,33 +196,82 @@ def build_report(store: StatisticsStore, year: int, month: int | None = None) ->
             _rejection_rates(families),
         ),
     )
-    label = f"{year}-{month:02d}" if month is not None else str(year)
-    return Report(label, start, end, indicators)
+    label = label_of(year, month)
+    compared = comparisons(
+        label,
+        {i.key: i.unit for i in indicators},
+        ((i.key, v.series, v.label, v.value) for i in indicators for v in i.values),
+        scale,
+    )
+    return Report(label, start, end, indicators, scale, compared)
+
+
+def label_of(year: int, month: int | None = None) -> str:
+    """The period's label: ``YYYY`` or ``YYYY-MM``."""
+    return f"{year}-{month:02d}" if month is not None else str(year)
+
+
+def _is_medical(row: Mapping[str, Any]) -> bool:
+    family = row["family"]
+    if family == Family.OTHER.value:
+        return (
+            row["sender_category"] in NATIONAL_BODIES or row["receiver_category"] in NATIONAL_BODIES
+        )
+    return family in {f.value for f in MEDICAL_FAMILIES}
 
 
 def _medical_per_family(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     totals = {family.value: 0 for family in MEDICAL_FAMILIES}
     for row in rows:
-        family = row["family"]
-        if family not in totals:
-            continue
-        if family == Family.OTHER.value and not (
-            row["sender_category"] in NATIONAL_BODIES or row["receiver_category"] in NATIONAL_BODIES
-        ):
-            continue
-        totals[family] += row["routed"]
+        if _is_medical(row):
+            totals[row["family"]] += row["routed"]
     return totals
+
+
+def _months(start: date, end: date) -> list[str]:
+    months: list[str] = []
+    cursor = start
+    while cursor <= end:
+        months.append(f"{cursor.year}-{cursor.month:02d}")
+        cursor = (cursor.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return months
+
+
+def _medical_per_month(
+    rows: Iterable[Mapping[str, Any]], start: date, end: date
+) -> tuple[Value, ...]:
+    counts = dict.fromkeys(_months(start, end), 0)
+    for row in rows:
+        if _is_medical(row) and row["period"] in counts:
+            counts[row["period"]] += row["routed"]
+    return tuple(Value("messages", month, float(n)) for month, n in counts.items())
+
+
+def _other_per_body(rows: Iterable[Mapping[str, Any]]) -> tuple[Value, ...]:
+    """The other medical messages by the body that received them; those a body sent to a
+    party that is not one apart, so the values add up to the family's total."""
+    counts = {body.value: 0 for body in BODIES_IN_ORDER}
+    sent_by_bodies = 0
+    for row in rows:
+        if row["family"] != Family.OTHER.value or not _is_medical(row):
+            continue
+        if row["receiver_category"] in counts:
+            counts[row["receiver_category"]] += row["routed"]
+        else:
+            sent_by_bodies += row["routed"]
+    values = [Value("messages", body, float(n)) for body, n in counts.items()]
+    return (*values, Value("messages", FROM_A_BODY, float(sent_by_bodies)))
 
 
 def _pair_totals(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, int]]:
     """``"a → b"`` -> (PLO+dialog messages, of them addressed to a service)."""
-    totals = {f"{s} → {r}": [0, 0] for s, r in PAIRS}
+    totals = {pair_label(Category(s), Category(r)): [0, 0] for s, r in PAIRS}
     totals[OTHER_PAIRS] = [0, 0]
     for row in rows:
         if row["family"] not in (Family.PLO.value, Family.DIALOG.value):
             continue
         pair = (row["sender_category"], row["receiver_category"])
-        label = f"{pair[0]} → {pair[1]}" if pair in PAIRS else OTHER_PAIRS
+        label = pair_label(Category(pair[0]), Category(pair[1])) if pair in PAIRS else OTHER_PAIRS
         totals[label][0] += row["routed"]
         if row["addressing_mode"] == AddressingMode.SERVICE.value:
             totals[label][1] += row["routed"]
@@ -190,11 +281,7 @@ def _pair_totals(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, int]
 def _eresept_per_month(
     rows: Iterable[Mapping[str, Any]], start: date, end: date
 ) -> tuple[Value, ...]:
-    months: list[str] = []
-    cursor = start
-    while cursor <= end:
-        months.append(f"{cursor.year}-{cursor.month:02d}")
-        cursor = (cursor.replace(day=28) + timedelta(days=4)).replace(day=1)
+    months = _months(start, end)
     counts = {(code, month): 0 for code in (PRESCRIBED, DISPENSED) for month in months}
     for row in rows:
         key = (row["message_type"], row["period"])
@@ -204,6 +291,17 @@ def _eresept_per_month(
         Value(f"{name} ({code})", month, float(counts[(code, month)]))
         for code, name in ((PRESCRIBED, "prescribed"), (DISPENSED, "dispensed"))
         for month in months
+    )
+
+
+def _eresept_in_period(rows: Iterable[Mapping[str, Any]], label: str) -> tuple[Value, ...]:
+    counts = {PRESCRIBED: 0, DISPENSED: 0}
+    for row in rows:
+        if row["message_type"] in counts:
+            counts[row["message_type"]] += row["routed"]
+    return (
+        Value(f"prescribed ({PRESCRIBED})", label, float(counts[PRESCRIBED])),
+        Value(f"dispensed ({DISPENSED})", label, float(counts[DISPENSED])),
     )
 
 
@@ -254,24 +352,48 @@ def _percent(part: int, whole: int) -> float | None:
 
 
 def report_csv(report: Report) -> str:
-    """The report in long form: one line per figure, stable columns."""
+    """The report in long form: one line per figure, stable columns; ``scaled`` is the value
+    at national size (× the scale for counts of messages), ``published`` the e-helsemonitor
+    figure it reproduces and ``ratio`` the one over the other (empty where none is published)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["period", "indicator", "series", "label", "value", "unit"])
+    writer.writerow([*CSV_COLUMNS])
     for indicator in report.indicators:
         for value in indicator.values:
+            compared = report.comparison(indicator, value)
             writer.writerow(
                 [
                     report.period,
                     indicator.key,
                     value.series,
                     value.label,
-                    "" if value.value is None else _number(value.value),
+                    _number(value.value),
                     indicator.unit,
+                    f"1:{report.scale}",
+                    _number(compared.scaled),
+                    _number(compared.published),
+                    "" if compared.ratio is None else f"{compared.ratio:.4f}",
                 ]
             )
     return out.getvalue()
 
 
-def _number(value: float) -> str:
-    return str(int(value)) if value.is_integer() else f"{value:.2f}"
+CSV_COLUMNS = (
+    "period",
+    "indicator",
+    "series",
+    "label",
+    "value",
+    "unit",
+    "scale",
+    "scaled",
+    "published",
+    "ratio",
+)
+"""The report's CSV columns; new ones are only ever added at the end."""
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"

@@ -257,6 +257,7 @@ def _ingress_adapters(res: Resources) -> list[Component]:
             res.bootstrap_servers,
             res.settings.routing.instance_id,
             res.settings.data_dir,
+            res.settings.routing.hub_her_id,
         )
     )
 

@@ -1,5 +1,10 @@
 """The X99 "not delivered" AppRec a sender gets when the hub gives up on a receiver.
 
+The AppRec answers in the version the original's standard names; a message of a
+type the hub does not know (routed under the ``envelope_only`` policy) is answered
+in AppRec 1.0, as the router answers such a type. Its ``IssueDate`` is the
+original's ``GenDate``, read back from the document.
+
 The standard's rules hold: an AppRec is final, so the hub sends none when the
 receiver has already answered the message (it got it after all, through an
 attempt whose success the hub never saw); the hub sends at most one per
@@ -18,13 +23,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from addressregister.index import RegisterIndex
 from hubstats import schema
 from routing.apprec import AppRecVersion
-from routing.outputs import OutputBuilder
+from routing.outputs import UNKNOWN_TYPE_APPREC_VERSION, OutputBuilder
+from schemas.catalogue import default_catalogue
+from schemas.envelope import read_envelope
+from schemas.errors import MessageRejectedError
 from schemas.records import RoutedMessage
+from schemas.settings import SchemaSettings
 from schemas.vocabulary import AppRecError, Family
+from schemas.xmlparse import ParseLimits, parse_message
 
 log = structlog.get_logger(__name__)
 
-_VERSIONS: dict[str | None, AppRecVersion] = {"1.0": "1.0", "1.1": "1.1"}
+_VERSIONS: dict[str | None, AppRecVersion] = {
+    "1.0": "1.0",
+    "1.1": "1.1",
+    None: UNKNOWN_TYPE_APPREC_VERSION,  # only AppRecs lack a version in the catalogue
+}
+_LIMITS = SchemaSettings().parse_limits()
 
 
 class AppRecLedger(Protocol):
@@ -78,7 +93,8 @@ def not_delivered_apprec(
     now: datetime,
     hub_her_id: int,
 ) -> RoutedMessage | None:
-    """The X99 AppRec to the sender of ``message``, or None where the standard wants none."""
+    """The X99 AppRec to the sender of ``message``, or None where the standard wants none
+    (an AppRec, the hub's own message, no MsgId, an AppRec version the hub cannot write)."""
     sender, msg_id = message.sender_her_id, message.msg_id
     version = _VERSIONS.get(message.apprec_version)
     if (
@@ -105,8 +121,20 @@ def not_delivered_apprec(
         code=AppRecError.X99,
         reason=f"not delivered to HER-id {answering}: {reason}",
         original_type=message.message_type,
-        original_gen_date=None,
+        original_gen_date=original_gen_date(message.payload),
         original_msg_id=msg_id,
         now=now,
         original=message.payload,
     )
+
+
+def original_gen_date(payload: bytes, limits: ParseLimits = _LIMITS) -> str | None:
+    """The answered document's ``GenDate`` (MsgHead or a standard's own root), for the
+    AppRec's ``IssueDate``; None when it cannot be read (the AppRec then uses its own time)."""
+    if not payload:
+        return None
+    try:
+        root = parse_message(payload, limits)
+    except MessageRejectedError:
+        return None
+    return read_envelope(root, default_catalogue()).envelope.gen_date

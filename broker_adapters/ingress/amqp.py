@@ -44,15 +44,18 @@ from schemas.identifiers import parse_her_id
 log = structlog.get_logger(__name__)
 
 ERROR_CONDITIONS: dict[RefusalReason, str] = {
-    RefusalReason.NOT_XML: "not-well-formed-xml",
+    RefusalReason.NOT_XML: "transport:not-well-formed-xml",
     RefusalReason.SENDER_NOT_ALLOWED: "abuse:spoofing-attack",
-    RefusalReason.TOO_LARGE: "unsupported-message",
-    RefusalReason.UNSUPPORTED_MEDIA_TYPE: "unsupported-message",
-    RefusalReason.BAD_REQUEST: "unsupported-message",
+    RefusalReason.TOO_LARGE: "transport:unsupported-message",
+    RefusalReason.UNSUPPORTED_MEDIA_TYPE: "transport:unsupported-message",
+    RefusalReason.BAD_REQUEST: "transport:invalid-field-value",
     RefusalReason.UNAUTHENTICATED: "abuse:spoofing-attack",
-    RefusalReason.UNPROCESSABLE: "unsupported-message",
+    RefusalReason.UNPROCESSABLE: "transport:unsupported-message",
 }
-"""``errorCondition`` values of the AMQP profile for each permanent refusal."""
+"""``errorCondition`` values of the AMQP profile for each permanent refusal (as
+Helsenorge.Messaging spells them: ``transport:`` for faults of form, ``abuse:`` for
+spoofing; a bad header field such as ``fromHerId`` is ``transport:invalid-field-value``).
+The router's later refusals: :mod:`broker_adapters.ingress.amqp_errors`."""
 
 FROM_HER_ID = "fromHerId"
 _MAX_RECONNECT_BACKOFF_S = 30.0

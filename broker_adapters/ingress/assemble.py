@@ -8,6 +8,7 @@ from pathlib import Path
 
 from access.principals_file import PrincipalsFile
 from broker_adapters.ingress.amqp import AmqpIngress
+from broker_adapters.ingress.amqp_errors import AmqpRejectionReporter
 from broker_adapters.ingress.base import IngressAdapter
 from broker_adapters.ingress.files import FileCatalogueIngress
 from broker_adapters.ingress.gate import IngressGate
@@ -22,21 +23,24 @@ def ingress_adapters(
     bootstrap_servers: str,
     instance_id: str,
     data_dir: Path | None = None,
-) -> list[IngressAdapter]:
-    """The AMQP, Kafka and file adapters enabled in ``gate.settings``.
+    hub_her_id: int | None = None,
+) -> list[IngressAdapter | AmqpRejectionReporter]:
+    """The AMQP, Kafka and file adapters enabled in ``gate.settings``; with AMQP, the
+    reporter of the router's rejections to AMQP senders' error queues (given ``hub_her_id``).
 
     ``data_dir`` anchors a relative ``file_root``; ``instance_id`` (stable per replica)
     names the Kafka copy's transactional id.
     """
     settings = gate.settings
     enabled = settings.enabled()
-    adapters: list[IngressAdapter] = []
+    adapters: list[IngressAdapter | AmqpRejectionReporter] = []
     if "amqp" in enabled and settings.amqp_url is not None:
-        adapters.append(
-            AmqpIngress(
-                gate, principals, settings.amqp_url.get_secret_value(), gate.amqp_prefetch()
+        url = settings.amqp_url.get_secret_value()
+        adapters.append(AmqpIngress(gate, principals, url, gate.amqp_prefetch()))
+        if hub_her_id is not None:
+            adapters.append(
+                AmqpRejectionReporter(principals, kafka, bootstrap_servers, url, hub_her_id)
             )
-        )
     if "kafka" in enabled:
         adapters.append(
             KafkaIngress(gate, principals, kafka, bootstrap_servers, settings, instance_id)

@@ -26,6 +26,7 @@ import yaml
 from access.principals import Principals, read_principals
 from broker_adapters.delivery.retry import delivery_topics
 from broker_adapters.delivery.settings import DeliverySettings
+from broker_adapters.ingress.amqp_errors import GROUP_ID as AMQP_REJECTIONS_GROUP
 from kafka_io.settings import TopicSettings, TopicSpec
 from meldingshub.components.router import router_topics
 from meldingshub.settings import Settings
@@ -170,6 +171,9 @@ def component_acls(component: str, topics: TopicSettings) -> list[dict[str, Any]
         own = [
             _acl("topic", inbound, ["Write"]),
             _acl("topic", rejected, ["Write"]),  # refused Kafka ingress records
+            # the router's rejections of AMQP messages, reported to the senders' error queues
+            _acl("topic", rejected, ["Read"]),
+            *consumer(AMQP_REJECTIONS_GROUP),
             _acl("topic", parties, ["Read"]),  # senders are authorised on the register
             # the principals' own ingress topics: read them, create a new principal's
             _acl("topic", PRINCIPAL_TOPIC_PREFIX, ["Read", "Create", "Describe"], prefix=True),

@@ -1,5 +1,6 @@
 """The root command group, settings loading and the exit-code policy every command shares."""
 
+import re
 import signal
 import sys
 import threading
@@ -75,3 +76,18 @@ def stop_on_signals() -> threading.Event:
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
     return stop
+
+
+_SCALE = re.compile(r"^\s*(?:1\s*:\s*)?([\d_ ]+)\s*$")
+
+
+def parse_scale(value: str | None) -> int | None:
+    """``1:N`` (or ``N``) as N; a usage error for anything else (shared by simulate and
+    the monitor report, so a simulated year is reported at the scale it was sent)."""
+    if value is None:
+        return None
+    match = _SCALE.match(value)
+    scale = int(match.group(1).replace("_", "").replace(" ", "")) if match else 0
+    if scale < 1:
+        raise click.BadParameter("give the scale as 1:N, e.g. 1:1000")
+    return scale

@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo
 import click
 
 from access.principals import Principals, read_principals
-from meldingshub.cli.common import EXIT_USAGE, fail, main, settings_from, stop_on_signals
+from meldingshub.cli.common import (
+    EXIT_USAGE,
+    fail,
+    main,
+    parse_scale,
+    settings_from,
+    stop_on_signals,
+)
 from meldingshub.settings import Settings
 from meldingshub.simulator.mix import MIXES
 from meldingshub.simulator.pacing import SendStats, send_all
@@ -31,7 +38,6 @@ from meldingshub.simulator.traffic import provision as provision_principals
 from meldingshub.simulator.truth import Truth
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
-_SCALE = re.compile(r"^\s*(?:1\s*:\s*)?([\d_ ]+)\s*$")
 YEAR_APPREC_DELAY_S = (60.0, 4 * 3600.0)
 """Receivers answer a replayed year within minutes to hours."""
 LIVE_APPREC_DELAY_S = (1.0, 10.0)
@@ -51,13 +57,7 @@ def _duration(value: str | None) -> float | None:
 
 
 def _scale(value: str | None) -> int | None:
-    if value is None:
-        return None
-    match = _SCALE.match(value)
-    scale = int(match.group(1).replace("_", "").replace(" ", "")) if match else 0
-    if scale < 1:
-        raise click.BadParameter("give the scale as 1:N, e.g. 1:1000")
-    return scale
+    return parse_scale(value)
 
 
 @main.command()

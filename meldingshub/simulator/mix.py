@@ -6,7 +6,7 @@ the year (or per month where the monthly figures are published). The
 simulator scales the flows and picks real parties of the register for each
 message, so the hub's statistics of a simulated year reproduce the figures.
 
-Published reference figures (DOMAIN.md, section 6) the mix reproduces exactly:
+Published reference figures (``hubstats.published``, their one source) the mix reproduces:
 211.5 M medical messages in 2019; basis 39 M; PLO + dialog per category pair
 (helseforetak → kommune 1.51 M, kommune → fastlege 1.46 M, fastlege → kommune
 1.40 M, kommune → helseforetak 647 k); e-resept in December 2019 2.3 M
@@ -19,6 +19,7 @@ holds our own calibration; :data:`REFERENCE_2019` names which is which.
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from hubstats.published import figure, pair_label
 from schemas.vocabulary import AddressingMode, Category, Family
 
 HF = Category.HELSEFORETAK
@@ -111,16 +112,24 @@ _DIALOG_NARROW = (("DIALOG_FORESPORSEL", 0.5), ("DIALOG_SVAR", 0.5))
 
 ERM1_2019 = (
     2_350_000, 2_150_000, 2_350_000, 2_150_000, 2_200_000, 2_100_000,
-    1_750_000, 2_200_000, 2_300_000, 2_400_000, 2_350_000, 2_300_000,
+    1_750_000, 2_200_000, 2_300_000, 2_400_000, 2_350_000,
+    round(figure("2019-12", "eresept_per_month", "prescribed (ERM1)", "2019-12")),
 )  # fmt: skip
 """Prescriptions (rekvirerte e-resepter) per month of 2019; December is published."""
 ERM10_2019 = (
     4_600_000, 4_200_000, 4_600_000, 4_350_000, 4_450_000, 4_300_000,
-    3_800_000, 4_400_000, 4_400_000, 4_700_000, 4_600_000, 4_500_000,
+    3_800_000, 4_400_000, 4_400_000, 4_700_000, 4_600_000,
+    round(figure("2019-12", "eresept_per_month", "dispensed (ERM10)", "2019-12")),
 )  # fmt: skip
 """Dispensing reports (utleverte e-resepter) per month of 2019; December is published."""
 
-ERM1_SENDERS = ((FASTLEGE, 0.80), (HF, 0.125), (KOMMUNE, 0.05), (ANNET, 0.025))
+SPECIALIST_SHARE = figure("2019", "eresept_specialist_share", "specialist care", "share of ERM1")
+ERM1_SENDERS = (
+    (FASTLEGE, 0.925 - SPECIALIST_SHARE / 100),
+    (HF, SPECIALIST_SHARE / 100),
+    (KOMMUNE, 0.05),
+    (ANNET, 0.025),
+)
 """Who prescribes: GPs and contract specialists, hospitals (12.5 %, published), emergency
 wards of the municipalities and dentists."""
 
@@ -268,10 +277,13 @@ NATIONAL_2019 = Mix(
     ),
 )
 
-MEDICAL_TOTAL = {2019: 211_500_000, 2020: 193_500_000}
-"""Published "medisinske meldinger" per year (DOMAIN.md section 6)."""
-BASIS_2020 = 47_000_000
-ERM1_2020 = 28_400_000
+MEDICAL_TOTAL = {
+    year: round(figure(str(year), "medical_messages_total", "messages", "total"))
+    for year in (2019, 2020)
+}
+"""Published "medisinske meldinger" per year."""
+BASIS_2020 = round(figure("2020", "messages_per_family", "messages", "basis"))
+ERM1_2020 = round(figure("2020", "eresept_in_period", "prescribed (ERM1)", "2020"))
 """Prescriptions in 2020 (published); dispensing and the rest of e-resept follow 2019's ratios."""
 
 
@@ -320,16 +332,21 @@ class Reference:
 
 
 REFERENCE_2019 = Reference(
-    medical_total=211_500_000,
+    medical_total=MEDICAL_TOTAL[2019],
     families=NATIONAL_2019.family_totals(),
     pairs={
-        (HF, KOMMUNE): 1_510_000,
-        (KOMMUNE, FASTLEGE): 1_460_000,
-        (FASTLEGE, KOMMUNE): 1_400_000,
-        (KOMMUNE, HF): 647_000,
+        (sender, receiver): round(
+            figure("2019", "plo_dialog_per_category_pair", "messages", pair_label(sender, receiver))
+        )
+        for sender, receiver in (
+            (HF, KOMMUNE),
+            (KOMMUNE, FASTLEGE),
+            (FASTLEGE, KOMMUNE),
+            (KOMMUNE, HF),
+        )
     },
     eresept_monthly={"ERM1": ERM1_2019, "ERM10": ERM10_2019},
-    specialist_share=12.5,
+    specialist_share=SPECIALIST_SHARE,
     published=frozenset(
         {
             "medical_total",

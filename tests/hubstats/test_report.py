@@ -2,16 +2,21 @@
 
 import csv
 import io
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from hubstats.charts import draw_report
-from hubstats.report import Report, build_report, report_csv
+from hubstats.charts import draw_report, is_time_series, scale_note
+from hubstats.published import PUBLISHED
+from hubstats.report import CSV_COLUMNS, FROM_A_BODY, Report, build_report, report_csv
 from hubstats.store import StatisticsStore
 from meldingshub.cli import main
-from tests.support.events import known_scenario
+from schemas.records import MessageEvent
+from schemas.vocabulary import Category, EventType, Family
+from tests.support.events import event, known_scenario
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -66,9 +71,11 @@ def test_a_year_report_covers_twelve_months(store: StatisticsStore) -> None:
 
 def test_csv_has_one_line_per_figure(report: Report) -> None:
     lines = list(csv.reader(io.StringIO(report_csv(report))))
-    assert lines[0] == ["period", "indicator", "series", "label", "value", "unit"]
+    assert lines[0] == list(CSV_COLUMNS)
+    assert lines[0][:6] == ["period", "indicator", "series", "label", "value", "unit"]
     assert len(lines) - 1 == sum(len(i.values) for i in report.indicators)
-    assert ["2024-03", "medical_messages_total", "messages", "total", "22", "messages"] in lines
+    total = ["2024-03", "medical_messages_total", "messages", "total", "22", "messages"]
+    assert [*total, "1:1", "22", "", ""] in lines
 
 
 def test_one_png_per_indicator(report: Report, tmp_path: Path) -> None:
@@ -104,4 +111,107 @@ def test_cli_prints_and_writes_csv_and_charts(store: StatisticsStore, tmp_path: 
     assert result.exit_code == 0, result.output
     assert "helseforetak → kommune" in result.output
     assert csv_path.read_text(encoding="utf-8") == report_csv(build_report(store, 2024, 3))
-    assert len(list(png_dir.glob("*.png"))) == 8
+    assert len(list(png_dir.glob("*.png"))) == len(build_report(store, 2024, 3).indicators)
+
+
+def routed(
+    sender: tuple[int, Category], receiver: tuple[int, Category], at: datetime, n: int = 1
+) -> list[MessageEvent]:
+    """``n`` routed messages of family ``other``."""
+    return [
+        event(EventType.ROUTED, uuid.uuid4(), family=Family.OTHER, message_type="X",
+              sender=sender, receiver=receiver, at=at)
+        for _ in range(n)
+    ]  # fmt: skip
+
+
+def test_other_messages_per_national_body_add_up_to_the_family(store: StatisticsStore) -> None:
+    at = datetime(2019, 6, 12, 9, 0, tzinfo=UTC)
+    fastlege, hf, kommune = (
+        (10, Category.FASTLEGE),
+        (11, Category.HELSEFORETAK),
+        (12, Category.KOMMUNE),
+    )
+    store.apply(
+        [
+            *routed(fastlege, (1, Category.HELFO), at, 4),
+            *routed(fastlege, (2, Category.NAV), at, 3),
+            *routed(hf, (3, Category.NPR), at, 2),
+            *routed(hf, (4, Category.KREFTREGISTERET), at),
+            *routed((2, Category.NAV), fastlege, at, 2),  # sent by a body
+            *routed(kommune, kommune, at, 5),  # not with a national body: not medical
+        ]
+    )
+    report = build_report(store, 2019)
+    f = figures(report)
+    bodies = {label: v for (k, _s, label), v in f.items() if k == "other_per_receiver_category"}
+    assert bodies == {
+        "nav": 3, "helfo": 4, "fhi": 0, "helsedirektoratet": 0, "skatteetaten": 0,
+        "kreftregisteret": 1, "npr": 2, FROM_A_BODY: 2,
+    }  # fmt: skip
+    assert sum(bodies.values()) == f[("messages_per_family", "messages", "other")] == 12
+    assert f[("medical_messages_per_month", "messages", "2019-06")] == 12
+    assert f[("medical_messages_per_month", "messages", "2019-05")] == 0
+
+
+def test_a_scaled_report_sets_its_figures_beside_the_published_ones(
+    store: StatisticsStore,
+) -> None:
+    at = datetime(2019, 12, 3, 9, 0, tzinfo=UTC)
+    store.apply(routed((10, Category.FASTLEGE), (1, Category.HELFO), at, 2115))
+    report = build_report(store, 2019, scale=100_000)
+    total = next(i for i in report.indicators if i.key == "medical_messages_total")
+    compared = report.comparison(total, total.values[0])
+    assert (compared.counted, compared.scaled) == (2115, 211_500_000)
+    assert compared.published == 211_500_000 and compared.ratio == 1.0
+    helfo = report.compared[("other_per_receiver_category", "messages", "helfo")]
+    assert helfo.scaled == 211_500_000 and helfo.published is None and helfo.ratio is None
+    december = report.compared[("eresept_per_month", "prescribed (ERM1)", "2019-12")]
+    assert december.published == 2_300_000 and december.ratio == 0.0
+    share = report.compared[("eresept_specialist_share", "specialist care", "share of ERM1")]
+    assert share.scaled is None and share.published == 12.5  # a share is never scaled
+    # a month's report holds December's published figures, not the year's
+    month = build_report(store, 2019, 12, scale=100_000)
+    assert month.compared[("eresept_per_month", "dispensed (ERM10)", "2019-12")].published
+    assert month.compared[("medical_messages_total", "messages", "total")].published is None
+
+
+def test_every_published_figure_names_a_value_the_report_has(store: StatisticsStore) -> None:
+    for item in PUBLISHED:
+        year, month = int(item.period[:4]), item.period[5:]
+        report = build_report(store, year, int(month) if month else None)
+        assert (item.indicator, item.series, item.label) in report.compared, item
+        assert report.compared[(item.indicator, item.series, item.label)].published == item.value
+
+
+def test_series_over_time_are_lines_and_every_chart_names_unit_and_scale(
+    store: StatisticsStore,
+) -> None:
+    report = build_report(store, 2019, scale=1000)
+    kinds = {i.key: is_time_series(i) for i in report.indicators}
+    assert kinds["eresept_per_month"] and kinds["medical_messages_per_month"]
+    assert not kinds["other_per_receiver_category"] and not kinds["medical_messages_total"]
+    for indicator in report.indicators:
+        note = scale_note(report, indicator)
+        assert f"unit: {indicator.unit}" in note and "scale 1:1000" in note
+    assert "drawn × 1 000" in scale_note(report, report.indicators[0])
+
+
+def test_cli_report_at_a_scale_shows_published_figures_and_ratio(
+    store: StatisticsStore,
+) -> None:
+    at = datetime(2019, 3, 5, 9, 0, tzinfo=UTC)
+    store.apply(routed((10, Category.FASTLEGE), (1, Category.HELFO), at, 2115))
+    result = CliRunner().invoke(
+        main,
+        ["monitor", "report", "--year", "2019", "--scale", "1:100000"],
+        env={
+            "MELDINGSHUB_STORE__DSN": store.engine.url.render_as_string(hide_password=False),
+            "COLUMNS": "160",
+        },
+    )
+    assert result.exit_code == 0, result.output
+    assert "211 500 000" in result.output and "1.000" in result.output
+    assert "helfo" in result.output and "kreftregisteret" in result.output
+    bad = CliRunner().invoke(main, ["monitor", "report", "--year", "2019", "--scale", "1:0"])
+    assert bad.exit_code == 2 and "1:N" in bad.output

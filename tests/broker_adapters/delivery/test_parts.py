@@ -369,7 +369,7 @@ class _Answered:
         {"family": Family.APPREC},  # no AppRec for an AppRec
         {"sender_her_id": HUB},  # nor for the hub's own messages
         {"msg_id": None},
-        {"apprec_version": None},  # a type without an AppRec standard
+        {"apprec_version": "9.9"},  # an AppRec version the hub cannot write
     ],
 )
 def test_no_x99_where_the_standard_has_none(change: dict[str, object]) -> None:

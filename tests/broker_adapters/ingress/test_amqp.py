@@ -180,7 +180,7 @@ def test_good_messages_reach_hub_inbound_and_bad_ones_the_error_queue(
     assert by_id == good
     errors = {props.message_id: (props, body) for props, body in drain(queues.error)}
     assert set(errors) == {"not-xml", "spoofed"}
-    assert errors["not-xml"][0].headers["errorCondition"] == "not-well-formed-xml"
+    assert errors["not-xml"][0].headers["errorCondition"] == "transport:not-well-formed-xml"
     assert errors["spoofed"][0].headers["errorCondition"] == "abuse:spoofing-attack"
     assert all(body == bad[mid][0] for mid, (_props, body) in errors.items())
     assert errors["spoofed"][0].headers["errorDescription"]

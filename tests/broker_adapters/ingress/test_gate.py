@@ -116,9 +116,10 @@ def test_refusal_reasons_are_the_metric_label_set() -> None:
     permanent = set(RefusalReason) - {RefusalReason.BROKER_UNAVAILABLE}
     assert set(ERROR_CONDITIONS) == permanent
     assert set(ERROR_CONDITIONS.values()) == {
-        "not-well-formed-xml",
+        "transport:not-well-formed-xml",
         "abuse:spoofing-attack",
-        "unsupported-message",
+        "transport:unsupported-message",
+        "transport:invalid-field-value",
     }
 
 
@@ -184,6 +185,11 @@ def test_run_builds_the_adapters_the_settings_enable(
     )
     assert sorted(a.name for a in built) == ["ingress-amqp", "ingress-file", "ingress-kafka"]
     assert not any(a.ready() for a in built)  # nothing runs until the hub starts them
+    with_reporter = ingress_adapters(
+        gate, PrincipalsFile.fixed(Principals.open()), KafkaSettings(), "127.0.0.1:9", "i-1",
+        tmp_path, hub_her_id=8888801,
+    )  # fmt: skip
+    assert "ingress-amqp-rejections" in {a.name for a in with_reporter}  # beside AMQP ingress
     http_only = IngressSettings(adapters=frozenset({"http"}))
     only_http = IngressGate(_no_producer, "hub.inbound", http_only, register_view)
     open_principals = PrincipalsFile.fixed(Principals.open())

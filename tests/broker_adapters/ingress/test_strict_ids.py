@@ -68,7 +68,7 @@ def test_odd_from_her_id_headers_go_to_the_error_queue_and_the_next_message_is_w
     errors = {props.message_id: props for props, _body in drain(queues.error)}
     assert set(errors) == set(odd)
     for props in errors.values():
-        assert props.headers["errorCondition"] == "unsupported-message"
+        assert props.headers["errorCondition"] == "transport:invalid-field-value"
         assert "fromHerId" in props.headers["errorDescription"]
     assert registry.get_sample_value(
         "meldingshub_ingress_refused_total", {"adapter": "amqp", "reason": "bad_request"}
