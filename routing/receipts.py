@@ -16,8 +16,11 @@ from lxml import etree
 from routing.apprec import (
     APPREC_NAMESPACES,
     ERROR_CODE_SYSTEM,
+    MAX_EXPLANATION,
     MIG_VERSIONS,
     AppRecVersion,
+    issue_date,
+    oslo_timestamp,
 )
 from schemas.vocabulary import AppRecError, AppRecStatus
 
@@ -26,8 +29,6 @@ _STATUS_TEXT = {
     AppRecStatus.REJECTED: "Avvist",
     AppRecStatus.OK_ERROR_IN_MESSAGE_PART: "OK, feil i delmelding",
 }
-_DN_LIMIT = 250
-"""Longest error text written (the hub's own AppRecs use the same bound)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +84,6 @@ def _party(parent: etree._Element, tag: str, party: Party) -> None:
         _her(_add(institution, "HCPerson"), party.person_name, party.person_her_id)
 
 
-def _timestamp(moment: datetime) -> str:
-    return moment.astimezone().replace(tzinfo=None, microsecond=0).isoformat()
-
-
 def receiver_apprec(
     *,
     version: AppRecVersion,
@@ -104,18 +101,23 @@ def receiver_apprec(
     document = etree.Element(f"{{{namespace}}}AppRec", nsmap={None: namespace})  # type: ignore[dict-item]
     _add(document, "MsgType", V="APPREC", DN="Applikasjonskvittering")
     _add(document, "MIGversion", MIG_VERSIONS[version])
-    _add(document, "GenDate", _timestamp(generated_at))
+    _add(document, "GenDate", oslo_timestamp(generated_at))
     _add(document, "Id", str(apprec_id))
     _party(document, "Sender", sender)
     _party(document, "Receiver", receiver)
     _add(document, "Status", V=status.value, DN=_STATUS_TEXT[status])
     for error in errors:
-        text = error.code.description
+        # DN: the code's Norwegian name, which EPJ systems show; OT: the receiver's own words.
+        attributes = {
+            "V": error.code.value,
+            "S": ERROR_CODE_SYSTEM,
+            "DN": error.code.norwegian_name,
+        }
         if error.details:
-            text = f"{text}: {error.details}"
-        _add(document, "Error", V=error.code.value, DN=text[:_DN_LIMIT], S=ERROR_CODE_SYSTEM)
+            attributes["OT"] = error.details[:MAX_EXPLANATION]
+        _add(document, "Error", **attributes)
     answered = _add(document, "OriginalMsgId")
     _add(answered, "MsgType", V=original.message_type, DN=original.message_type)
-    _add(answered, "IssueDate", original.gen_date)
+    _add(answered, "IssueDate", issue_date(original.gen_date, generated_at))
     _add(answered, "Id", original.msg_id)
     return bytes(etree.tostring(document, xml_declaration=True, encoding="UTF-8"))
