@@ -28,6 +28,7 @@ from broker_adapters.http.msh.caller import (
 from broker_adapters.http.msh.openapi import install as install_msh_openapi
 from broker_adapters.http.msh.routes import MshDeps, msh_router
 from broker_adapters.http.status import RecentMessages
+from hubcore.errors import MeldingshubError
 from hubcore.problems import install_problem_handlers
 from hubstats.api import statistics_router
 from hubstats.store import StatisticsStore
@@ -105,6 +106,12 @@ def msh_deps(res: ApiResources) -> MshDeps:
     schemes: list[Authenticator] = [BearerAuthenticator(res.principals)]
     helseid = res.settings.access.helseid
     if helseid.issuer is not None:
+        if helseid.public_url is None:
+            raise MeldingshubError(
+                "HelseID needs MELDINGSHUB_ACCESS__HELSEID__PUBLIC_URL, the API's address as "
+                "clients reach it: DPoP proofs are checked against it, never against the "
+                "Host header a client chooses"
+            )
         schemes.append(HelseIdAuthenticator(HelseIdVerifier(helseid), res.register.snapshot))
     return MshDeps(
         gate=res.gate,

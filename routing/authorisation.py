@@ -18,7 +18,7 @@ person's HER-id or anything from the document.
 import itertools
 from dataclasses import dataclass
 
-from access.principals import Principal
+from access.principals import Principal, Principals, Role
 from addressregister.index import RegisterIndex
 from addressregister.model import PartyKind
 from schemas.parties import PartyRef
@@ -135,3 +135,43 @@ def principal_organisation(principal: Principal, index: RegisterIndex) -> int | 
         if organisation is not None:
             return organisation
     return None
+
+
+HELSEID_PREFIX = "helseid:"
+"""Names of HelseID clients as principals: ``helseid:<organisation number>:<client id>``.
+A principals file name cannot hold ``:``, so the two never meet."""
+
+
+def helseid_principal_name(organisation_number: str, client_id: str) -> str:
+    """The principal name a HelseID client's messages are recorded under: its organisation
+    is part of it, so two organisations sharing one HelseID client stay apart."""
+    return f"{HELSEID_PREFIX}{organisation_number}:{client_id}"
+
+
+def organisation_parties(register: RegisterIndex, organisation_number: str) -> frozenset[int]:
+    """Every HER-id of the organisation(s) with ``organisation_number`` and of all their
+    sub-units, as the register holds them now (empty when the number is unknown)."""
+    found: set[int] = set()
+    pending = [party.her_id for party in register.by_organisation_number(organisation_number)]
+    while pending:
+        her_id = pending.pop()
+        if her_id in found:
+            continue
+        found.add(her_id)
+        pending.extend(child.her_id for child in register.children(her_id))
+    return frozenset(found)
+
+
+def principal_for(
+    name: str | None, principals: Principals, register: RegisterIndex
+) -> Principal | None:
+    """The principal a record came through: one of the principals file, or a HelseID
+    client, which stands for its organisation's HER-ids in the register as it is now (the
+    gate already held it to its token's narrower claims)."""
+    if name is not None and name.startswith(HELSEID_PREFIX):
+        number = name.removeprefix(HELSEID_PREFIX).partition(":")[0]
+        if len(number) != 9 or not number.isascii() or not number.isdigit():
+            return None
+        parties = organisation_parties(register, number)
+        return Principal(name, parties, roles=frozenset({Role.SENDER, Role.RECEIVER}))
+    return principals.get(name)

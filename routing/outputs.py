@@ -14,7 +14,7 @@ from addressregister.index import RegisterIndex
 from addressregister.resolution import resolve_receiver
 from addressregister.results import Resolution
 from routing.apprec import AppRecVersion, negative_apprec
-from routing.authorisation import SenderParty, principal_organisation, resolve_sender
+from routing.authorisation import SenderParty, principal_for, principal_organisation, resolve_sender
 from routing.decision import Decision, Duplicate, Rejected, Routed
 from routing.settings import RoutingSettings
 from schemas import shown
@@ -417,7 +417,7 @@ class OutputBuilder:
         """Who gets the AppRec: the checked sender's organisation; for spoofing the principal's
         own organisation, never the one the document claims."""
         if decision.spoofing:
-            principal = principals.get(inbound.principal)
+            principal = principal_for(inbound.principal, principals, register)
             return principal_organisation(principal, register) if principal else None
         if decision.sender is not None:
             return decision.sender.organisation_her_id

@@ -15,7 +15,13 @@ from access.principals import Principals
 from addressregister.index import RegisterIndex
 from addressregister.resolution import check_sender, resolve_receiver
 from addressregister.results import Resolution, ResolutionFailure
-from routing.authorisation import NotAuthorised, SenderParty, authorise_sender, resolve_sender
+from routing.authorisation import (
+    NotAuthorised,
+    SenderParty,
+    authorise_sender,
+    principal_for,
+    resolve_sender,
+)
 from routing.decision import Decision, Delivery, Duplicate, Rejected, Routed
 from schemas.envelope import Envelope
 from schemas.reader import ReadResult
@@ -54,7 +60,7 @@ def decide(
 ) -> Decision:
     """Decide what happens to one message. Never raises for bad input."""
     envelope = read.envelope
-    principal = principals.get(inbound.principal)
+    principal = principal_for(inbound.principal, principals, register)
     if principal is None and not principals.open_mode:
         return Rejected(
             AppRecError.X99,

@@ -42,7 +42,12 @@ class PayloadUnavailableError(DeliveryError):
 class PayloadFetcher:
     """One consumer that reads single records by position; one read at a time."""
 
-    def __init__(self, consumer_config: dict[str, Any], timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, consumer_config: dict[str, Any], documents_topic: str, timeout_s: float = 10.0
+    ) -> None:
+        """``documents_topic``: the one topic a claim check may name (``hub.inbound``); a
+        record naming any other (say, ``hub.outbound``, which holds other receivers'
+        documents inline) is refused, whoever wrote it."""
         self._config = {
             **consumer_config,
             # Only assign() is used; nothing is committed, and a position that is gone
@@ -56,6 +61,7 @@ class PayloadFetcher:
             "fetch.message.max.bytes": 1024 * 1024,
             "fetch.max.bytes": 1024 * 1024,
         }
+        self._documents_topic = documents_topic
         self._timeout_s = timeout_s
         self._lock = threading.Lock()
         self._consumer: Consumer | None = None
@@ -74,6 +80,11 @@ class PayloadFetcher:
 
     def read(self, ref: PayloadRef) -> bytes:
         """The value of the record ``ref`` names. Raises :class:`PayloadUnavailableError`."""
+        if ref.topic != self._documents_topic:
+            raise PayloadUnavailableError(
+                f"a claim check may name only {self._documents_topic}, not {ref.topic[:100]}",
+                permanent=True,
+            )
         with self._lock:
             cached = self._cache.get(ref)
             if cached is not None:

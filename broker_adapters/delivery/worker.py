@@ -214,6 +214,7 @@ class DeliveryComponent:
         self._backlog = Backlog(self._admin_config, delivery.backlog_topic)
         self._payloads = PayloadFetcher(
             consumer_config(kafka, bootstrap_servers, f"{delivery.group_id}.payloads"),
+            kafka.topics.inbound.name,
             delivery.call_timeout_s,
         )
         self._breakers = Breakers(delivery.breaker)

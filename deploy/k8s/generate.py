@@ -194,6 +194,7 @@ def component_acls(component: str, topics: TopicSettings) -> list[dict[str, Any]
         group = GROUPS["delivery"]
         own = [
             _acl("topic", outbound, ["Read", "Write"]),  # negative AppRecs go back out
+            _acl("topic", inbound, ["Read"]),  # claim-checked documents are read from there
             _acl("topic", parties, ["Read"]),
             *(_acl("topic", name, ["Read", "Write"]) for name in state["delivery"]),
             _acl("topic", DELIVER_TOPIC_PREFIX, ["Write", "Create", "Describe"], prefix=True),

@@ -196,7 +196,8 @@ DELIVERY = DeliverySettings()
         ("delivery", "topic", RECEIVER_TOPIC, "Create", True),
         ("delivery", "topic", RECEIVER_TOPIC, "Read", False),
         ("delivery", "topic", RETRY_TOPIC, "Read", True),
-        ("delivery", "topic", TOPICS.inbound.name, "Read", False),
+        ("delivery", "topic", TOPICS.inbound.name, "Read", True),  # claim checks
+        ("delivery", "topic", TOPICS.inbound.name, "Write", False),
         ("delivery", "topic", DELIVERY.backlog_topic, "Write", True),
         ("delivery", "topic", DELIVERY.status_topic, "Write", True),
         ("delivery", "topic", ROUTING.dedup_topic, "Read", False),

@@ -125,3 +125,22 @@ class _NoProducer:
 
     def close(self, _timeout_s: float = 0) -> None:
         pass
+
+
+def test_helseid_without_the_public_url_refuses_to_serve(tmp_path: Path) -> None:
+    """DPoP proofs are checked against the configured address, never the Host header."""
+    from access.helseid_settings import HelseIdSettings
+    from hubcore.errors import MeldingshubError
+    from meldingshub.api_app import msh_deps
+    from meldingshub.openapi import _DocumentResources
+
+    resources = _DocumentResources(tmp_path)
+    helseid = {"issuer": "https://helseid.example", "jwks_file": tmp_path / "jwks.json"}
+    resources.settings.access.helseid = HelseIdSettings(**helseid)
+    with pytest.raises(MeldingshubError, match="PUBLIC_URL"):
+        msh_deps(resources)
+    resources.settings.access.helseid = HelseIdSettings(
+        **helseid, public_url="https://msh.example.no"
+    )
+    assert "dpop" in msh_deps(resources).authenticators
+    resources.store.close()

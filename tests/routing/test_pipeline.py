@@ -9,6 +9,7 @@ import pytest
 from access.principals import Principal, Principals
 from addressregister.index import RegisterIndex
 from addressregister.model import CommunicationParty
+from routing.authorisation import helseid_principal_name
 from routing.decision import Duplicate, Rejected, Routed
 from routing.outputs import OutputBuilder
 from routing.pipeline import decide, dedup_key
@@ -190,6 +191,27 @@ def test_allowed_principal_routes(
         reader.read(sample.raw), inbound(sample.raw, "epj-a"), register, principals, never_seen, NOW
     )
     assert isinstance(decision, Routed)
+
+
+def test_a_helseid_client_routes_for_its_organisation_and_no_other(
+    reader: MessageReader, samples: list[Sample], register: RegisterIndex
+) -> None:
+    """HelseID clients are no principals-file entry: the router re-checks them against the
+    register's parties of the organisation number their name carries."""
+    sample = first_of(samples, Family.DIALOG)
+    sender = sample.envelope.sender.organisation_her_id
+    assert sender is not None
+    numbered = replaced(register, sender, organisation_number="974703475")
+    nobody = Principals([])
+    own = helseid_principal_name("974703475", "vendor-client")
+    decision = decide(
+        reader.read(sample.raw), inbound(sample.raw, own), numbered, nobody, never_seen, NOW
+    )
+    assert isinstance(decision, Routed)
+    other = helseid_principal_name("811111112", "vendor-client")
+    spoofed = reject(reader, sample.raw, numbered, nobody, other)
+    assert spoofed.spoofing
+    assert reject(reader, sample.raw, numbered, nobody, "helseid:bogus:x").spoofing
 
 
 @pytest.mark.parametrize(

@@ -318,13 +318,19 @@ def test_a_document_for_several_receivers_is_carried_once_and_read_back_whole(
     assert alone[0].payload == single.raw and alone[0].payload_ref is None
 
     fetcher = PayloadFetcher(
-        consumer_config(settings.kafka, kafka_bootstrap, "test.payloads"), timeout_s=5
+        consumer_config(settings.kafka, kafka_bootstrap, "test.payloads"),
+        inbound_topic,
+        timeout_s=5,
     )
     try:
         resolved = [fetcher.resolve(r) for r in copies]
         assert all(r.payload == with_copy.raw and r.payload_ref is None for r in resolved)
         assert fetcher.reads == 1  # the second copy came from the cache
-        with pytest.raises(PayloadUnavailableError):
-            fetcher.read(dataclasses.replace(ref, topic=f"{inbound_topic}.missing"))
+        with pytest.raises(PayloadUnavailableError) as gone:
+            fetcher.read(dataclasses.replace(ref, partition=ref.partition + 1000))
+        assert gone.value.permanent  # no such partition
+        with pytest.raises(PayloadUnavailableError) as elsewhere:
+            fetcher.read(dataclasses.replace(ref, topic=settings.kafka.topics.outbound.name))
+        assert elsewhere.value.permanent  # another topic's records are never read
     finally:
         fetcher.close()

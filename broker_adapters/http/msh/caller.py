@@ -9,7 +9,7 @@ its verified claims (organisation numbers, optional HER-id claim) into a caller
 through the address register.
 """
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +20,7 @@ from access.helseid import HelseIdVerifier
 from access.principals import Principal, Role
 from access.principals_file import PrincipalsFile
 from addressregister.index import RegisterIndex
+from routing.authorisation import helseid_principal_name, organisation_parties
 
 
 class NotAuthenticated(Exception):  # noqa: N818 - reads as the outcome it is
@@ -107,34 +108,27 @@ def authenticators(*items: Authenticator) -> Mapping[str, Authenticator]:
     return by_scheme
 
 
-def organisation_parties(register: RegisterIndex, organisation_number: str) -> frozenset[int]:
-    """Every HER-id of the organisation(s) with ``organisation_number`` and of all their
-    sub-units, as the register holds them now (empty when the number is unknown)."""
-    found: set[int] = set()
-    pending = [party.her_id for party in register.by_organisation_number(organisation_number)]
-    while pending:
-        her_id = pending.pop()
-        if her_id in found:
-            continue
-        found.add(her_id)
-        pending.extend(child.her_id for child in register.children(her_id))
-    return frozenset(found)
-
-
 def helseid_caller(
     name: str,
-    organisation_numbers: Iterable[str],
+    organisation_number: str,
+    child_organisation_number: str | None,
     her_id_claim: frozenset[int] | None,
     register: RegisterIndex,
     roles: frozenset[Role] = frozenset({Role.SENDER, Role.RECEIVER}),
 ) -> Caller:
-    """A HelseID client's caller: the HER-ids of its organisation(s) (``orgnr_parent``,
-    ``orgnr_child``) and their sub-units, narrowed to ``her_id_claim`` and what lies below it
+    """A HelseID client's caller: the HER-ids of its organisation (``orgnr_parent``) and
+    its sub-units; with ``orgnr_child``, only the child's, and only where the child lies
+    within the parent in the register; narrowed to ``her_id_claim`` and what lies below it
     when the token carries ``nhn:msh/client/claims/herid``. No HER-id left: every HER-id
     check then answers 403 "Not authorized for HerId(s)"."""
-    parties: set[int] = set()
-    for number in organisation_numbers:
-        parties |= organisation_parties(register, number)
+    parties = set(organisation_parties(register, organisation_number))
+    if child_organisation_number is not None:
+        parent = frozenset(parties)
+        parties = {
+            h
+            for h in organisation_parties(register, child_organisation_number)
+            if h in parent or register.ancestors_of(h) & parent
+        }
     if her_id_claim is not None:
         parties = {
             h for h in parties if h in her_id_claim or register.ancestors_of(h) & her_id_claim
@@ -163,9 +157,13 @@ class HelseIdAuthenticator:
             )
         except HelseIdRefused as refused:
             raise NotAuthenticated(refused.detail, refused.status, refused.headers) from None
-        numbers = [identity.org_number]
-        if identity.child_org_number is not None:
-            numbers.append(identity.child_org_number)
+        except ValueError:  # a request URL the proof's htu cannot be compared with
+            raise NotAuthenticated("the request URL cannot carry a DPoP proof") from None
+        organisation = identity.child_org_number or identity.org_number
         return helseid_caller(
-            f"helseid:{identity.client_id}", numbers, identity.her_ids, self._register()
+            helseid_principal_name(organisation, identity.client_id),
+            identity.org_number,
+            identity.child_org_number,
+            identity.her_ids,
+            self._register(),
         )

@@ -241,6 +241,11 @@ def msh_router(deps: MshDeps) -> APIRouter:
     async def post_message(request: Request, who: as_sender, source: source_header) -> JSONResponse:
         received_at = datetime.now(UTC)
         cap = gate.max_message_bytes * 4 // 3 + _JSON_OVERHEAD
+        if not who.send_her_ids:  # nothing it may send: refuse before reading the body
+            raise MshError(403, "Not authorized for HerId(s): the caller may send for none")
+        declared = request.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > cap:
+            raise bad_request(f"The request is larger than the limit of {cap} bytes")
         try:
             body = await json_body(request, PostMessageRequest, cap)
             raw = sending.document_of(body, gate.max_message_bytes)

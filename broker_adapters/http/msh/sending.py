@@ -166,7 +166,10 @@ def apprec_document(
     issued = original.gen_date if original.gen_date else moment.isoformat(timespec="seconds")
     return receiver_apprec(
         version=version,
-        apprec_id=uuid5(found.entry.id, f"apprec:{answering_her_id}"),
+        # One AppRec per message and receiving organisation, whoever in it answers: a second
+        # answer (say, from a service after its organisation) is the same AppRec, and the
+        # router drops it as a re-send. An AppRec is final.
+        apprec_id=uuid5(found.entry.id, "apprec"),
         generated_at=moment,
         status=request.app_rec_status.code,
         errors=errors,

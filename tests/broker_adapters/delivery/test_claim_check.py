@@ -70,7 +70,7 @@ def test_each_receiver_gets_the_whole_document_its_claim_check_names(
         gone = dataclasses.replace(
             routed(TO_FILE, 1),
             payload=b"",
-            payload_ref=dataclasses.replace(where, topic=f"{where.topic}.absent"),
+            payload_ref=dataclasses.replace(where, topic=hub.outbound),  # forged: not a document
         )
         produce(kafka_bootstrap, hub.outbound, [*claims, gone])
         worker = component(hub, kafka_bootstrap, register, mailbox, outbox)
@@ -93,4 +93,4 @@ def test_each_receiver_gets_the_whole_document_its_claim_check_names(
             for r in read_all(kafka_bootstrap, hub.rejected, 1, 30)
         ]
         assert [letter.hub_message_id for letter in letters] == [gone.hub_message_id]
-        assert "does not exist" in letters[0].reason
+        assert "may name only" in letters[0].reason

@@ -427,8 +427,9 @@ def test_the_hub_writes_a_valid_apprec_for_the_receiver(
     assert error.get("OT") == "Ukjent tjeneste"
     gen_date = etree.fromstring(submission.raw).findtext("{*}GenDate") or ""
     assert gen_date[-6] in "+-" and gen_date[-3] == ":", gen_date
-    # Answering again writes the same AppRec id: the router drops it as a re-send.
-    _answer(api, message, RECEIVER_SERVICE, {"appRecStatus": "Ok"})
+    # Answering again, even as another party of the organisation, writes the same AppRec
+    # id: the router drops it as a re-send (an AppRec is final).
+    _answer(api, message, RECEIVER_ORG, {"appRecStatus": "Ok"})  # its organisation, now
     ids = [etree.fromstring(s.raw).findtext("{*}Id") for s in api.gate.submissions]
     assert ids[0] == ids[1]
 
@@ -471,12 +472,35 @@ def test_helseid_caller_takes_the_organisation_and_its_sub_units_narrowed_by_the
         for p in register
     ]
     indexed = RegisterIndex(parties)
-    caller = helseid_caller("helseid:client-1", ["974703475"], None, indexed)
+    caller = helseid_caller("helseid:974703475:c", "974703475", None, None, indexed)
     assert caller.read_her_ids == {RECEIVER_ORG, RECEIVER_SERVICE}
-    narrowed = helseid_caller("helseid:client-1", ["974703475"], RECEIVER_SERVICE, indexed)
+    claim = frozenset({RECEIVER_SERVICE})
+    narrowed = helseid_caller("helseid:974703475:c", "974703475", None, claim, indexed)
     assert narrowed.send_her_ids == {RECEIVER_SERVICE}
-    assert helseid_caller("x", ["974703475"], SENDER_ORG, indexed).read_her_ids == frozenset()
+    outside = frozenset({SENDER_ORG})
+    assert helseid_caller("x", "974703475", None, outside, indexed).read_her_ids == frozenset()
     assert caller.principal().her_ids == caller.send_her_ids
+
+
+def test_a_child_organisation_narrows_and_must_lie_within_the_parent() -> None:
+    """orgnr_child names a sub-unit: only its HER-ids, and only inside the parent."""
+    child = dataclasses.replace(
+        next(p for p in msh_register() if p.her_id == RECEIVER_SERVICE),
+        organisation_number="922734046",
+    )
+    stranger = dataclasses.replace(
+        next(p for p in msh_register() if p.her_id == OTHER_ORG), organisation_number="811111112"
+    )
+    parties = [
+        dataclasses.replace(p, organisation_number="974703475") if p.her_id == RECEIVER_ORG else p
+        for p in msh_register()
+        if p.her_id not in (RECEIVER_SERVICE, OTHER_ORG)
+    ]
+    indexed = RegisterIndex([*parties, child, stranger])
+    sub_unit = helseid_caller("n", "974703475", "922734046", None, indexed)
+    assert sub_unit.read_her_ids == {RECEIVER_SERVICE}
+    elsewhere = helseid_caller("n", "974703475", "811111112", None, indexed)
+    assert elsewhere.read_her_ids == frozenset()
 
 
 def test_a_stored_document_that_no_longer_reads_still_has_its_metadata(api: Api) -> None:

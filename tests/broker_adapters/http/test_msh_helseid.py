@@ -122,3 +122,24 @@ def test_a_token_without_its_proof_or_from_another_issuer_is_refused(world: Worl
     stranger = Issuer(world.issuer.clock).token(world.client, iss="https://elsewhere.example")
     nonce = _nonce(world, token)
     assert world.call(stranger, {"ReceiverHerIds": RECEIVER_ORG}, nonce).status_code == 401
+
+
+def test_a_client_with_nothing_to_send_for_is_refused_before_its_body_is_read(
+    world: World,
+) -> None:
+    token = world.issuer.token(
+        world.client, **{"helseid://claims/client/claims/orgnr_parent": "811111112"}
+    )
+    nonce = _nonce(world, token)
+    proof = world.client.proof(token, method="POST", url=URL, nonce=nonce)
+    headers = {"Authorization": f"DPoP {token}", "DPoP": proof, **HEADERS}
+    answer = world.http.post("/Messages", headers=headers, content=b"{" + b" " * 1000)
+    assert answer.status_code == 403
+    assert "Not authorized for HerId" in answer.text
+
+
+def test_a_url_no_proof_can_name_is_refused_not_an_error(world: World) -> None:
+    token = world.issuer.token(world.client)
+    headers = {"Authorization": f"DPoP {token}", "DPoP": "x", **HEADERS}
+    answer = world.http.get("/Messages/%C3%A6/status", headers=headers)
+    assert answer.status_code in (400, 401), answer.text
