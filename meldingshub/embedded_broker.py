@@ -4,28 +4,54 @@ The broker is a child process that must never outlive the hub: it is started
 with the Linux parent-death signal (``PR_SET_PDEATHSIG``), so even ``kill -9``
 of the hub takes it down, and in its own session so that Ctrl-C reaches the hub
 first and the hub stops the broker after its components have finished.
+
+Given a data directory (``meldingshub run``, ``meldingshub broker``) the broker
+keeps its records on disk through its ``s3://`` engine and a local object store
+(:mod:`meldingshub.embedded_storage`): flat memory, and what it accepted is still
+there after a restart. Without one (the test suite's broker, which must start
+fast) it keeps them in memory, and says so.
 """
 
 import contextlib
-import ctypes
-import signal
+import os
 import socket
 import subprocess
-import sys
+from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import structlog
 
 from broker_adapters.kafka.admin import BrokerUnreachableError, wait_until_reachable
+from meldingshub.embedded_process import die_with_parent, free_port, rss_bytes
+from meldingshub.embedded_storage import ObjectStore
 from meldingshub.errors import MeldingshubError
+
+if TYPE_CHECKING:
+    from meldingshub.settings import Settings
+
+__all__ = [
+    "MEMORY_ONLY",
+    "EmbeddedBroker",
+    "EmbeddedBrokerError",
+    "embedded_data_dir",
+    "find_broker_binary",
+    "free_port",
+]
 
 log = structlog.get_logger(__name__)
 
-_PR_SET_PDEATHSIG = 1
+MEMORY_ONLY = "embedded broker: memory only, messages in flight are lost at stop"
+"""What the log, the live view and the README say when the broker has no disk."""
 
 
 class EmbeddedBrokerError(MeldingshubError):
     """The embedded broker could not be started."""
+
+
+def embedded_data_dir(settings: "Settings") -> Path:
+    """Where ``meldingshub run`` and ``meldingshub broker`` keep the embedded broker's records."""
+    return settings.data_dir / "broker"
 
 
 def find_broker_binary() -> str:
@@ -45,13 +71,6 @@ def find_broker_binary() -> str:
     )
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 def _ensure_port_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # As a listening server would: a port held only by closed connections is free.
@@ -66,20 +85,37 @@ def _ensure_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: ask the kernel for SIGKILL when the parent dies."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
 class EmbeddedBroker:
-    """A Tansu broker on a loopback port, in memory, tied to this process's life."""
+    """A Tansu broker on a loopback port, tied to this process's life.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 9092) -> None:
+    With ``data_dir`` its records live on disk under it (and survive a restart);
+    without, in memory.
+    """
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 9092, data_dir: Path | None = None
+    ) -> None:
         self.host = host
         self.port = port
+        self.storage = ObjectStore(data_dir) if data_dir is not None else None
         self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def durable(self) -> bool:
+        """Whether accepted records are kept on disk across a stop."""
+        return self.storage is not None
+
+    def memory_bytes(self) -> int | None:
+        """Resident memory of the broker process, None while it does not run."""
+        return rss_bytes(self.pid)
+
+    def storage_memory_bytes(self) -> int | None:
+        """Resident memory of the store process, None without one or while it does not run."""
+        return rss_bytes(self.storage.pid) if self.storage is not None else None
+
+    def storage_bytes(self) -> int | None:
+        """Bytes the broker's records take on disk, None when it keeps them in memory."""
+        return self.storage.disk_bytes() if self.storage is not None else None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -96,6 +132,11 @@ class EmbeddedBroker:
         binary = find_broker_binary()
         _ensure_port_free(self.host, self.port)
         url = f"tcp://{self.host}:{self.port}"
+        engine, environment = "memory://tansu/", dict(os.environ)
+        if self.storage is not None:
+            self.storage.start()
+            engine = "s3://tansu/"
+            environment.update(self.storage.tansu_environment())
         self._process = subprocess.Popen(
             [
                 binary,
@@ -105,14 +146,15 @@ class EmbeddedBroker:
                 "--advertised-listener-url",
                 url,
                 "--storage-engine",
-                "memory://tansu/",
+                engine,
                 "--silent",
             ],
+            env=environment,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         try:
             wait_until_reachable(self.bootstrap_servers, ready_timeout_s, alive=self._still_running)
@@ -123,23 +165,34 @@ class EmbeddedBroker:
             raise EmbeddedBrokerError(
                 f"the embedded broker on {self.bootstrap_servers} did not come up: {detail}"
             ) from None
-        log.info("embedded broker ready", bootstrap_servers=self.bootstrap_servers, pid=self.pid)
+        log.info(
+            "embedded broker ready",
+            bootstrap_servers=self.bootstrap_servers,
+            pid=self.pid,
+            storage="disk" if self.storage is not None else "memory",
+        )
+        if self.storage is None:
+            log.warning(MEMORY_ONLY)
 
     def _still_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
     def stop(self, grace_s: float = 3.0) -> None:
-        """Stop the broker: SIGTERM, then SIGKILL after ``grace_s``."""
+        """Stop the broker (SIGTERM, then SIGKILL after ``grace_s``), then its store."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
         try:
-            process.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.info("embedded broker stopped", bootstrap_servers=self.bootstrap_servers)
+            if process is None or process.poll() is not None:
+                return
+            process.terminate()
+            try:
+                process.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            log.info("embedded broker stopped", bootstrap_servers=self.bootstrap_servers)
+        finally:
+            if self.storage is not None:
+                self.storage.stop()
 
     def __enter__(self) -> "EmbeddedBroker":
         self.start()
