@@ -2,11 +2,11 @@
 
 Runs `meldingshub run` (embedded broker, simulated stream) in a fresh data
 directory for ``--minutes`` (default 10) and prints, at each minute, the
-resident memory of the hub, the broker, the broker's disk store and the whole
-process tree, the broker's bytes on disk and the messages routed so far. At the
-end: growth per minute of each (from the first minute on, a least-squares
-slope), beside the issue's bound of 3 MB a minute for the whole tree, as a
-ratio. Issue #20; the figures measured are in bench/README.md.
+resident memory of the hub, the embedded broker and the whole process tree, and
+the messages routed so far. At the end: growth per minute of each (from the
+first minute on, a least-squares slope) and the routing rate, with the tree's
+growth as a ratio of the issue's bound of 3 MB a minute. Issue #20; the figures
+measured are in bench/README.md. Not part of `make test` (it takes minutes).
 
     .venv/bin/python bench/embedded_soak.py [--minutes 10] [--rate 40] [--keep DIR]
 """
@@ -25,7 +25,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from meldingshub.embedded_process import children, command_name, free_port, rss_bytes
-from meldingshub.embedded_storage import directory_bytes
 
 MB = 1_000_000
 BOUND_MB_PER_MIN = 3.0
@@ -38,26 +37,21 @@ class Sample:
     minute: float
     hub: int
     broker: int
-    storage: int
     tree: int
-    disk: int
     routed: int
 
 
-def _tree_memory(hub_pid: int) -> tuple[int, int, int, int]:
-    """RSS of hub, broker (tansu), store (weed) and the whole tree."""
+def _tree_memory(hub_pid: int) -> tuple[int, int, int]:
+    """RSS of the hub, of the broker (Tansu) and of the whole process tree."""
     hub = rss_bytes(hub_pid) or 0
-    broker = storage = other = 0
+    broker = other = 0
     for pid in children(hub_pid):
         rss = rss_bytes(pid) or 0
-        name = command_name(pid)
-        if name.startswith("tansu"):
+        if command_name(pid).startswith("tansu"):
             broker += rss
-        elif name == "weed":
-            storage += rss
         else:
             other += rss
-    return hub, broker, storage, hub + broker + storage + other
+    return hub, broker, hub + broker + other
 
 
 def _routed(ops: str) -> int:
@@ -129,7 +123,7 @@ def main() -> None:
         )
         try:
             _wait_ready(f"http://{ops}", process, timeout_s=300)
-            samples = _soak(process, f"http://{ops}", args.minutes, data_dir / "broker")
+            samples = _soak(process, f"http://{ops}", args.minutes)
         finally:
             process.send_signal(signal.SIGINT)
             try:
@@ -140,25 +134,21 @@ def main() -> None:
     _summary(samples)
 
 
-def _soak(
-    process: subprocess.Popen[bytes], ops: str, minutes: float, broker_dir: Path
-) -> list[Sample]:
+def _soak(process: subprocess.Popen[bytes], ops: str, minutes: float) -> list[Sample]:
     started = time.monotonic()
     samples: list[Sample] = []
-    header = f"{'min':>4} {'hub MB':>8} {'broker MB':>10} {'store MB':>9} {'tree MB':>8}"
-    print(f"{header} {'disk MB':>8} {'routed':>8}", flush=True)
+    print(f"{'min':>4} {'hub MB':>8} {'broker MB':>10} {'tree MB':>8} {'routed':>8}", flush=True)
     minute = 0
     while minute <= minutes:
         time.sleep(max(0.0, started + minute * 60 - time.monotonic()))
         if process.poll() is not None:
             raise SystemExit(f"meldingshub run exited with {process.returncode} during the soak")
-        hub, broker, storage, tree = _tree_memory(process.pid)
-        disk = directory_bytes(broker_dir) if broker_dir.is_dir() else 0
-        sample = Sample(minute, hub, broker, storage, tree, disk, _routed(ops))
+        hub, broker, tree = _tree_memory(process.pid)
+        sample = Sample(minute, hub, broker, tree, _routed(ops))
         samples.append(sample)
         print(
-            f"{minute:>4} {hub / MB:>8.1f} {broker / MB:>10.1f} {storage / MB:>9.1f} "
-            f"{tree / MB:>8.1f} {disk / MB:>8.1f} {sample.routed:>8}",
+            f"{minute:>4} {hub / MB:>8.1f} {broker / MB:>10.1f} {tree / MB:>8.1f} "
+            f"{sample.routed:>8}",
             flush=True,
         )
         minute += 1
@@ -167,7 +157,7 @@ def _soak(
 
 def _summary(samples: list[Sample]) -> None:
     steady = [s for s in samples if s.minute >= 1]
-    for name in ("hub", "broker", "storage", "tree", "disk"):
+    for name in ("hub", "broker", "tree"):
         rate = slope([(s.minute, getattr(s, name) / MB) for s in steady])
         print(f"growth {name:<8} {rate:8.2f} MB/min")
     tree = slope([(s.minute, s.tree / MB) for s in steady])

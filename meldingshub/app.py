@@ -17,7 +17,7 @@ from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry
 
 from broker_adapters.kafka import client_config, ensure_topics, wait_until_reachable
-from meldingshub.embedded_broker import EmbeddedBroker, embedded_data_dir
+from meldingshub.embedded_broker import EmbeddedBroker
 from meldingshub.errors import MeldingshubError
 from meldingshub.ops_server import OpsServer
 from meldingshub.settings import Settings
@@ -62,18 +62,10 @@ class Hub:
         """Run until ``stop`` is set; raise :class:`ComponentFailedError` if a component died."""
         kafka = self.settings.kafka
         if kafka.embedded:
-            self.broker = EmbeddedBroker(
-                kafka.embedded_host, kafka.embedded_port, data_dir=embedded_data_dir(self.settings)
-            )
+            self.broker = EmbeddedBroker(kafka.embedded_host, kafka.embedded_port)
             self.broker.start()
             self.bootstrap_servers = self.broker.bootstrap_servers
-            EmbeddedBrokerMetrics(
-                self.registry,
-                durable=self.broker.durable,
-                broker_memory=self.broker.memory_bytes,
-                storage_memory=self.broker.storage_memory_bytes,
-                storage_bytes=self.broker.storage_bytes,
-            )
+            EmbeddedBrokerMetrics(self.registry, memory=self.broker.memory_bytes)
         try:
             self._run_components(stop)
         finally:

@@ -5,36 +5,28 @@ with the Linux parent-death signal (``PR_SET_PDEATHSIG``), so even ``kill -9``
 of the hub takes it down, and in its own session so that Ctrl-C reaches the hub
 first and the hub stops the broker after its components have finished.
 
-Given a data directory (``meldingshub run``, ``meldingshub broker``) the broker
-keeps its records on disk through its ``s3://`` engine and a local object store
-(:mod:`meldingshub.embedded_storage`): flat memory, and what it accepted is still
-there after a restart. Without one (the test suite's broker, which must start
-fast) it keeps them in memory, and says so.
+It keeps every record in memory (``memory://``): Tansu 0.6 ignores retention
+there, so its memory grows with the traffic, and whatever it holds is gone at a
+stop. That is said at start (:data:`MEMORY_ONLY`), in the live view and in the
+README; its memory is on ``/metrics``. Why not its ``s3://`` engine on a local
+store, or anything else: ``bench/README.md`` (#20).
 """
 
 import contextlib
-import os
 import socket
 import subprocess
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 import structlog
 
 from broker_adapters.kafka.admin import BrokerUnreachableError, wait_until_reachable
 from meldingshub.embedded_process import die_with_parent, free_port, rss_bytes
-from meldingshub.embedded_storage import ObjectStore
 from meldingshub.errors import MeldingshubError
-
-if TYPE_CHECKING:
-    from meldingshub.settings import Settings
 
 __all__ = [
     "MEMORY_ONLY",
     "EmbeddedBroker",
     "EmbeddedBrokerError",
-    "embedded_data_dir",
     "find_broker_binary",
     "free_port",
 ]
@@ -42,16 +34,11 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 MEMORY_ONLY = "embedded broker: memory only, messages in flight are lost at stop"
-"""What the log, the live view and the README say when the broker has no disk."""
+"""What the start-up log, the live view and the README say about the embedded broker."""
 
 
 class EmbeddedBrokerError(MeldingshubError):
     """The embedded broker could not be started."""
-
-
-def embedded_data_dir(settings: "Settings") -> Path:
-    """Where ``meldingshub run`` and ``meldingshub broker`` keep the embedded broker's records."""
-    return settings.data_dir / "broker"
 
 
 def find_broker_binary() -> str:
@@ -86,36 +73,12 @@ def _ensure_port_free(host: str, port: int) -> None:
 
 
 class EmbeddedBroker:
-    """A Tansu broker on a loopback port, tied to this process's life.
+    """A Tansu broker on a loopback port, in memory, tied to this process's life."""
 
-    With ``data_dir`` its records live on disk under it (and survive a restart);
-    without, in memory.
-    """
-
-    def __init__(
-        self, host: str = "127.0.0.1", port: int = 9092, data_dir: Path | None = None
-    ) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 9092) -> None:
         self.host = host
         self.port = port
-        self.storage = ObjectStore(data_dir) if data_dir is not None else None
         self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def durable(self) -> bool:
-        """Whether accepted records are kept on disk across a stop."""
-        return self.storage is not None
-
-    def memory_bytes(self) -> int | None:
-        """Resident memory of the broker process, None while it does not run."""
-        return rss_bytes(self.pid)
-
-    def storage_memory_bytes(self) -> int | None:
-        """Resident memory of the store process, None without one or while it does not run."""
-        return rss_bytes(self.storage.pid) if self.storage is not None else None
-
-    def storage_bytes(self) -> int | None:
-        """Bytes the broker's records take on disk, None when it keeps them in memory."""
-        return self.storage.disk_bytes() if self.storage is not None else None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -127,16 +90,15 @@ class EmbeddedBroker:
         """Process id of the running broker, if any."""
         return self._process.pid if self._process else None
 
+    def memory_bytes(self) -> int | None:
+        """Resident memory of the broker process, None while it does not run."""
+        return rss_bytes(self.pid)
+
     def start(self, ready_timeout_s: float = 10.0) -> None:
         """Start the broker and return once it answers a metadata request."""
         binary = find_broker_binary()
         _ensure_port_free(self.host, self.port)
         url = f"tcp://{self.host}:{self.port}"
-        engine, environment = "memory://tansu/", dict(os.environ)
-        if self.storage is not None:
-            self.storage.start()
-            engine = "s3://tansu/"
-            environment.update(self.storage.tansu_environment())
         self._process = subprocess.Popen(
             [
                 binary,
@@ -146,10 +108,9 @@ class EmbeddedBroker:
                 "--advertised-listener-url",
                 url,
                 "--storage-engine",
-                engine,
+                "memory://tansu/",
                 "--silent",
             ],
-            env=environment,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -165,34 +126,24 @@ class EmbeddedBroker:
             raise EmbeddedBrokerError(
                 f"the embedded broker on {self.bootstrap_servers} did not come up: {detail}"
             ) from None
-        log.info(
-            "embedded broker ready",
-            bootstrap_servers=self.bootstrap_servers,
-            pid=self.pid,
-            storage="disk" if self.storage is not None else "memory",
-        )
-        if self.storage is None:
-            log.warning(MEMORY_ONLY)
+        log.info("embedded broker ready", bootstrap_servers=self.bootstrap_servers, pid=self.pid)
+        log.warning(MEMORY_ONLY)
 
     def _still_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
     def stop(self, grace_s: float = 3.0) -> None:
-        """Stop the broker (SIGTERM, then SIGKILL after ``grace_s``), then its store."""
+        """Stop the broker: SIGTERM, then SIGKILL after ``grace_s``."""
         process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
         try:
-            if process is None or process.poll() is not None:
-                return
-            process.terminate()
-            try:
-                process.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.info("embedded broker stopped", bootstrap_servers=self.bootstrap_servers)
-        finally:
-            if self.storage is not None:
-                self.storage.stop()
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.info("embedded broker stopped", bootstrap_servers=self.bootstrap_servers)
 
     def __enter__(self) -> "EmbeddedBroker":
         self.start()

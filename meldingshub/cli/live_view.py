@@ -65,8 +65,7 @@ class BrokerFigures:
     """The embedded broker as ``meldingshub_embedded_broker_*`` shows it."""
 
     durable: bool = False
-    memory_bytes: dict[str, float] = field(default_factory=dict)
-    """Resident memory per process (broker, storage)."""
+    memory_bytes: float | None = None
     storage_bytes: float | None = None
 
 
@@ -121,31 +120,27 @@ def read_snapshot(registry: CollectorRegistry, at: float | None = None) -> Snaps
                 bound = float(labels["le"])
                 delivery[bound] = delivery.get(bound, 0.0) + value
             elif name.startswith("meldingshub_embedded_broker_"):
-                _read_broker(snapshot, name, labels, value)
+                _read_broker(snapshot, name, value)
     snapshot.routing = _quantiles(routing)
     snapshot.delivery = _quantiles(delivery)
     return snapshot
 
 
-def _read_broker(snapshot: Snapshot, name: str, labels: dict[str, str], value: float) -> None:
+def _read_broker(snapshot: Snapshot, name: str, value: float) -> None:
     broker = snapshot.broker = snapshot.broker or BrokerFigures()
     if name == "meldingshub_embedded_broker_durable":
         broker.durable = value == 1.0
     elif name == "meldingshub_embedded_broker_memory_bytes":
-        broker.memory_bytes[labels.get("process", "")] = value
+        broker.memory_bytes = value
     elif name == "meldingshub_embedded_broker_storage_bytes":
         broker.storage_bytes = value
 
 
 def broker_line(broker: BrokerFigures) -> str:
     """One line on the embedded broker: its memory and disk, or that it has no disk."""
-    memory = broker.memory_bytes
-    parts = [f"embedded broker {_mib(memory.get('broker'))}"]
-    if "storage" in memory:
-        parts.append(f"store {_mib(memory['storage'])}")
+    line = f"embedded broker {_mib(broker.memory_bytes)}"
     if broker.storage_bytes is not None:
-        parts.append(f"on disk {_mib(broker.storage_bytes)}")
-    line = ", ".join(parts)
+        line += f", on disk {_mib(broker.storage_bytes)}"
     return line if broker.durable else f"{line} — {MEMORY_ONLY}"
 
 
