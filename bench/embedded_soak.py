@@ -4,15 +4,17 @@ Runs `meldingshub run` (embedded broker, simulated stream) in a fresh data
 directory for ``--minutes`` (default 10) and prints, at each minute, the
 resident memory of the hub, the embedded broker and the whole process tree, and
 the messages routed so far. At the end: growth per minute of each (from the
-first minute on, a least-squares slope) and the routing rate, with the tree's
-growth as a ratio of the issue's bound of 3 MB a minute. Issue #20; the figures
-measured are in bench/README.md. Not part of `make test` (it takes minutes).
+first minute on, a least-squares slope), the routing rate and the broker's growth
+per routed message, with the tree's growth as a ratio of the issue's bound of
+3 MB a minute. Issue #20; the figures measured are in bench/README.md. Not part
+of `make test` (it takes minutes); `make bench` runs it with the default.
 
     .venv/bin/python bench/embedded_soak.py [--minutes 10] [--rate 40] [--keep DIR]
 """
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -116,7 +118,7 @@ def main() -> None:
     if args.rate is not None:
         command += ["--rate", str(args.rate)]
     log_path = data_dir / "soak.log"
-    print(f"data directory {data_dir}; hub log {log_path}")
+    print(f"data directory {data_dir}; hub log {log_path}" + ("" if args.keep else " (removed)"))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, env=env, cwd=data_dir, stdout=log, stderr=subprocess.STDOUT
@@ -131,6 +133,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            if args.keep is None:
+                shutil.rmtree(data_dir, ignore_errors=True)
     _summary(samples)
 
 
@@ -162,7 +166,10 @@ def _summary(samples: list[Sample]) -> None:
         print(f"growth {name:<8} {rate:8.2f} MB/min")
     tree = slope([(s.minute, s.tree / MB) for s in steady])
     routed = slope([(s.minute, float(s.routed)) for s in steady]) / 60
+    broker = slope([(s.minute, s.broker / MB) for s in steady])
     print(f"routed {routed:.1f} msg/s")
+    if routed > 0:
+        print(f"broker growth per routed message: {broker * MB / (routed * 60) / 1000:.1f} kB")
     print(
         f"whole tree: {tree:.2f} MB/min, {tree / BOUND_MB_PER_MIN:.2f} of the "
         f"{BOUND_MB_PER_MIN:g} MB/min bound ({'met' if tree < BOUND_MB_PER_MIN else 'NOT met'})"
