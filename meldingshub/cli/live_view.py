@@ -138,10 +138,12 @@ def _read_broker(snapshot: Snapshot, name: str, value: float) -> None:
 
 def broker_line(broker: BrokerFigures) -> str:
     """One line on the embedded broker: its memory and disk, or that it has no disk."""
+    if not broker.durable:
+        return f"{MEMORY_ONLY} (now {_mib(broker.memory_bytes)})"
     line = f"embedded broker {_mib(broker.memory_bytes)}"
     if broker.storage_bytes is not None:
         line += f", on disk {_mib(broker.storage_bytes)}"
-    return line if broker.durable else f"{line} — {MEMORY_ONLY}"
+    return line
 
 
 def _mib(value: float | None) -> str:
