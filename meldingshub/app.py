@@ -23,6 +23,7 @@ from meldingshub.ops_server import OpsServer
 from meldingshub.settings import Settings
 from meldingshub.supervisor import Supervisor
 from metrics.components import ComponentMetrics
+from metrics.embedded_broker import EmbeddedBrokerMetrics
 
 if TYPE_CHECKING:
     from meldingshub.wiring import Assembly
@@ -64,6 +65,7 @@ class Hub:
             self.broker = EmbeddedBroker(kafka.embedded_host, kafka.embedded_port)
             self.broker.start()
             self.bootstrap_servers = self.broker.bootstrap_servers
+            EmbeddedBrokerMetrics(self.registry, memory=self.broker.memory_bytes)
         try:
             self._run_components(stop)
         finally:

@@ -4,24 +4,37 @@ The broker is a child process that must never outlive the hub: it is started
 with the Linux parent-death signal (``PR_SET_PDEATHSIG``), so even ``kill -9``
 of the hub takes it down, and in its own session so that Ctrl-C reaches the hub
 first and the hub stops the broker after its components have finished.
+
+It keeps every record in memory (``memory://``): Tansu 0.6 ignores retention
+there, so its memory grows with the traffic, and whatever it holds is gone at a
+stop. That is said at start (:data:`MEMORY_ONLY`), in the live view and in the
+README; its memory is on ``/metrics``. Why not its ``s3://`` engine on a local
+store, or anything else: ``bench/README.md`` (#20).
 """
 
 import contextlib
-import ctypes
-import signal
 import socket
 import subprocess
-import sys
 from types import TracebackType
 
 import structlog
 
 from hubcore.errors import MeldingshubError
 from kafka_io.admin import BrokerUnreachableError, wait_until_reachable
+from meldingshub.embedded_process import die_with_parent, free_port, rss_bytes
+
+__all__ = [
+    "MEMORY_ONLY",
+    "EmbeddedBroker",
+    "EmbeddedBrokerError",
+    "find_broker_binary",
+    "free_port",
+]
 
 log = structlog.get_logger(__name__)
 
-_PR_SET_PDEATHSIG = 1
+MEMORY_ONLY = "embedded broker: memory only, messages in flight are lost at stop"
+"""What the start-up log, the live view and the README say about the embedded broker."""
 
 
 class EmbeddedBrokerError(MeldingshubError):
@@ -45,13 +58,6 @@ def find_broker_binary() -> str:
     )
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 def _ensure_port_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # As a listening server would: a port held only by closed connections is free.
@@ -64,13 +70,6 @@ def _ensure_port_free(host: str, port: int) -> None:
                 "Set MELDINGSHUB_KAFKA__EMBEDDED_PORT to a free port, or set "
                 "MELDINGSHUB_KAFKA__BOOTSTRAP_SERVERS to use the broker already running there."
             ) from None
-
-
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: ask the kernel for SIGKILL when the parent dies."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 class EmbeddedBroker:
@@ -90,6 +89,10 @@ class EmbeddedBroker:
     def pid(self) -> int | None:
         """Process id of the running broker, if any."""
         return self._process.pid if self._process else None
+
+    def memory_bytes(self) -> int | None:
+        """Resident memory of the broker process, None while it does not run."""
+        return rss_bytes(self.pid)
 
     def start(self, ready_timeout_s: float = 10.0) -> None:
         """Start the broker and return once it answers a metadata request."""
@@ -112,7 +115,7 @@ class EmbeddedBroker:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         try:
             wait_until_reachable(self.bootstrap_servers, ready_timeout_s, alive=self._still_running)
@@ -124,6 +127,7 @@ class EmbeddedBroker:
                 f"the embedded broker on {self.bootstrap_servers} did not come up: {detail}"
             ) from None
         log.info("embedded broker ready", bootstrap_servers=self.bootstrap_servers, pid=self.pid)
+        log.warning(MEMORY_ONLY)
 
     def _still_running(self) -> bool:
         return self._process is not None and self._process.poll() is None

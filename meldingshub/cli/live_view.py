@@ -3,7 +3,8 @@
 Everything shown is read from the process's Prometheus registry (the same
 series ``/metrics`` serves), never from a component's private state: messages
 per second, totals per family and per category pair, rejects by AppRec code,
-AppRecs, routing and delivery latency, and where the API and ``/metrics`` are.
+AppRecs, routing and delivery latency, the embedded broker's memory and disk use
+(or that it keeps messages in memory only), and where the API and ``/metrics`` are.
 On a terminal it is a rich live display; otherwise one plain log line every
 few seconds.
 """
@@ -21,6 +22,8 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+
+from meldingshub.embedded_broker import MEMORY_ONLY
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +56,17 @@ class Snapshot:
     apprecs: dict[str, float] = field(default_factory=dict)
     routing: Latency = Latency(0, None, None)
     delivery: Latency = Latency(0, None, None)
+    broker: "BrokerFigures | None" = None
+    """The embedded broker's memory and disk use; None with an external broker."""
+
+
+@dataclass(slots=True)
+class BrokerFigures:
+    """The embedded broker as ``meldingshub_embedded_broker_*`` shows it."""
+
+    durable: bool = False
+    memory_bytes: float | None = None
+    storage_bytes: float | None = None
 
 
 def _quantiles(buckets: dict[float, float]) -> Latency:
@@ -105,9 +119,35 @@ def read_snapshot(registry: CollectorRegistry, at: float | None = None) -> Snaps
             elif name == "meldingshub_ingress_to_delivered_seconds_bucket":
                 bound = float(labels["le"])
                 delivery[bound] = delivery.get(bound, 0.0) + value
+            elif name.startswith("meldingshub_embedded_broker_"):
+                _read_broker(snapshot, name, value)
     snapshot.routing = _quantiles(routing)
     snapshot.delivery = _quantiles(delivery)
     return snapshot
+
+
+def _read_broker(snapshot: Snapshot, name: str, value: float) -> None:
+    broker = snapshot.broker = snapshot.broker or BrokerFigures()
+    if name == "meldingshub_embedded_broker_durable":
+        broker.durable = value == 1.0
+    elif name == "meldingshub_embedded_broker_memory_bytes":
+        broker.memory_bytes = value
+    elif name == "meldingshub_embedded_broker_storage_bytes":
+        broker.storage_bytes = value
+
+
+def broker_line(broker: BrokerFigures) -> str:
+    """One line on the embedded broker: its memory and disk, or that it has no disk."""
+    if not broker.durable:
+        return f"{MEMORY_ONLY} (now {_mib(broker.memory_bytes)})"
+    line = f"embedded broker {_mib(broker.memory_bytes)}"
+    if broker.storage_bytes is not None:
+        line += f", on disk {_mib(broker.storage_bytes)}"
+    return line
+
+
+def _mib(value: float | None) -> str:
+    return "–" if value is None else f"{value / 2**20:,.0f} MiB".replace(",", " ")
 
 
 class RateWindow:
@@ -159,6 +199,9 @@ def render(snapshot: Snapshot, rate: float, urls: dict[str, str], ready: bool) -
     header.append(f"   routed {_n(sum(snapshot.routed.values()))}")
     header.append(f"   rejected {_n(sum(snapshot.rejects.values()))}")
     header.append(f"   duplicates {_n(snapshot.duplicates)}\n")
+    if snapshot.broker is not None:
+        style = "dim" if snapshot.broker.durable else "bold yellow"
+        header.append(f"{broker_line(snapshot.broker)}\n", style=style)
     for label, url in urls.items():
         header.append(f"{label:<12}", style="dim")
         header.append(f"{url}\n", style="underline")
@@ -218,6 +261,7 @@ def plain_line(snapshot: Snapshot, rate: float) -> dict[str, object]:
         "delivered_p99_ms": None
         if snapshot.delivery.p99_s is None
         else round(snapshot.delivery.p99_s * 1000),
+        **({} if snapshot.broker is None else {"broker": broker_line(snapshot.broker)}),
     }
 
 

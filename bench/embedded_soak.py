@@ -1,0 +1,180 @@
+"""Soak of the embedded default: `meldingshub run` with its simulated stream, memory each minute.
+
+Runs `meldingshub run` (embedded broker, simulated stream) in a fresh data
+directory for ``--minutes`` (default 10) and prints, at each minute, the
+resident memory of the hub, the embedded broker and the whole process tree, and
+the messages routed so far. At the end: growth per minute of each (from the
+first minute on, a least-squares slope), the routing rate and the broker's growth
+per routed message, with the tree's growth as a ratio of the issue's bound of
+3 MB a minute. Issue #20; the figures measured are in bench/README.md. Not part
+of `make test` (it takes minutes); `make bench` runs it with the default.
+
+    .venv/bin/python bench/embedded_soak.py [--minutes 10] [--rate 40] [--keep DIR]
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from meldingshub.embedded_process import children, command_name, free_port, rss_bytes
+
+MB = 1_000_000
+BOUND_MB_PER_MIN = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """The figures of one minute."""
+
+    minute: float
+    hub: int
+    broker: int
+    tree: int
+    routed: int
+
+
+def _tree_memory(hub_pid: int) -> tuple[int, int, int]:
+    """RSS of the hub, of the broker (Tansu) and of the whole process tree."""
+    hub = rss_bytes(hub_pid) or 0
+    broker = other = 0
+    for pid in children(hub_pid):
+        rss = rss_bytes(pid) or 0
+        if command_name(pid).startswith("tansu"):
+            broker += rss
+        else:
+            other += rss
+    return hub, broker, hub + broker + other
+
+
+def _routed(ops: str) -> int:
+    """Messages routed so far, from the hub's own /metrics."""
+    try:
+        with urllib.request.urlopen(f"{ops}/metrics", timeout=5) as answer:  # noqa: S310 (loopback)
+            text = answer.read().decode()
+    except OSError:
+        return -1
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("meldingshub_messages_total{") and 'outcome="routed"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+def _wait_ready(ops: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"meldingshub run exited with {process.returncode} before ready")
+        try:
+            with urllib.request.urlopen(f"{ops}/readyz", timeout=2) as answer:  # noqa: S310
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"meldingshub run was not ready within {timeout_s:g} s")
+
+
+def slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of ``(x, y)`` points (0 for fewer than two)."""
+    if len(points) < 2:
+        return 0.0
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    var = sum((x - mean_x) ** 2 for x, _ in points)
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / var if var else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="how long to run (default 10)")
+    parser.add_argument("--rate", type=float, default=None, help="simulated messages per second")
+    parser.add_argument("--keep", type=Path, default=None, help="data directory to use and keep")
+    args = parser.parse_args()
+    data_dir = args.keep or Path(tempfile.mkdtemp(prefix="meldingshub-soak-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ops = f"127.0.0.1:{free_port()}"
+    env = {
+        **os.environ,
+        "MELDINGSHUB_DATA_DIR": str(data_dir),
+        "MELDINGSHUB_KAFKA__EMBEDDED_PORT": str(free_port()),
+        "MELDINGSHUB_HTTP__API_BIND": f"127.0.0.1:{free_port()}",
+        "MELDINGSHUB_HTTP__OPS_BIND": ops,
+        "MELDINGSHUB_LOG__FORMAT": "json",
+    }
+    env.pop("MELDINGSHUB_KAFKA__BOOTSTRAP_SERVERS", None)
+    command = [sys.executable, "-c", "from meldingshub.cli import main; main()", "run"]
+    if args.rate is not None:
+        command += ["--rate", str(args.rate)]
+    log_path = data_dir / "soak.log"
+    print(f"data directory {data_dir}; hub log {log_path}" + ("" if args.keep else " (removed)"))
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, env=env, cwd=data_dir, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            _wait_ready(f"http://{ops}", process, timeout_s=300)
+            samples = _soak(process, f"http://{ops}", args.minutes)
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if args.keep is None:
+                shutil.rmtree(data_dir, ignore_errors=True)
+    _summary(samples)
+
+
+def _soak(process: subprocess.Popen[bytes], ops: str, minutes: float) -> list[Sample]:
+    started = time.monotonic()
+    samples: list[Sample] = []
+    print(f"{'min':>4} {'hub MB':>8} {'broker MB':>10} {'tree MB':>8} {'routed':>8}", flush=True)
+    minute = 0
+    while minute <= minutes:
+        time.sleep(max(0.0, started + minute * 60 - time.monotonic()))
+        if process.poll() is not None:
+            raise SystemExit(f"meldingshub run exited with {process.returncode} during the soak")
+        hub, broker, tree = _tree_memory(process.pid)
+        sample = Sample(minute, hub, broker, tree, _routed(ops))
+        samples.append(sample)
+        print(
+            f"{minute:>4} {hub / MB:>8.1f} {broker / MB:>10.1f} {tree / MB:>8.1f} "
+            f"{sample.routed:>8}",
+            flush=True,
+        )
+        minute += 1
+    return samples
+
+
+def _summary(samples: list[Sample]) -> None:
+    steady = [s for s in samples if s.minute >= 1]
+    for name in ("hub", "broker", "tree"):
+        rate = slope([(s.minute, getattr(s, name) / MB) for s in steady])
+        print(f"growth {name:<8} {rate:8.2f} MB/min")
+    tree = slope([(s.minute, s.tree / MB) for s in steady])
+    routed = slope([(s.minute, float(s.routed)) for s in steady]) / 60
+    broker = slope([(s.minute, s.broker / MB) for s in steady])
+    print(f"routed {routed:.1f} msg/s")
+    if routed > 0:
+        print(f"broker growth per routed message: {broker * MB / (routed * 60) / 1000:.1f} kB")
+    print(
+        f"whole tree: {tree:.2f} MB/min, {tree / BOUND_MB_PER_MIN:.2f} of the "
+        f"{BOUND_MB_PER_MIN:g} MB/min bound ({'met' if tree < BOUND_MB_PER_MIN else 'NOT met'})"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""The embedded broker's memory reaches /metrics and the live view, and memory-only is said."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from structlog.testing import capture_logs
+
+from meldingshub.cli.live_view import broker_line, plain_line, read_snapshot
+from meldingshub.embedded_broker import MEMORY_ONLY, EmbeddedBroker, free_port
+from meldingshub.embedded_process import children, command_name, rss_bytes
+from metrics.embedded_broker import DURABLE, MEMORY, STORAGE, EmbeddedBrokerMetrics
+
+
+def test_memory_is_read_when_scraped() -> None:
+    figures = {"memory": 10}
+    registry = CollectorRegistry()
+    EmbeddedBrokerMetrics(registry, memory=lambda: figures["memory"])
+    assert registry.get_sample_value(MEMORY) == 10
+    figures["memory"] = 11
+    assert registry.get_sample_value(MEMORY) == 11
+
+
+def test_memory_only_broker_has_no_storage_series_and_says_so() -> None:
+    registry = CollectorRegistry()
+    EmbeddedBrokerMetrics(registry, memory=lambda: 50 * 2**20)
+    assert registry.get_sample_value(DURABLE) == 0
+    assert registry.get_sample_value(STORAGE) is None
+    snapshot = read_snapshot(registry)
+    assert snapshot.broker is not None
+    line = broker_line(snapshot.broker)
+    assert line == f"{MEMORY_ONLY} (now 50 MiB)"
+    assert plain_line(snapshot, 0.0)["broker"] == line
+
+
+def test_a_broker_with_a_disk_shows_its_use_and_no_warning() -> None:
+    registry = CollectorRegistry()
+    EmbeddedBrokerMetrics(registry, memory=lambda: 50 * 2**20, storage=lambda: 3 * 2**30)
+    assert registry.get_sample_value(DURABLE) == 1
+    assert registry.get_sample_value(STORAGE) == 3 * 2**30
+    snapshot = read_snapshot(registry)
+    assert snapshot.broker is not None
+    assert broker_line(snapshot.broker) == "embedded broker 50 MiB, on disk 3 072 MiB"
+
+
+def test_a_stopped_broker_has_no_memory_sample() -> None:
+    registry = CollectorRegistry()
+    EmbeddedBrokerMetrics(registry, memory=lambda: None)
+    assert registry.get_sample_value(MEMORY) is None
+    snapshot = read_snapshot(registry)
+    assert snapshot.broker is not None
+    assert broker_line(snapshot.broker) == f"{MEMORY_ONLY} (now –)"
+
+
+def test_without_an_embedded_broker_the_view_has_no_broker_line() -> None:
+    snapshot = read_snapshot(CollectorRegistry())
+    assert snapshot.broker is None
+    assert "broker" not in plain_line(snapshot, 0.0)
+
+
+def test_exposition_is_prometheus_text() -> None:
+    registry = CollectorRegistry()
+    EmbeddedBrokerMetrics(registry, memory=lambda: 1)
+    text = generate_latest(registry).decode()
+    assert f"# TYPE {MEMORY} gauge\n{MEMORY} 1.0\n" in text
+    assert f"{DURABLE} 0.0\n" in text
+
+
+def test_promtool_accepts_the_exposition() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package prometheus); CI has it")
+    registry = CollectorRegistry()
+    EmbeddedBrokerMetrics(registry, memory=lambda: 1, storage=lambda: 2)
+    result = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=generate_latest(registry),
+        capture_output=True,
+        check=False,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+    assert not result.stdout.strip(), result.stdout.decode()
+
+
+def test_process_memory_and_children_are_read_from_proc() -> None:
+    assert (rss_bytes(os.getpid()) or 0) > 10 * 2**20  # a Python with pytest loaded
+    assert rss_bytes(None) is None
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in children(os.getpid())
+        assert command_name(child.pid).startswith("python")
+    finally:
+        child.kill()
+        child.wait()
+    assert rss_bytes(child.pid) is None
+
+
+@pytest.mark.integration
+def test_broker_start_logs_memory_only_and_its_memory_is_measured() -> None:
+    broker = EmbeddedBroker(port=free_port())
+    with capture_logs() as logs:
+        broker.start()
+    try:
+        assert any(e["event"] == MEMORY_ONLY and e["log_level"] == "warning" for e in logs)
+        assert (broker.memory_bytes() or 0) > 1 * 2**20
+    finally:
+        broker.stop()
+    assert broker.memory_bytes() is None
