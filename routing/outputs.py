@@ -19,6 +19,7 @@ from routing.decision import Decision, Duplicate, Rejected, Routed
 from routing.settings import RoutingSettings
 from schemas import shown
 from schemas.envelope import Envelope
+from schemas.outcomes import clean_reason_code
 from schemas.parties import PartyRef
 from schemas.records import (
     UNKNOWN_MESSAGE_TYPE,
@@ -200,8 +201,9 @@ class OutputBuilder:
                     reason=None
                     if original_received_at is not None or not is_apprec
                     else "original not found",
-                    # the receiver's first error code, so its sender's status can show it
-                    reason_code=envelope.apprec_error_codes[0]
+                    # the receiver's first error code, so its sender's status can show it;
+                    # a code outside kodeverk 8221 is document text: it counts as X99
+                    reason_code=clean_reason_code(envelope.apprec_error_codes[0])
                     if is_apprec and envelope.apprec_error_codes
                     else None,
                 )
