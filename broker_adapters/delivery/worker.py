@@ -30,7 +30,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import NAMESPACE_URL, uuid5
 
 import structlog
 from confluent_kafka import (
@@ -62,12 +61,7 @@ from broker_adapters.delivery.kafka_topic import KafkaTopicEndpoint
 from broker_adapters.delivery.mailbox import MailboxEndpoint
 from broker_adapters.delivery.mailbox_store import MailboxStore
 from broker_adapters.delivery.outbox import FileOutboxEndpoint
-from broker_adapters.delivery.outcomes import (
-    apprec_routed_event,
-    delivery_event,
-    delivery_status,
-    given_up,
-)
+from broker_adapters.delivery.outcomes import delivery_status
 from broker_adapters.delivery.payloads import PayloadFetcher, PayloadUnavailableError
 from broker_adapters.delivery.retry import DueGate, RetryState, delivery_topics, retry_state
 from broker_adapters.delivery.settings import DeliverySettings
@@ -89,19 +83,16 @@ from kafka_io.transactional import (
     rewind_to_committed,
 )
 from metrics.delivery import AttemptResult, DeliveryMetrics
+from routing.events import apprec_routed_event, delivery_event, given_up, unreadable_record
 from routing.outputs import OutputBuilder
 from routing.settings import RoutingSettings
 from schemas.avro_errors import AvroDecodeError
 from schemas.records import (
     DeliveryOutcome,
-    InboundMessage,
-    RejectedMessage,
-    RejectStage,
     RoutedMessage,
     decode,
     encode,
 )
-from schemas.vocabulary import AppRecError
 
 log = structlog.get_logger(__name__)
 
@@ -673,23 +664,7 @@ class DeliveryComponent:
         """A record delivery cannot read: park it on ``hub.rejected`` for a look and a replay."""
         where = f"{consumed.topic()}/{consumed.partition()}/{consumed.offset()}"
         log.error("delivery dead-lettered a record", record=where, reason=reason)
-        payload = consumed.value() or b""
-        rejected = RejectedMessage(
-            hub_message_id=uuid5(NAMESPACE_URL, f"kafka:{where}"),
-            code=AppRecError.X99,
-            reason=reason[:200],
-            stage=RejectStage.DELIVERY,
-            rejected_at=now,
-            ingress=InboundMessage(
-                hub_message_id=uuid5(NAMESPACE_URL, f"kafka:{where}"),
-                adapter="kafka",
-                received_at=now,
-                size_bytes=len(payload),
-                transport_message_id=where,
-            ),
-            payload=payload,
-            routed=payload,
-        )
+        rejected = unreadable_record(where, consumed.value() or b"", reason, now)
         return [OutRecord(topic=self._kafka.topics.rejected.name, key=None, value=encode(rejected))]
 
     # -- records ------------------------------------------------------------------------------
