@@ -158,6 +158,43 @@ def rewind_to_committed(consumer: Consumer) -> None:
             log.debug("seek skipped", partition=tp.partition, error=str(exc))
 
 
+def open_transactional(
+    consumer_config: dict[str, Any],
+    producer_config: dict[str, Any],
+    topics: Sequence[str],
+    *,
+    on_assign: Callable[[Consumer, list[TopicPartition]], None],
+    on_revoke: Callable[[Consumer, list[TopicPartition]], None],
+) -> tuple[Consumer, Producer]:
+    """A consumer subscribed to ``topics`` and a producer ready for transactions."""
+    consumer = Consumer(consumer_config)
+    producer = Producer(producer_config)
+    producer.init_transactions(30)
+    consumer.subscribe(list(topics), on_assign=on_assign, on_revoke=on_revoke)
+    return consumer, producer
+
+
+def abort_and_rewind(
+    consumer: Consumer,
+    producer: Producer,
+    exc: KafkaException,
+    name: str,
+    *,
+    before_rewind: Callable[[], None] | None = None,
+) -> None:
+    """After a failed commit: stop on a fatal error (:class:`FatalTransactionError`);
+    otherwise abort, let the caller drop what the batch changed (``before_rewind``) and
+    rewind to the committed offsets, so the batch is redone."""
+    error: KafkaError = exc.args[0]
+    if error.fatal():
+        raise FatalTransactionError(f"{name}: {error}") from exc
+    log.warning("transaction aborted, rewinding", loop=name, error=str(error))
+    producer.abort_transaction(30)
+    if before_rewind is not None:
+        before_rewind()
+    rewind_to_committed(consumer)
+
+
 def _permanent(exc: KafkaException) -> PermanentKind | None:
     """The kind of a permanent, non-fatal error about a record; ``None`` otherwise."""
     error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
@@ -212,10 +249,9 @@ class TransactionalLoop:
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop`` is set; no transaction is left open when it returns."""
         self.assigned.clear()  # a restart is ready again only once it has partitions
-        consumer = Consumer(self._consumer_config)
-        producer = Producer(self._producer_config)
-        producer.init_transactions(30)
-        consumer.subscribe(
+        consumer, producer = open_transactional(
+            self._consumer_config,
+            self._producer_config,
             self._topics,
             on_assign=lambda _c, parts: self._on_assign(parts),
             on_revoke=lambda _c, parts: self._on_revoke(parts),
@@ -335,9 +371,4 @@ class TransactionalLoop:
                 producer.abort_transaction(30)
 
     def _recover(self, consumer: Consumer, producer: Producer, exc: KafkaException) -> None:
-        error: KafkaError = exc.args[0]
-        if error.fatal():
-            raise FatalTransactionError(f"{self.name}: {error}") from exc
-        log.warning("transaction aborted, rewinding", loop=self.name, error=str(error))
-        producer.abort_transaction(30)
-        rewind_to_committed(consumer)
+        abort_and_rewind(consumer, producer, exc, self.name)

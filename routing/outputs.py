@@ -16,6 +16,7 @@ from addressregister.results import Resolution
 from routing.apprec import AppRecVersion, negative_apprec
 from routing.authorisation import SenderParty, principal_for, principal_organisation, resolve_sender
 from routing.decision import Decision, Duplicate, Rejected, Routed
+from routing.events import message_event, router_rejection
 from routing.settings import RoutingSettings
 from schemas import shown
 from schemas.envelope import Envelope
@@ -27,7 +28,6 @@ from schemas.records import (
     MessageEvent,
     PayloadRef,
     RejectedMessage,
-    RejectStage,
     RoutedMessage,
 )
 from schemas.sender_address import SenderAddress, read_sender_address
@@ -118,10 +118,10 @@ class OutputBuilder:
         record that holds ``payload``, for claim checks (none: always carried inline)."""
         envelope = decision.envelope
         out = Outputs()
-        out.events.append(self._event(EventType.ACCEPTED, inbound, envelope, now, register))
+        out.events.append(message_event(EventType.ACCEPTED, inbound, envelope, now, register))
         if isinstance(decision, Duplicate):
             out.events.append(
-                self._event(
+                message_event(
                     EventType.DUPLICATE, inbound, envelope, now, register, reason="re-sent MsgId"
                 )
             )
@@ -181,7 +181,7 @@ class OutputBuilder:
                     0, int((inbound.received_at - original_received_at).total_seconds() * 1000)
                 )
             out.events.append(
-                self._event(
+                message_event(
                     EventType.APPREC_ROUTED if is_apprec else EventType.ROUTED,
                     inbound,
                     envelope,
@@ -210,7 +210,7 @@ class OutputBuilder:
             )
         for ref, failure in decision.skipped_copies:
             out.events.append(
-                self._event(
+                message_event(
                     EventType.REJECTED,
                     inbound,
                     envelope,
@@ -245,21 +245,9 @@ class OutputBuilder:
         principals: Principals | None,
     ) -> None:
         envelope = decision.envelope
-        out.rejected = RejectedMessage(
-            hub_message_id=inbound.hub_message_id,
-            code=decision.code,
-            reason=decision.reason,
-            stage=RejectStage.ROUTER,
-            rejected_at=now,
-            ingress=inbound,
-            payload=payload,
-            msg_id=envelope.msg_id if envelope else None,
-            family=envelope.family if envelope else None,
-            message_type=shown.message_type(envelope) if envelope else None,
-            sender_her_id=envelope.sender.organisation_her_id if envelope else None,
-        )
+        out.rejected = router_rejection(decision, inbound, payload, now)
         out.events.append(
-            self._event(
+            message_event(
                 EventType.REJECTED,
                 inbound,
                 envelope,
@@ -273,7 +261,7 @@ class OutputBuilder:
         if apprec is not None:
             out.routed.append(apprec)
             out.events.append(
-                self._event(
+                message_event(
                     EventType.ROUTED,
                     apprec.ingress,
                     None,
@@ -425,88 +413,3 @@ class OutputBuilder:
             return decision.sender.organisation_her_id
         party = resolve_sender(register, envelope.sender)
         return party.organisation_her_id if isinstance(party, SenderParty) else None
-
-    def _event(
-        self,
-        event_type: EventType,
-        inbound: InboundMessage,
-        envelope: Envelope | None,
-        now: datetime,
-        register: RegisterIndex | None,
-        *,
-        label: str | None = None,
-        resolution: Resolution | None = None,
-        family: Family | None = None,
-        message_type: str | None = None,
-        sender_category: Category | None = None,
-        sender_her_id: int | None = None,
-        receiver_category: Category | None = None,
-        receiver_her_id: int | None = None,
-        addressing_mode: AddressingMode | None = None,
-        is_copy: bool = False,
-        reason_code: str | None = None,
-        reason: str | None = None,
-        size_bytes: int | None = None,
-        apprec_status: AppRecStatus | None = None,
-        apprec_round_trip_ms: int | None = None,
-        original_msg_id: str | None = None,
-    ) -> MessageEvent:
-        sender_ref = envelope.sender if envelope else None
-        receiver_ref = envelope.receiver if envelope else None
-        if sender_her_id is None and sender_ref is not None:
-            sender_her_id = sender_ref.organisation_her_id
-        if resolution is not None:
-            receiver_category = resolution.category
-            receiver_her_id = resolution.organisation_her_id
-            addressing_mode = resolution.addressing_mode
-        elif receiver_her_id is None and receiver_ref is not None:
-            receiver_her_id = receiver_ref.organisation_her_id
-        if register is not None:
-            sender_category = sender_category or _category(register, sender_her_id)
-            receiver_category = receiver_category or _category(register, receiver_her_id)
-        if envelope is not None and envelope.family is Family.APPREC:
-            apprec_status = apprec_status or envelope.apprec_status
-        return MessageEvent(
-            event_id=uuid5(inbound.hub_message_id, label or event_type.value),
-            event_type=event_type,
-            occurred_at=now,
-            hub_message_id=inbound.hub_message_id,
-            msg_id=shown.message_id(envelope.msg_id) if envelope else None,
-            family=family or (envelope.family if envelope else Family.OTHER),
-            message_type=message_type or shown.message_type(envelope),
-            message_version=envelope.version if envelope and envelope.version else None,
-            sender_her_id=sender_her_id,
-            receiver_her_id=receiver_her_id,
-            sender_category=sender_category or Category.UKJENT,
-            receiver_category=receiver_category or Category.UKJENT,
-            addressing_mode=addressing_mode or _mode(receiver_ref),
-            is_copy=is_copy,
-            reason_code=reason_code,
-            reason=reason,
-            adapter=inbound.adapter,
-            principal=inbound.principal,
-            received_at=inbound.received_at,
-            size_bytes=inbound.size_bytes if size_bytes is None else size_bytes,
-            apprec_status=apprec_status,
-            apprec_round_trip_ms=apprec_round_trip_ms,
-            original_msg_id=original_msg_id,
-            source_system=inbound.source_system,
-        )
-
-
-def _category(register: RegisterIndex, her_id: int | None) -> Category | None:
-    if her_id is None or her_id not in register:
-        return None
-    return register.category(her_id)
-
-
-def _mode(ref: PartyRef | None) -> AddressingMode:
-    if ref is None:
-        return AddressingMode.NONE
-    if ref.person_her_id is not None:
-        return AddressingMode.PERSON
-    if ref.service_her_id is not None:
-        return AddressingMode.SERVICE
-    if ref.organisation_her_id is not None:
-        return AddressingMode.ORGANISATION
-    return AddressingMode.NONE

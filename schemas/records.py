@@ -4,20 +4,19 @@ The dataclasses are the Python face of the Avro schemas: field names equal the
 schema's, closed sets are the enums of :mod:`schemas.vocabulary`, timestamps are
 timezone-aware ``datetime`` values carried at millisecond precision, and ids the
 hub assigns are :class:`uuid.UUID`. ``to_avro``/``from_avro`` do the plain
-mapping; :func:`encode`/:func:`decode` frame it with the shared
-:class:`~schemas.avro_codec.AvroCodec` (parsed once; cheap enough for the hot path).
+mapping; :func:`encode`/:func:`decode` (from :mod:`schemas.record_codec`, re-exported
+here) frame it with the shared :class:`~schemas.avro_codec.AvroCodec`.
 """
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar, Final, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Final, Self
 from uuid import UUID
 
-from schemas.avro_codec import NAMESPACE, AvroCodec
-from schemas.avro_errors import AvroEncodeError
+from schemas.avro_codec import NAMESPACE
+from schemas.record_codec import AvroRecord, decode, default_codec, encode
 from schemas.vocabulary import (
     AddressingMode,
     AppRecError,
@@ -26,6 +25,24 @@ from schemas.vocabulary import (
     EventType,
     Family,
 )
+
+__all__ = [
+    "INBOUND_HEADER",
+    "RECORD_TYPES",
+    "UNKNOWN_MESSAGE_TYPE",
+    "AvroRecord",
+    "DeliveryOutcome",
+    "DeliveryStatus",
+    "InboundMessage",
+    "MessageEvent",
+    "PayloadRef",
+    "RejectStage",
+    "RejectedMessage",
+    "RoutedMessage",
+    "decode",
+    "default_codec",
+    "encode",
+]
 
 INBOUND_HEADER: Final = "meldingshub-inbound"
 """Kafka header on ``hub.inbound`` that carries the encoded :class:`InboundMessage`."""
@@ -462,23 +479,6 @@ class DeliveryStatus:
         )
 
 
-class AvroRecord(Protocol):
-    """What :func:`encode` and :func:`decode` need of a record class."""
-
-    AVRO_NAME: ClassVar[str]
-
-    def to_avro(self) -> dict[str, Any]:
-        """The value as the Avro schema names it."""
-        ...
-
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> Self:
-        """The record from a decoded Avro value."""
-        ...
-
-
-R = TypeVar("R", bound=AvroRecord)
-
 RECORD_TYPES: Final[tuple[type[AvroRecord], ...]] = (
     InboundMessage,
     RoutedMessage,
@@ -486,23 +486,3 @@ RECORD_TYPES: Final[tuple[type[AvroRecord], ...]] = (
     MessageEvent,
     DeliveryStatus,
 )
-
-
-@functools.cache
-def default_codec() -> AvroCodec:
-    """The packaged schemas with single-object framing, loaded on first use."""
-    return AvroCodec.from_directory()
-
-
-def encode(record: AvroRecord, codec: AvroCodec | None = None) -> bytes:
-    """Frame ``record`` for Kafka with ``codec`` (default: :func:`default_codec`)."""
-    try:
-        value = record.to_avro()
-    except ValueError as exc:  # a naive datetime: a bug in the producing code
-        raise AvroEncodeError(f"{record.AVRO_NAME}: {exc}") from exc
-    return (codec or default_codec()).encode(record.AVRO_NAME, value)
-
-
-def decode(data: bytes, record_type: type[R], codec: AvroCodec | None = None) -> R:
-    """Decode a framed record that must be a ``record_type``; errors keep ``data`` as ``.raw``."""
-    return record_type.from_avro((codec or default_codec()).decode(data, record_type.AVRO_NAME))

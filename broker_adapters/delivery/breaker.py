@@ -58,6 +58,13 @@ class Breakers:
             return BreakerState.HALF_OPEN
         return BreakerState.OPEN
 
+    def permits(self, endpoint: Endpoint) -> bool:
+        """What :meth:`allow` would answer now, without taking the half-open probe."""
+        breaker = self._breakers.get(self._key(endpoint))
+        if breaker is None or breaker.retry_at is None:
+            return True
+        return not breaker.probing and self._clock() >= breaker.retry_at
+
     def allow(self, endpoint: Endpoint) -> bool:
         """True when an attempt may go to ``endpoint`` now (an open one lets one probe through)."""
         breaker = self._breakers.get(self._key(endpoint))

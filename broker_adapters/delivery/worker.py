@@ -11,14 +11,19 @@ at once. After ``max_attempts`` attempts or ``max_age_s`` the message is given
 up: one ``RejectedMessage``, one ``delivery_failed`` event, and (where the
 standard wants one) one X99 AppRec routed back to the sender.
 
-Endpoint calls run on a bounded pool (:mod:`~broker_adapters.delivery.calls`),
-one receiver's messages in order, different receivers at once; a batch waits
-for answers at most ``answer_wait_s``, so a slow receiver delays no one else's
-messages longer than that.
+This module is the thin loop: it gathers the facts about each record, asks
+:mod:`~broker_adapters.delivery.decision` what to do, runs the endpoint calls and
+lets :mod:`~broker_adapters.delivery.effects` apply the decisions. Endpoint calls
+run on a bounded pool (:mod:`~broker_adapters.delivery.calls`), one receiver's
+messages in order, different receivers at once; a batch waits for answers at most
+``answer_wait_s``, so a slow receiver delays no one else's messages longer than that.
 
-This loop is its own rather than :class:`~kafka_io.TransactionalLoop`
-because a tier record that is not yet due must be left unconsumed and its
-partition paused, which needs the consumer between records.
+The loop is built from :mod:`kafka_io.transactional`'s pieces
+(``open_transactional``, ``next_batch``, ``commit_batch``, ``abort_and_rewind``)
+rather than being a :class:`~kafka_io.TransactionalLoop`: a tier record
+that is not yet due must be left unconsumed and its partition paused, which needs
+the consumer between records, and a batch's records are handled together (lanes
+per receiver), not one by one.
 """
 
 import functools
@@ -29,50 +34,38 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from uuid import NAMESPACE_URL, uuid5
 
 import structlog
-from confluent_kafka import (
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
-    Producer,
-    TopicPartition,
-)
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from access.principals import Principals
 from addressregister.index import RegisterIndex
 from addressregister.model import Endpoint as Address
 from addressregister.model import EndpointKind
-from broker_adapters.delivery.amqp import AmqpEndpoint
-from broker_adapters.delivery.apprec import (
-    AppRecLedger,
-    NoLedger,
-    StoreAppRecLedger,
-    not_delivered_apprec,
-)
+from broker_adapters.delivery.apprec import AppRecLedger, NoLedger, StoreAppRecLedger
 from broker_adapters.delivery.backlog import Backlog, Pending
 from broker_adapters.delivery.base import Attempt, Delivered, Endpoint, Failed, Handover
 from broker_adapters.delivery.breaker import Breakers
 from broker_adapters.delivery.calls import Calls
-from broker_adapters.delivery.kafka_topic import KafkaTopicEndpoint
-from broker_adapters.delivery.mailbox import MailboxEndpoint
-from broker_adapters.delivery.mailbox_store import MailboxStore
-from broker_adapters.delivery.outbox import FileOutboxEndpoint
-from broker_adapters.delivery.outcomes import (
-    apprec_routed_event,
-    delivery_event,
-    delivery_status,
-    given_up,
+from broker_adapters.delivery.decision import (
+    Call,
+    Decision,
+    GiveUp,
+    Queue,
+    Receiver,
+    left_in_flight,
+    place,
+    requeue,
+    settle,
+    turn,
 )
+from broker_adapters.delivery.effects import Effects, Item
+from broker_adapters.delivery.endpoints import build_endpoints
+from broker_adapters.delivery.mailbox_store import MailboxStore
 from broker_adapters.delivery.payloads import PayloadFetcher, PayloadUnavailableError
 from broker_adapters.delivery.retry import DueGate, RetryState, delivery_topics, retry_state
 from broker_adapters.delivery.settings import DeliverySettings
-from broker_adapters.delivery.webhook import WebhookEndpoint
-from broker_adapters.delivery.webhook_keys import WebhookKeys
 from hubcore.errors import describe
 from kafka_io import (
     OutRecord,
@@ -83,83 +76,34 @@ from kafka_io import (
 )
 from kafka_io.settings import KafkaSettings
 from kafka_io.transactional import (
-    FatalTransactionError,
+    abort_and_rewind,
     commit_batch,
     next_batch,
-    rewind_to_committed,
+    open_transactional,
 )
 from metrics.delivery import AttemptResult, DeliveryMetrics
 from routing.outputs import OutputBuilder
 from routing.settings import RoutingSettings
 from schemas.avro_errors import AvroDecodeError
-from schemas.records import (
-    DeliveryOutcome,
-    InboundMessage,
-    RejectedMessage,
-    RejectStage,
-    RoutedMessage,
-    decode,
-    encode,
-)
-from schemas.vocabulary import AppRecError
+from schemas.records import RoutedMessage, decode
+
+__all__ = ["DeliveryComponent", "RegisterView", "build_endpoints"]
 
 log = structlog.get_logger(__name__)
 
 RegisterView = Callable[[], RegisterIndex]
 
 _REPORT_INTERVAL_S = 5.0
-_IN_FLIGHT = "no answer within the batch's wait; the call goes on until its deadline"
-
-
-@dataclass(frozen=True, slots=True)
-class _Item:
-    """One consumed record of a batch, decoded."""
-
-    consumed: Message
-    message: RoutedMessage
-    raw: bytes
-    partition: int
-    tier: int | None
-    state: RetryState
 
 
 @dataclass(frozen=True, slots=True)
 class _Call:
     """An endpoint call a record needs: what to hand over, and where."""
 
-    item: _Item
+    item: Item
     address: Address
     kind: str
     handover: Handover
-
-
-def build_endpoints(
-    delivery: DeliverySettings,
-    kafka: KafkaSettings,
-    bootstrap_servers: str,
-    mailbox: MailboxStore,
-    outbox_root: Path,
-) -> dict[EndpointKind, Endpoint]:
-    """One endpoint per kind, configured from the settings (nothing connects yet)."""
-    return {
-        EndpointKind.AMQP: AmqpEndpoint(
-            delivery.amqp_url.get_secret_value(),
-            declare_queues=delivery.amqp_declare_queues,
-            timeout_s=min(delivery.amqp_timeout_s, delivery.call_timeout_s),
-        ),
-        EndpointKind.MAILBOX: MailboxEndpoint(mailbox),
-        EndpointKind.WEBHOOK: WebhookEndpoint(
-            WebhookKeys(delivery.webhook_keys_file),
-            delivery.call_timeout_s,
-            delivery.max_response_bytes,
-        ),
-        EndpointKind.KAFKA: KafkaTopicEndpoint(
-            client_config(kafka, bootstrap_servers),
-            delivery.kafka_topic_prefix,
-            delivery.kafka_topic_partitions,
-        ),
-        EndpointKind.FILE: FileOutboxEndpoint(outbox_root),
-    }
 
 
 class DeliveryComponent:
@@ -187,21 +131,15 @@ class DeliveryComponent:
         self._delivery = delivery
         self._register_usable = register_usable
         self._kafka = kafka
-        self._routing = routing
         self._register = register
         self._mailbox = mailbox
         self._endpoints = dict(endpoints)
-        self._ledger: AppRecLedger = ledger or (
-            StoreAppRecLedger(mailbox.engine) if mailbox is not None else NoLedger()
-        )
         self._metrics = metrics or DeliveryMetrics(
             CollectorRegistry(), [tier.name for tier in delivery.retry_tiers]
         )
-        self._builder = OutputBuilder(routing, Principals())
         self._outbound = kafka.topics.outbound.name
         self._tier_topics = [delivery.retry_topic(t) for t in range(len(delivery.retry_tiers))]
         self._tier_of = {topic: tier for tier, topic in enumerate(self._tier_topics)}
-        self._delays_ms = [int(tier.delay_s * 1000) for tier in delivery.retry_tiers]
         self._admin_config = client_config(kafka, bootstrap_servers)
         self._consumer_config = {
             **consumer_config(kafka, bootstrap_servers, delivery.group_id),
@@ -216,6 +154,18 @@ class DeliveryComponent:
             consumer_config(kafka, bootstrap_servers, f"{delivery.group_id}.payloads"),
             kafka.topics.inbound.name,
             delivery.call_timeout_s,
+        )
+        self._effects = Effects(
+            delivery,
+            kafka,
+            routing,
+            backlog=self._backlog,
+            metrics=self._metrics,
+            payloads=self._payloads,
+            builder=OutputBuilder(routing, Principals()),
+            register=register,
+            ledger=ledger
+            or (StoreAppRecLedger(mailbox.engine) if mailbox is not None else NoLedger()),
         )
         self._breakers = Breakers(delivery.breaker)
         self._calls = Calls(delivery.call_workers)
@@ -237,24 +187,24 @@ class DeliveryComponent:
             self._admin_config,
             delivery_topics(self._delivery, self._kafka.topics.outbound.partitions),
         )
-        consumer = Consumer(self._consumer_config)
-        producer = Producer(self._producer_config)
-        producer.init_transactions(30)
-        consumer.subscribe(
-            [self._outbound, *self._tier_topics],
+        topics = [self._outbound, *self._tier_topics]
+        consumer, producer = open_transactional(
+            self._consumer_config,
+            self._producer_config,
+            topics,
             on_assign=self._on_assign,
             on_revoke=self._on_revoke,
         )
-        log.info("delivery started", topics=[self._outbound, *self._tier_topics])
+        log.info("delivery started", topics=topics)
         try:
             while not stop.is_set():
                 if not self._register_usable():
                     stop.wait(0.2)
                     continue
-                now_ms = _now_ms()
+                now_ms = int(time.time() * 1000)
                 self._gate.release_due(consumer, now_ms)
-                wait = self._gate.wait_s(now_ms, self._delivery.poll_timeout_s)
-                messages = next_batch(consumer, self._delivery.batch_size, max(wait, 0.01))
+                wait_s = self._gate.wait_s(now_ms, self._delivery.poll_timeout_s)
+                messages = next_batch(consumer, self._delivery.batch_size, max(wait_s, 0.01))
                 if messages:
                     self._handle_batch(consumer, producer, messages)
                 self._housekeeping()
@@ -289,7 +239,7 @@ class DeliveryComponent:
         outputs: list[OutRecord] = []
         positions: dict[tuple[str, int], int] = {}
         stopped: set[tuple[str, int]] = set()
-        lanes: dict[int, deque[_Item]] = {}
+        lanes: dict[int, deque[Item]] = {}
         for message in messages:
             error = message.error()
             topic, partition, offset = message.topic(), message.partition(), message.offset()
@@ -312,9 +262,9 @@ class DeliveryComponent:
             except Exception as exc:  # settle the record (dead letter); the partition goes on
                 log.error("delivery failed on a record", error=describe(exc))
                 reason = f"internal error in delivery ({type(exc).__name__})"
-                item = self._dead_letter(message, reason, now)
+                item = self._effects.dead_letter(message, reason, now)
             positions[key] = offset + 1
-            if isinstance(item, _Item):
+            if isinstance(item, Item):
                 lanes.setdefault(item.message.receiver_her_id, deque()).append(item)
             else:
                 outputs.extend(item)
@@ -326,24 +276,33 @@ class DeliveryComponent:
             commit_batch(consumer, producer, outputs, positions, member)
             self.committed_batches += 1
         except KafkaException as exc:
-            self._recover(consumer, producer, exc)
+            abort_and_rewind(
+                consumer,
+                producer,
+                exc,
+                self.name,
+                before_rewind=lambda: self._gate.forget(consumer, consumer.assignment()),
+            )
+            self._backlog.restore(self._backlog.held())
 
-    def _run_lanes(self, lanes: Mapping[int, deque[_Item]]) -> list[OutRecord]:
+    def _run_lanes(self, lanes: Mapping[int, deque[Item]]) -> list[OutRecord]:
         """Each receiver's records in order, receivers at once; wait ``answer_wait_s`` at most.
 
         A call still running at the end is left in flight: its message goes to the retry
         path and the receiver's later records of this batch wait behind it.
         """
         outputs: list[OutRecord] = []
-        running: dict[Future[Attempt], tuple[_Call, deque[_Item]]] = {}
+        running: dict[Future[Attempt], tuple[_Call, deque[Item]]] = {}
 
-        def advance(lane: deque[_Item], may_call: bool) -> None:
+        def advance(lane: deque[Item], may_call: bool) -> None:
             while lane:
                 step = self._step(lane.popleft())
                 if isinstance(step, list):
                     outputs.extend(step)
                 elif not may_call:  # cannot happen: the receiver waits behind its call
-                    outputs.extend(self._requeue(step.item, datetime.now(UTC)))
+                    now = datetime.now(UTC)
+                    decision = requeue(step.item.state, now, self._delivery)
+                    outputs.extend(self._effects.apply(step.item, decision, now))
                 else:
                     future = self._calls.start(functools.partial(self._hand_over, step))
                     running[future] = (step, lane)
@@ -366,107 +325,83 @@ class DeliveryComponent:
             advance(lane, False)
         return outputs
 
-    def _recover(self, consumer: Consumer, producer: Producer, exc: KafkaException) -> None:
-        error: KafkaError = exc.args[0]
-        if error.fatal():
-            raise FatalTransactionError(f"{self.name}: {error}") from exc
-        log.warning("delivery transaction aborted, rewinding", error=str(error))
-        producer.abort_transaction(30)
-        self._gate.forget(consumer, consumer.assignment())
-        rewind_to_committed(consumer)
-        self._backlog.restore(self._backlog.held())
-
     # -- one record ---------------------------------------------------------------------------
 
     def _read(
         self, consumed: Message, tier: int | None, state: RetryState | None, now: datetime
-    ) -> _Item | list[OutRecord]:
+    ) -> Item | list[OutRecord]:
         """Decode a record; what delivery cannot read is dead-lettered."""
         raw = consumed.value() or b""
         try:
             message = decode(raw, RoutedMessage)
         except AvroDecodeError as exc:
-            return self._dead_letter(consumed, f"undecodable routed message ({exc})", now)
+            return self._effects.dead_letter(consumed, f"undecodable routed message ({exc})", now)
         if tier is None:
             state = RetryState(seq=consumed.offset() or 0, attempts=0, tier=-1, due_ms=_ms(now))
         elif state is None:
-            return self._dead_letter(consumed, "retry record without its retry state", now)
-        return _Item(consumed, message, raw, consumed.partition() or 0, tier, state)
+            return self._effects.dead_letter(consumed, "retry record without its retry state", now)
+        return Item(consumed, message, raw, consumed.partition() or 0, tier, state)
 
-    def _step(self, item: _Item) -> list[OutRecord] | _Call:
+    def _step(self, item: Item) -> list[OutRecord] | _Call:
         """Decide a record's fate up to the endpoint call, which the caller runs."""
         message, partition, state = item.message, item.partition, item.state
         receiver = message.receiver_her_id
         now = datetime.now(UTC)
         try:
-            if item.tier is None:
-                if self._backlog.blocked(partition, receiver) or self._calls.busy(receiver):
-                    if self._backlog.count(partition, receiver) >= self._delivery.backlog_cap:
-                        reason = (
-                            f"the receiver has {self._delivery.backlog_cap} messages waiting "
-                            "already (the hub's cap per receiver)"
-                        )
-                        return self._give_up(message, partition, state, reason, None, 0, now)
-                    return self._wait_behind(message, item.raw, partition, state, now)
-                return self._prepare(item, now)
-            if now - message.routed_at > timedelta(seconds=self._delivery.max_age_s):
-                return self._give_up(
-                    message, partition, state, self._too_old(), None, state.attempts, now
-                )
-            if self._backlog.find(partition, receiver, state.seq) is None:
-                # written before its backlog entry was (should not happen): adopt it in order
-                self._backlog.put(partition, receiver, Pending(state.seq, item.tier, state.due_ms))
-            if self._backlog.before(partition, receiver, state.seq) is not None:
-                return self._wait_behind(message, item.raw, partition, state, now)
-            return self._prepare(item, now)
+            decision = self._decide(item, now)
+            if isinstance(decision, _Call):
+                return decision
+            return self._effects.apply(item, decision, now)
         except Exception as exc:  # a bug: park the record, free the receiver, keep going
             log.exception("delivery failed internally", message_id=str(message.hub_message_id))
             self._backlog.remove(partition, receiver, state.seq)
-            return self._dead_letter(
+            return self._effects.dead_letter(
                 item.consumed, f"internal error in delivery ({type(exc).__name__})", now
             )
 
-    def _wait_behind(
-        self, message: RoutedMessage, raw: bytes, partition: int, state: RetryState, now: datetime
-    ) -> list[OutRecord]:
-        """Queue behind the receiver's older pending message: same tier, same due time."""
-        receiver = message.receiver_her_id
-        ahead = self._backlog.before(partition, receiver, state.seq)
-        tier = ahead.tier if ahead is not None else 0
-        due_ms = ahead.due_ms if ahead is not None else 0
-        if due_ms <= _ms(now):  # the older one is elsewhere in flight: wait a tier's delay
-            due_ms = _ms(now) + self._delays_ms[tier]
-        self._backlog.put(partition, receiver, Pending(state.seq, tier, due_ms))
-        waiting = RetryState(state.seq, state.attempts, tier, due_ms)
-        return [self._retry_record(raw, receiver, partition, waiting)]
-
-    def _prepare(self, item: _Item, now: datetime) -> list[OutRecord] | _Call:
-        """The call to make, or the outcome when no call can or need be made."""
-        message, state = item.message, item.state
-        party = self._register().receiving_party(message.receiver_her_id)
+    def _decide(self, item: Item, now: datetime) -> Decision | _Call:
+        """Gather the facts :mod:`~broker_adapters.delivery.decision` needs, and ask it."""
+        message, partition, state = item.message, item.partition, item.state
+        receiver, fresh = message.receiver_her_id, item.tier is None
+        queue = Queue(
+            waiting=self._backlog.count(partition, receiver),
+            ahead=self._backlog.before(partition, receiver, state.seq),
+            calling=self._calls.busy(receiver),
+        )
+        placed = place(message, state, queue, now, self._delivery, fresh=fresh)
+        adopt = item.tier is not None and not isinstance(placed, GiveUp)  # not too old
+        if adopt and self._backlog.find(partition, receiver, state.seq) is None:
+            # written before its backlog entry was (should not happen): adopt it in order
+            self._backlog.put(partition, receiver, Pending(state.seq, item.tier or 0, state.due_ms))
+        if placed is not None:
+            return placed
+        party = self._register().receiving_party(receiver)
         endpoint = party.endpoint if party is not None else None
-        kind = endpoint.kind.value if endpoint is not None else "none"
-        key = f"{message.hub_message_id}:{message.receiver_her_id}"
-        late = self._calls.late_result(key)
-        if isinstance(late, Delivered):  # the call left in flight got through after all
-            return self._outcome(item, kind, state.attempts, late, now)
-        if self._calls.running(key):  # still in flight: wait again, no new call
-            return self._requeue(item, now)
-        if endpoint is None:
-            self._metrics.attempt(kind, AttemptResult.RETRIABLE)
-            failed = Failed("the receiver has no endpoint in the address register")
-            return self._outcome(item, kind, state.attempts + 1, failed, now)
-        if not self._breakers.allow(endpoint):
-            self._metrics.attempt(kind, AttemptResult.SKIPPED)
-            failed = Failed(f"circuit breaker of the receiver's {kind} endpoint is open")
-            return self._outcome(item, kind, state.attempts, failed, now)
-        handover = Handover(message, endpoint.address, state.attempts + 1)
-        return _Call(item, endpoint, kind, handover)
+        key = f"{message.hub_message_id}:{receiver}"
+        facts = Receiver(
+            kind=endpoint.kind.value if endpoint is not None else None,
+            late=self._calls.late_result(key),
+            calling=self._calls.running(key),
+            breaker_open=endpoint is not None and not self._breakers.permits(endpoint),
+        )
+        decided = turn(message, state, facts, now, self._delivery)
+        if not isinstance(decided, Call):
+            return decided
+        assert endpoint is not None  # a call is only decided for a receiver with an endpoint
+        self._breakers.allow(endpoint)  # the call is the half-open breaker's probe, if any
+        return _Call(
+            item, endpoint, decided.kind, Handover(message, endpoint.address, decided.attempt)
+        )
 
     def _answered(self, call: _Call, result: Attempt) -> list[OutRecord]:
         """The endpoint answered (or ran out its deadline, which is a failure too)."""
         self._judge(call.address, call.kind, result)
-        return self._outcome(call.item, call.kind, call.handover.attempt, result, datetime.now(UTC))
+        now = datetime.now(UTC)
+        item = call.item
+        decision = settle(
+            item.message, item.state, call.kind, call.handover.attempt, result, now, self._delivery
+        )
+        return self._effects.apply(item, decision, now)
 
     def _judge(self, address: Address, kind: str, result: Attempt) -> None:
         if isinstance(result, Delivered) or result.permanent:
@@ -477,49 +412,18 @@ class DeliveryComponent:
 
     def _left_in_flight(self, call: _Call, future: Future[Attempt]) -> list[OutRecord]:
         """Stop waiting for a slow call: its message waits in the retry path meanwhile."""
-        message, item = call.item.message, call.item
+        item = call.item
         self._calls.leave(
-            call.handover.idempotency_key, message.receiver_her_id, call.address, future
+            call.handover.idempotency_key, item.message.receiver_her_id, call.address, future
         )
-        return self._retry(
-            message,
-            item.raw,
-            item.partition,
-            item.state,
-            call.kind,
-            call.handover.attempt,
-            _IN_FLIGHT,
-            datetime.now(UTC),
-            item.consumed,
-        )
+        now = datetime.now(UTC)
+        decision = left_in_flight(item.state, call.kind, call.handover.attempt, now, self._delivery)
+        return self._effects.apply(item, decision, now)
 
     def _settle_late_calls(self) -> None:
         """Tell the breakers how the calls left in flight ended (slowness counts as failure)."""
         for settled in self._calls.settled():
             self._judge(settled.address, settled.address.kind.value, settled.result)
-
-    def _requeue(self, item: _Item, now: datetime) -> list[OutRecord]:
-        """Wait one more tier delay in the same tier, without an attempt."""
-        state, receiver = item.state, item.message.receiver_her_id
-        tier = max(state.tier, 0)
-        due_ms = _ms(now) + self._delays_ms[tier]
-        self._backlog.put(item.partition, receiver, Pending(state.seq, tier, due_ms))
-        waiting = RetryState(state.seq, state.attempts, tier, due_ms)
-        return [self._retry_record(item.raw, receiver, item.partition, waiting)]
-
-    def _outcome(
-        self, item: _Item, kind: str, attempts: int, result: Attempt, now: datetime
-    ) -> list[OutRecord]:
-        message, raw, partition, state = item.message, item.raw, item.partition, item.state
-        if isinstance(result, Delivered):
-            return self._delivered(message, partition, state, kind, attempts, result, now)
-        too_old = now - message.routed_at > timedelta(seconds=self._delivery.max_age_s)
-        if result.permanent or attempts >= self._delivery.max_attempts or too_old:
-            reason = result.reason if not too_old else f"{self._too_old()}; last: {result.reason}"
-            return self._give_up(message, partition, state, reason, kind, attempts, now)
-        return self._retry(
-            message, raw, partition, state, kind, attempts, result.reason, now, item.consumed
-        )
 
     def _hand_over(self, call: _Call) -> Attempt:
         """Runs on the pool: one endpoint call; an endpoint must not raise."""
@@ -536,227 +440,6 @@ class DeliveryComponent:
         except Exception as exc:  # an endpoint must not raise; treat it as a failed attempt
             log.exception("endpoint raised", endpoint_kind=kind)
             return Failed(f"internal error in the {kind} endpoint ({type(exc).__name__})")
-
-    def _delivered(
-        self,
-        message: RoutedMessage,
-        partition: int,
-        state: RetryState,
-        kind: str,
-        attempts: int,
-        result: Delivered,
-        now: datetime,
-    ) -> list[OutRecord]:
-        self._backlog.remove(partition, message.receiver_her_id, state.seq)
-        self._metrics.outcome(kind, DeliveryOutcome.DELIVERED)
-        self._metrics.delivered_after(kind, (now - message.ingress.received_at).total_seconds())
-        log.debug(
-            "delivered",
-            message_id=str(message.hub_message_id),
-            endpoint_kind=kind,
-            attempt=attempts,
-        )
-        outcome = DeliveryOutcome.DELIVERED
-        return [
-            *result.records,
-            self._event(message, outcome, now, kind, attempts),
-            self._status(message, outcome, now, kind, attempts),
-        ]
-
-    def _retry(
-        self,
-        message: RoutedMessage,
-        raw: bytes,
-        partition: int,
-        state: RetryState,
-        kind: str,
-        attempts: int,
-        reason: str,
-        now: datetime,
-        consumed: Message,
-    ) -> list[OutRecord]:
-        receiver = message.receiver_her_id
-        tier = min(state.tier + 1, len(self._delays_ms) - 1)
-        due_ms = _ms(now) + self._delays_ms[tier]
-        self._backlog.put(partition, receiver, Pending(state.seq, tier, due_ms))
-        self._metrics.outcome(kind, DeliveryOutcome.RETRIED)
-        log.info(
-            "delivery failed; retrying",
-            message_id=str(message.hub_message_id),
-            receiver=receiver,
-            endpoint_kind=kind,
-            attempt=attempts,
-            tier=self._delivery.retry_tiers[tier].name,
-            reason=reason,
-        )
-        outcome = DeliveryOutcome.RETRIED
-        label = f"{consumed.topic()}/{consumed.partition()}/{consumed.offset()}"
-        return [
-            self._retry_record(
-                raw, receiver, partition, RetryState(state.seq, attempts, tier, due_ms)
-            ),
-            self._event(message, outcome, now, kind, attempts, reason, label),
-            self._status(message, outcome, now, kind, attempts, reason, due_ms),
-        ]
-
-    def _give_up(
-        self,
-        message: RoutedMessage,
-        partition: int,
-        state: RetryState,
-        reason: str,
-        kind: str | None,
-        attempts: int,
-        now: datetime,
-    ) -> list[OutRecord]:
-        self._backlog.remove(partition, message.receiver_her_id, state.seq)
-        kind_label = kind or "none"
-        self._metrics.outcome(kind_label, DeliveryOutcome.FAILED)
-        log.warning(
-            "delivery given up",
-            message_id=str(message.hub_message_id),
-            receiver=message.receiver_her_id,
-            endpoint_kind=kind_label,
-            attempts=attempts,
-            reason=reason,
-        )
-        topics = self._kafka.topics
-        message = self._self_contained(message)  # the dead letter and AppRec read it
-        rejected = given_up(message, reason, now)
-        outcome = DeliveryOutcome.FAILED
-        records = [
-            OutRecord(
-                topic=topics.rejected.name,
-                key=str(message.sender_her_id or "").encode(),
-                value=encode(rejected),
-            ),
-            self._event(message, outcome, now, kind, attempts, reason),
-            self._status(message, outcome, now, kind, attempts, reason),
-        ]
-        apprec = not_delivered_apprec(
-            self._builder,
-            self._register(),
-            self._ledger,
-            message,
-            reason,
-            now,
-            self._routing.hub_her_id,
-        )
-        if apprec is not None:
-            event = apprec_routed_event(apprec, message, now)
-            records.append(
-                OutRecord(
-                    topic=self._outbound,
-                    key=str(apprec.receiver_her_id).encode(),
-                    value=encode(apprec),
-                )
-            )
-            records.append(
-                OutRecord(topic=topics.events.name, key=event.event_id.bytes, value=encode(event))
-            )
-        return records
-
-    def _self_contained(self, message: RoutedMessage) -> RoutedMessage:
-        """``message`` with its document, so its dead letter outlives ``hub.inbound``'s
-        retention; as it is when the document cannot be read (the reason says why)."""
-        try:
-            return self._payloads.resolve(message)
-        except PayloadUnavailableError as exc:
-            log.warning(
-                "dead letter without its document",
-                message_id=str(message.hub_message_id),
-                error=str(exc),
-            )
-            return message
-
-    def _dead_letter(self, consumed: Message, reason: str, now: datetime) -> list[OutRecord]:
-        """A record delivery cannot read: park it on ``hub.rejected`` for a look and a replay."""
-        where = f"{consumed.topic()}/{consumed.partition()}/{consumed.offset()}"
-        log.error("delivery dead-lettered a record", record=where, reason=reason)
-        payload = consumed.value() or b""
-        rejected = RejectedMessage(
-            hub_message_id=uuid5(NAMESPACE_URL, f"kafka:{where}"),
-            code=AppRecError.X99,
-            reason=reason[:200],
-            stage=RejectStage.DELIVERY,
-            rejected_at=now,
-            ingress=InboundMessage(
-                hub_message_id=uuid5(NAMESPACE_URL, f"kafka:{where}"),
-                adapter="kafka",
-                received_at=now,
-                size_bytes=len(payload),
-                transport_message_id=where,
-            ),
-            payload=payload,
-            routed=payload,
-        )
-        return [OutRecord(topic=self._kafka.topics.rejected.name, key=None, value=encode(rejected))]
-
-    # -- records ------------------------------------------------------------------------------
-
-    def _retry_record(
-        self, raw: bytes, receiver: int, partition: int, state: RetryState
-    ) -> OutRecord:
-        return OutRecord(
-            topic=self._tier_topics[state.tier],
-            key=str(receiver).encode(),
-            value=raw,
-            headers=(state.header(),),
-            partition=partition,
-        )
-
-    def _event(
-        self,
-        message: RoutedMessage,
-        outcome: DeliveryOutcome,
-        now: datetime,
-        kind: str | None,
-        attempts: int,
-        reason: str | None = None,
-        label: str = "",
-    ) -> OutRecord:
-        event = delivery_event(
-            message,
-            outcome,
-            now,
-            endpoint_kind=kind if kind != "none" else None,
-            attempt=attempts,
-            reason=reason,
-            label=label,
-        )
-        return OutRecord(
-            topic=self._kafka.topics.events.name,
-            key=event.event_id.bytes,
-            value=encode(event),
-        )
-
-    def _status(
-        self,
-        message: RoutedMessage,
-        outcome: DeliveryOutcome,
-        now: datetime,
-        kind: str | None,
-        attempts: int,
-        reason: str | None = None,
-        next_attempt_ms: int | None = None,
-    ) -> OutRecord:
-        status = delivery_status(
-            message,
-            outcome,
-            now,
-            endpoint_kind=kind,
-            attempt=attempts,
-            reason=reason,
-            next_attempt_ms=next_attempt_ms,
-        )
-        return OutRecord(
-            topic=self._delivery.status_topic,
-            key=str(message.hub_message_id).encode(),
-            value=encode(status),
-        )
-
-    def _too_old(self) -> str:
-        return f"not delivered within {self._delivery.max_age_s:g} s"
 
     # -- housekeeping -------------------------------------------------------------------------
 
@@ -791,10 +474,6 @@ def _result_of(result: Attempt) -> AttemptResult:
     if isinstance(result, Delivered):
         return AttemptResult.SUCCESS
     return AttemptResult.PERMANENT if result.permanent else AttemptResult.RETRIABLE
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _ms(moment: datetime) -> int:

@@ -32,11 +32,10 @@ from kafka_io import (
     producer_config,
 )
 from kafka_io.settings import KafkaSettings, TopicSpec
+from routing.events import ingress_refusal
 from schemas.records import (
     INBOUND_HEADER,
     InboundMessage,
-    RejectedMessage,
-    RejectStage,
     encode,
 )
 from schemas.vocabulary import AppRecError
@@ -187,14 +186,12 @@ class KafkaIngress(IngressAdapter):
             reason=refused.reason.value,
             position=inbound.transport_message_id,
         )
-        rejected = RejectedMessage(
-            hub_message_id=inbound.hub_message_id,
-            code=REJECT_CODES.get(refused.reason, AppRecError.X99),
-            reason=refused.detail,
-            stage=RejectStage.INGRESS,
-            rejected_at=datetime.now(UTC),
-            ingress=inbound,
-            payload=raw,
+        rejected = ingress_refusal(
+            inbound,
+            REJECT_CODES.get(refused.reason, AppRecError.X99),
+            refused.detail,
+            raw,
+            datetime.now(UTC),
         )
         key = (inbound.principal or "").encode("utf-8")
         return OutRecord(topic=self._rejected, key=key, value=encode(rejected))

@@ -35,6 +35,7 @@ from kafka_io.settings import TopicSpec
 from kafka_io.table import TimedTable
 from meldingshub.settings import Settings
 from routing.decision import Duplicate, Rejected, Routed
+from routing.events import internal_error
 from routing.outputs import OutputBuilder, Outputs, SentRecord
 from routing.pipeline import decide
 from routing.settings import RoutingSettings
@@ -46,12 +47,10 @@ from schemas.records import (
     InboundMessage,
     MessageEvent,
     PayloadRef,
-    RejectedMessage,
-    RejectStage,
     decode,
     encode,
 )
-from schemas.vocabulary import AddressingMode, AppRecError, Category, EventType, Family
+from schemas.vocabulary import AppRecError, Family
 
 log = structlog.get_logger(__name__)
 
@@ -290,32 +289,7 @@ class RouterComponent:
         if isinstance(exc, RecordRefusedError):  # its outputs are too large or invalid
             code, payload = AppRecError.T99, b""  # the payload stays on hub.inbound
             reason = f"the broker refuses the routed records ({exc.kind}); not routed"
-        rejected = RejectedMessage(
-            hub_message_id=inbound.hub_message_id,
-            code=code,
-            reason=reason,
-            stage=RejectStage.ROUTER,
-            rejected_at=now,
-            ingress=inbound,
-            payload=payload,
-        )
-        event = MessageEvent(
-            event_id=uuid5(inbound.hub_message_id, "internal-error"),
-            event_type=EventType.REJECTED,
-            occurred_at=now,
-            hub_message_id=inbound.hub_message_id,
-            family=Family.OTHER,
-            message_type="UNKNOWN",
-            sender_category=Category.UKJENT,
-            receiver_category=Category.UKJENT,
-            addressing_mode=AddressingMode.NONE,
-            adapter=inbound.adapter,
-            principal=inbound.principal,
-            received_at=inbound.received_at,
-            size_bytes=inbound.size_bytes,
-            reason_code=code.value,
-            reason=reason,
-        )
+        rejected, event = internal_error(inbound, code, reason, payload, now)
         return [
             OutRecord(topic=self._topics.rejected.name, key=None, value=encode(rejected)),
             OutRecord(

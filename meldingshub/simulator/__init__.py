@@ -10,7 +10,10 @@ stays cheap):
 * :mod:`meldingshub.simulator.mix` - ``Mix``, ``Flow``, ``MIXES``, ``NATIONAL_2019``,
   ``REFERENCE_2019`` (the calibration, as data)
 * :mod:`meldingshub.simulator.traffic` - ``Traffic`` (``year``, ``messages``, ``stream``),
-  ``Outgoing``, ``Expectation``, ``Dims``, ``principals_for``
+  ``Outgoing``, ``Expectation``, ``Dims``, ``principals_for`` (re-exported from
+  :mod:`~meldingshub.simulator.expectations`, :mod:`~meldingshub.simulator.provision`;
+  planning in :mod:`~meldingshub.simulator.plan`, documents in
+  :mod:`~meldingshub.simulator.compose`)
 * :mod:`meldingshub.simulator.documents` - ``render``, ``render_apprec``, ``DocumentSpec``
 * :mod:`meldingshub.simulator.faults` - ``FaultKind`` and the expected AppRec codes
 * :mod:`meldingshub.simulator.senders` - ``KafkaSender``, ``HttpSender``, ``AmqpSender``,

@@ -9,7 +9,8 @@ from broker_adapters.delivery.mailbox_store import MailboxMessage
 from broker_adapters.ingress.amqp import _Delivery
 from broker_adapters.ingress.base import Submission
 from kafka_io.records import OutRecord
-from meldingshub.simulator.traffic import Outgoing, _Sent
+from meldingshub.simulator.compose import _Sent
+from meldingshub.simulator.traffic import Outgoing
 from schemas.envelope import EnvelopeReading
 from schemas.records import RejectedMessage, RoutedMessage
 

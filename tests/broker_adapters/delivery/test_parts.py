@@ -24,7 +24,6 @@ from broker_adapters.delivery.backlog import Backlog, Pending
 from broker_adapters.delivery.base import Delivered, Failed, Handover
 from broker_adapters.delivery.breaker import Breakers, BreakerState
 from broker_adapters.delivery.outbox import FileOutboxEndpoint
-from broker_adapters.delivery.outcomes import delivery_event
 from broker_adapters.delivery.settings import BreakerSettings, DeliverySettings
 from broker_adapters.delivery.webhook import (
     SIGNATURE_HEADER,
@@ -35,6 +34,7 @@ from broker_adapters.delivery.webhook import (
 from broker_adapters.delivery.webhook_keys import WebhookKeyError, WebhookKeys
 from meldingshub.settings import Settings
 from metrics.delivery import ENDPOINT_KINDS, AttemptResult, DeliveryMetrics
+from routing.events import delivery_event
 from routing.outputs import OutputBuilder
 from routing.settings import RoutingSettings
 from schemas.records import DeliveryOutcome

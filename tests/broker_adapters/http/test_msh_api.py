@@ -19,7 +19,7 @@ from access.principals_file import PrincipalsFile
 from access.tokens import token_hash
 from addressregister.index import RegisterIndex
 from broker_adapters.delivery.mailbox_store import MailboxStore
-from broker_adapters.http.msh.caller import BearerAuthenticator, authenticators, helseid_caller
+from broker_adapters.http.msh.caller import BearerAuthenticator, authenticators
 from broker_adapters.http.msh.errors import MshError
 from broker_adapters.http.msh.routes import MshDeps, msh_router
 from broker_adapters.http.msh.sending import source_system
@@ -458,49 +458,6 @@ def test_only_a_party_of_the_receiving_organisation_answers(api: Api) -> None:
     body = assert_error(_answer(api, message, COPY_ORG, {"appRecStatus": "Ok"}, BOTH), 400)
     assert "appRecSenderHerId" in str(body["validationErrors"])
     assert _answer(api, message, RECEIVER_ORG, {"appRecStatus": "Ok"}, BOTH).status_code == 201
-
-
-# -- the HelseID seam -------------------------------------------------------------------------
-
-
-def test_helseid_caller_takes_the_organisation_and_its_sub_units_narrowed_by_the_claim() -> None:
-    register = msh_register()
-    numbers = {p.her_id: p.organisation_number for p in register}
-    assert all(n is None for n in numbers.values())  # the test register has no numbers ...
-    parties = [
-        dataclasses.replace(p, organisation_number="974703475") if p.her_id == RECEIVER_ORG else p
-        for p in register
-    ]
-    indexed = RegisterIndex(parties)
-    caller = helseid_caller("helseid:974703475:c", "974703475", None, None, indexed)
-    assert caller.read_her_ids == {RECEIVER_ORG, RECEIVER_SERVICE}
-    claim = frozenset({RECEIVER_SERVICE})
-    narrowed = helseid_caller("helseid:974703475:c", "974703475", None, claim, indexed)
-    assert narrowed.send_her_ids == {RECEIVER_SERVICE}
-    outside = frozenset({SENDER_ORG})
-    assert helseid_caller("x", "974703475", None, outside, indexed).read_her_ids == frozenset()
-    assert caller.principal().her_ids == caller.send_her_ids
-
-
-def test_a_child_organisation_narrows_and_must_lie_within_the_parent() -> None:
-    """orgnr_child names a sub-unit: only its HER-ids, and only inside the parent."""
-    child = dataclasses.replace(
-        next(p for p in msh_register() if p.her_id == RECEIVER_SERVICE),
-        organisation_number="922734046",
-    )
-    stranger = dataclasses.replace(
-        next(p for p in msh_register() if p.her_id == OTHER_ORG), organisation_number="811111112"
-    )
-    parties = [
-        dataclasses.replace(p, organisation_number="974703475") if p.her_id == RECEIVER_ORG else p
-        for p in msh_register()
-        if p.her_id not in (RECEIVER_SERVICE, OTHER_ORG)
-    ]
-    indexed = RegisterIndex([*parties, child, stranger])
-    sub_unit = helseid_caller("n", "974703475", "922734046", None, indexed)
-    assert sub_unit.read_her_ids == {RECEIVER_SERVICE}
-    elsewhere = helseid_caller("n", "974703475", "811111112", None, indexed)
-    assert elsewhere.read_her_ids == frozenset()
 
 
 def test_a_stored_document_that_no_longer_reads_still_has_its_metadata(api: Api) -> None:
