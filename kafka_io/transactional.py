@@ -88,7 +88,8 @@ def next_batch(
     batches, not one transaction of gigabytes; a record larger than ``max_bytes`` is a
     batch of its own.
     """
-    first = consumer.poll(timeout_s) if not (taken := consumer.consume(1, 0)) else taken[0]
+    taken = consumer.consume(1, 0)
+    first = taken[0] if taken else consumer.poll(timeout_s)
     if first is None:
         return []
     batch = [first]

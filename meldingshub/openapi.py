@@ -33,7 +33,7 @@ class _NoGate:
     """Stands in for the ingress gate: the document depends on the routes only."""
 
     settings = IngressSettings()
-    max_message_bytes = Settings().schemas.max_message_bytes
+    limits = Settings().schemas.parse_limits()
 
     def submit(self, submission: Submission) -> Outcome:
         return Refused(RefusalReason.BROKER_UNAVAILABLE, "documentation only")

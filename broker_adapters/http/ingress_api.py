@@ -37,6 +37,7 @@ from broker_adapters.ingress.base import Accepted, Outcome, RefusalReason, Refus
 from broker_adapters.ingress.settings import IngressSettings
 from hubcore.problems import ProblemError, ProblemRoute, problem_responses
 from hubstats.store import StatisticsStore
+from schemas.xmlparse import ParseLimits
 
 log = structlog.get_logger(__name__)
 
@@ -92,8 +93,8 @@ class Gate(Protocol):
         ...
 
     @property
-    def max_message_bytes(self) -> int:
-        """The largest document taken."""
+    def limits(self) -> ParseLimits:
+        """The documents taken (size, depth, attributes)."""
         ...
 
     def submit(self, submission: Submission) -> Outcome:
@@ -193,10 +194,10 @@ def ingress_router(deps: IngressApiDeps) -> APIRouter:
                 RefusalReason.BAD_REQUEST,
                 "JSON must be an object with businessDocument, the document in base64",
             ) from None
-        if len(raw) > gate.max_message_bytes:
+        if len(raw) > gate.limits.max_bytes:
             raise refuse(
                 RefusalReason.TOO_LARGE,
-                f"the document is {len(raw)} bytes; the limit is {gate.max_message_bytes}",
+                f"the document is {len(raw)} bytes; the limit is {gate.limits.max_bytes}",
             )
         return raw
 
@@ -221,10 +222,10 @@ def ingress_router(deps: IngressApiDeps) -> APIRouter:
                 "send application/xml or application/json",
             )
         if media == JSON_TYPE:
-            cap = gate.max_message_bytes * 4 // 3 + _JSON_OVERHEAD
+            cap = gate.limits.max_bytes * 4 // 3 + _JSON_OVERHEAD
             raw = business_document(await read_capped(request, cap))
         else:
-            raw = await read_capped(request, gate.max_message_bytes)
+            raw = await read_capped(request, gate.limits.max_bytes)
         submission = Submission(
             raw=raw,
             principal=principal,

@@ -149,7 +149,7 @@ class FileCatalogueIngress(IngressAdapter):
         self._poll_s = settings.file_poll_interval_s
         self._batch = settings.file_batch
         self._bytes = settings.in_flight_bytes
-        self._max_bytes = gate.max_message_bytes
+        self._max_bytes = gate.limits.max_bytes
         self._pause_s = float(settings.retry_after_s)
         self._write_wait_s = settings.write_timeout_s + _CONFIRM_MARGIN_S
         self._resume_at = 0.0

@@ -150,15 +150,15 @@ class IngressGate:
         return self._settings
 
     @property
-    def max_message_bytes(self) -> int:
-        """The largest document the gate takes: the reader's own limit
-        (``MELDINGSHUB_SCHEMAS__MAX_MESSAGE_BYTES``)."""
-        return self._limits.max_bytes
+    def limits(self) -> ParseLimits:
+        """What the gate lets through: the reader's own limits (size, depth, attributes;
+        ``MELDINGSHUB_SCHEMAS__*``), for every adapter and API to hold documents to."""
+        return self._limits
 
     def amqp_prefetch(self) -> int:
         """Unacknowledged AMQP deliveries in flight: the byte budget in largest documents
         (RabbitMQ counts deliveries, not bytes)."""
-        return max(1, min(1000, self._settings.in_flight_bytes // self.max_message_bytes))
+        return max(1, min(1000, self._settings.in_flight_bytes // self._limits.max_bytes))
 
     def close(self) -> None:
         """Flush outstanding writes and stop the producer."""
@@ -241,10 +241,10 @@ class IngressGate:
     def _screen(self, submission: Submission) -> Refused | int | None:
         """A refusal, or the sender's organisation HER-id (None: the document names none)."""
         raw = submission.raw
-        if len(raw) > self.max_message_bytes:
+        if len(raw) > self._limits.max_bytes:
             return Refused(
                 RefusalReason.TOO_LARGE,
-                f"the document is {len(raw)} bytes; the limit is {self.max_message_bytes} bytes",
+                f"the document is {len(raw)} bytes; the limit is {self._limits.max_bytes} bytes",
             )
         try:
             root = parse_message(raw, self._limits)

@@ -53,7 +53,6 @@ from broker_adapters.http.status import RecentMessages
 from broker_adapters.ingress.base import RefusalReason, Refused, Submission
 from hubstats.store import MessageStatus, StatisticsStore
 from schemas.identifiers import STRICT_HER_ID
-from schemas.xmlparse import ParseLimits
 
 log = structlog.get_logger(__name__)
 
@@ -240,7 +239,7 @@ def msh_router(deps: MshDeps) -> APIRouter:
     )
     async def post_message(request: Request, who: as_sender, source: source_header) -> JSONResponse:
         received_at = datetime.now(UTC)
-        cap = gate.max_message_bytes * 4 // 3 + _JSON_OVERHEAD
+        cap = gate.limits.max_bytes * 4 // 3 + _JSON_OVERHEAD
         if not who.send_her_ids:  # nothing it may send: refuse before reading the body
             raise MshError(403, "Not authorized for HerId(s): the caller may send for none")
         declared = request.headers.get("content-length", "")
@@ -248,7 +247,7 @@ def msh_router(deps: MshDeps) -> APIRouter:
             raise bad_request(f"The request is larger than the limit of {cap} bytes")
         try:
             body = await json_body(request, PostMessageRequest, cap)
-            raw = sending.document_of(body, gate.max_message_bytes)
+            raw = sending.document_of(body, gate.limits.max_bytes)
         except MshError as exc:
             gate.count_received("http")
             gate.count_refused("http", Refused(RefusalReason.BAD_REQUEST, exc.error))
@@ -305,7 +304,7 @@ def msh_router(deps: MshDeps) -> APIRouter:
         """One received message's metadata."""
         found = received(message_id, who)
         try:
-            generated = sending.original_envelope(found, gate_limits()).gen_date
+            generated = sending.original_envelope(found, gate.limits).gen_date
         except MshError:  # stored, so once readable; without its GenDate the rest still holds
             generated = None
         return mapping.message(found.entry, True, generated)
@@ -389,7 +388,7 @@ def msh_router(deps: MshDeps) -> APIRouter:
                 "appRecSenderHerId: not the receiver of this message or a party of its "
                 "organisation",
             )
-        original = sending.original_envelope(found, gate_limits())
+        original = sending.original_envelope(found, gate.limits)
         document = sending.apprec_document(found, original, app_rec_sender_her_id, body, register)
         return created(request, await submit(who, document, source, received_at))
 
@@ -416,8 +415,5 @@ def msh_router(deps: MshDeps) -> APIRouter:
         with _stores():
             deps.mailbox.mark_read(message_id)
         return Response(status_code=204)
-
-    def gate_limits() -> ParseLimits:
-        return ParseLimits(max_bytes=gate.max_message_bytes)
 
     return router

@@ -30,6 +30,7 @@ from schemas.reader import MessageReader
 from schemas.records import MessageEvent
 from schemas.settings import SchemaSettings
 from schemas.vocabulary import AppRecError, AppRecStatus, Category, EventType, Family
+from schemas.xmlparse import ParseLimits
 from tests.broker_adapters.delivery.support import routed
 from tests.broker_adapters.http.support import (
     COPY_ORG,
@@ -52,7 +53,7 @@ class RecordingGate:
     """Takes every submission (or answers ``outcome``) and keeps it for the test to look at."""
 
     settings = IngressSettings()
-    max_message_bytes = 35 * 1024 * 1024
+    limits = ParseLimits()
 
     def __init__(self) -> None:
         self.submissions: list[Submission] = []
