@@ -8,6 +8,7 @@ delivery holds at a time is bounded by its calls and this module's small cache (
 of one message are handed the same bytes object).
 """
 
+import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -18,6 +19,7 @@ import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from broker_adapters.delivery.errors import DeliveryError
+from hubcore.errors import describe
 from schemas.records import PayloadRef, RoutedMessage
 
 log = structlog.get_logger(__name__)
@@ -79,7 +81,8 @@ class PayloadFetcher:
         return replace(message, payload=self.read(ref), payload_ref=None)
 
     def read(self, ref: PayloadRef) -> bytes:
-        """The value of the record ``ref`` names. Raises :class:`PayloadUnavailableError`."""
+        """The value of the record ``ref`` names. Raises :class:`PayloadUnavailableError`
+        and nothing else, whatever the client does, so every delivery path settles."""
         if ref.topic != self._documents_topic:
             raise PayloadUnavailableError(
                 f"a claim check may name only {self._documents_topic}, not {ref.topic[:100]}",
@@ -90,7 +93,15 @@ class PayloadFetcher:
             if cached is not None:
                 self._cache.move_to_end(ref)
                 return cached
-            value = self._fetch(ref)
+            try:
+                value = self._fetch(ref)
+            except PayloadUnavailableError:
+                raise
+            except Exception as exc:  # the client failed: a fresh one next time, retry later
+                self._drop_consumer()
+                raise PayloadUnavailableError(
+                    f"reading the document failed ({describe(exc)})", permanent=False
+                ) from exc
             self.reads += 1
             self._remember(ref, value)
             return value
@@ -98,11 +109,15 @@ class PayloadFetcher:
     def close(self) -> None:
         """Close the consumer (a later read opens a new one)."""
         with self._lock:
-            if self._consumer is not None:
-                self._consumer.close()
-                self._consumer = None
+            self._drop_consumer()
             self._cache.clear()
             self._cached_bytes = 0
+
+    def _drop_consumer(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                consumer.close()
 
     def _fetch(self, ref: PayloadRef) -> bytes:
         if self._consumer is None:

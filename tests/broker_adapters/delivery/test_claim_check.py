@@ -9,6 +9,7 @@ from confluent_kafka import Producer
 
 from addressregister.index import RegisterIndex
 from addressregister.model import EndpointKind
+from broker_adapters.delivery import payloads
 from broker_adapters.delivery.mailbox_store import MailboxStore, mailbox_id
 from schemas.records import MessageEvent, PayloadRef, RejectedMessage, decode
 from schemas.vocabulary import EventType
@@ -94,3 +95,29 @@ def test_each_receiver_gets_the_whole_document_its_claim_check_names(
         ]
         assert [letter.hub_message_id for letter in letters] == [gone.hub_message_id]
         assert "may name only" in letters[0].reason
+
+
+def test_a_failing_client_is_a_retriable_unavailability_never_an_exception(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever the Kafka client raises, delivery gets a Failed it can settle, and a fresh
+    client on the next read."""
+    made: list[object] = []
+
+    class Broken:
+        def __init__(self, _config: object) -> None:
+            made.append(self)
+
+        def list_topics(self, *_args: object, **_kwargs: object) -> object:
+            raise RuntimeError("client bug")
+
+        def close(self) -> None:
+            return None
+
+    monkeypatch.setattr(payloads, "Consumer", Broken)
+    fetcher = payloads.PayloadFetcher({}, "hub.inbound", timeout_s=1)
+    for _ in range(2):
+        with pytest.raises(payloads.PayloadUnavailableError) as failed:
+            fetcher.read(PayloadRef("hub.inbound", 0, 7))
+        assert not failed.value.permanent
+    assert len(made) == 2  # the broken client was dropped
