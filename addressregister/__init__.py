@@ -9,7 +9,7 @@ The category of a party is decided here and nowhere else. Others may import
 * :mod:`addressregister.index` - ``RegisterIndex``: immutable snapshot, O(1) look-ups
 * :mod:`addressregister.resolution` - ``resolve_receiver``, ``check_sender`` (pure) and
   :mod:`addressregister.results` - ``Resolution``, ``SenderCheck``, ``ResolutionFailure``,
-  ``Problem``
+  ``LookupProblem``
 * :mod:`addressregister.categories` - ``CategoryTable`` (from configuration)
 * :mod:`addressregister.live` - ``LiveRegister`` (the parties topic as a live snapshot),
   ``StaticRegister``, ``RegisterView``

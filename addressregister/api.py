@@ -21,13 +21,13 @@ from addressregister.live import RegisterView
 from addressregister.model import CommunicationParty, PartyKind
 from addressregister.records import party_to_record
 from addressregister.resolution import resolve_receiver
-from addressregister.results import Problem, ResolutionFailure
+from addressregister.results import LookupProblem, ResolutionFailure
 from addressregister.validation import MAX_HER_ID
 from hubcore.problems import PROBLEM_JSON, ProblemError, install_problem_handlers, problem_route
 from metrics.register import LookupOutcome, RegisterMetrics
 from schemas.identifiers import STRICT_HER_ID
 from schemas.parties import PartyRef
-from schemas.vocabulary import AddressingMode, AppRecError, Category
+from schemas.vocabulary import AddressingMode, AppRecErrorCode, Category
 
 API_VERSION = "1.0.0"
 
@@ -102,8 +102,8 @@ class ProblemDetails(_Camel):
     status: int
     detail: str | None = None
     instance: str | None = None
-    apprec_code: AppRecError | None = None
-    problem: Problem | None = None
+    apprec_code: AppRecErrorCode | None = None
+    problem: LookupProblem | None = None
 
 
 def _problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -258,14 +258,17 @@ def create_router(
             moment = moment.replace(tzinfo=UTC)
         outcome = resolve_receiver(snapshot, ref, message_type, version, moment)
         if isinstance(outcome, ResolutionFailure):
-            unknown = outcome.code in (AppRecError.E20, AppRecError.E21) and outcome.problem in (
-                Problem.UNKNOWN_PARTY,
-                Problem.UNKNOWN_PERSON,
-                Problem.NO_IDENTIFIER,
+            unknown = outcome.code in (
+                AppRecErrorCode.E20,
+                AppRecErrorCode.E21,
+            ) and outcome.problem in (
+                LookupProblem.UNKNOWN_PARTY,
+                LookupProblem.UNKNOWN_PERSON,
+                LookupProblem.NO_IDENTIFIER,
             )
             count(service, LookupOutcome.NOT_FOUND if unknown else LookupOutcome.REJECTED)
             raise ProblemError(
-                404 if outcome.code in (AppRecError.E20, AppRecError.E21) else 422,
+                404 if outcome.code in (AppRecErrorCode.E20, AppRecErrorCode.E21) else 422,
                 "resolution-failed",
                 "The receiver cannot be resolved",
                 outcome.reason,

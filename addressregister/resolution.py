@@ -31,13 +31,13 @@ gets **T10**. APPREC is always accepted and always allowed.
 from datetime import datetime
 
 from addressregister.index import RegisterIndex, _Entry
-from addressregister.results import Problem, Resolution, ResolutionFailure, SenderCheck
+from addressregister.results import LookupProblem, Resolution, ResolutionFailure, SenderCheck
 from addressregister.validation import normalise_version
 from schemas.parties import PartyRef
-from schemas.vocabulary import AddressingMode, AppRecError
+from schemas.vocabulary import AddressingMode, AppRecErrorCode
 
 __all__ = [
-    "Problem",
+    "LookupProblem",
     "Resolution",
     "ResolutionFailure",
     "SenderCheck",
@@ -66,7 +66,7 @@ def resolve_receiver(
     if her_id is None:
         if ref.organisation_number is None:
             return ResolutionFailure(
-                AppRecError.E21, Problem.NO_IDENTIFIER, "the receiver has no HER-id"
+                AppRecErrorCode.E21, LookupProblem.NO_IDENTIFIER, "the receiver has no HER-id"
             )
         her_id = index.organisation_for_number(ref.organisation_number)
         if her_id is None:
@@ -94,8 +94,8 @@ def resolve_receiver(
     resolution = entry.resolutions.get(mode)
     if resolution is None:
         return ResolutionFailure(
-            AppRecError.X99,
-            Problem.NO_ENDPOINT,
+            AppRecErrorCode.X99,
+            LookupProblem.NO_ENDPOINT,
             f"no party with a delivery endpoint for {_who(entry, mode)} "
             f"(organisation {entry.root})",
             her_id,
@@ -113,13 +113,13 @@ def check_sender(
     if her_id is None:
         if ref.organisation_number is None:
             return ResolutionFailure(
-                AppRecError.X99, Problem.NO_IDENTIFIER, "the sender has no HER-id"
+                AppRecErrorCode.X99, LookupProblem.NO_IDENTIFIER, "the sender has no HER-id"
             )
         her_id = index.organisation_for_number(ref.organisation_number)
         if her_id is None:
             failure = _unknown_number(index, ref.organisation_number)
             return ResolutionFailure(
-                AppRecError.X99, failure.problem, failure.reason.replace("receiver", "sender")
+                AppRecErrorCode.X99, failure.problem, failure.reason.replace("receiver", "sender")
             )
         org = None
     entry = entries.get(her_id)
@@ -138,8 +138,8 @@ def check_sender(
         )
         if not allowed:
             return ResolutionFailure(
-                AppRecError.T10,
-                Problem.NOT_ALLOWED_TO_SEND,
+                AppRecErrorCode.T10,
+                LookupProblem.NOT_ALLOWED_TO_SEND,
                 f"{_who(entry, mode)} is not registered to send {message_type}"
                 + (f" version {normal}" if normal else ""),
                 her_id,
@@ -164,26 +164,26 @@ def _who(entry: _Entry, mode: AddressingMode) -> str:
 def _unknown(mode: AddressingMode, her_id: int, *, receiver: bool) -> ResolutionFailure:
     role = "receiver" if receiver else "sender"
     if mode is _PERSON:
-        code = AppRecError.E20 if receiver else AppRecError.X99
+        code = AppRecErrorCode.E20 if receiver else AppRecErrorCode.X99
         return ResolutionFailure(
-            code, Problem.UNKNOWN_PERSON, f"the {role} person is not in the register", her_id
+            code, LookupProblem.UNKNOWN_PERSON, f"the {role} person is not in the register", her_id
         )
-    code = AppRecError.E21 if receiver else AppRecError.X99
+    code = AppRecErrorCode.E21 if receiver else AppRecErrorCode.X99
     return ResolutionFailure(
-        code, Problem.UNKNOWN_PARTY, f"{role} HER-id {her_id} is not in the register", her_id
+        code, LookupProblem.UNKNOWN_PARTY, f"{role} HER-id {her_id} is not in the register", her_id
     )
 
 
 def _unknown_number(index: RegisterIndex, number: str) -> ResolutionFailure:
     if index.by_organisation_number(number):
         return ResolutionFailure(
-            AppRecError.E21,
-            Problem.AMBIGUOUS_ORGANISATION_NUMBER,
+            AppRecErrorCode.E21,
+            LookupProblem.AMBIGUOUS_ORGANISATION_NUMBER,
             f"organisation number {number} names several receiver parties; address by HER-id",
         )
     return ResolutionFailure(
-        AppRecError.E21,
-        Problem.UNKNOWN_PARTY,
+        AppRecErrorCode.E21,
+        LookupProblem.UNKNOWN_PARTY,
         f"no receiver with organisation number {number} in the register",
     )
 
@@ -192,15 +192,18 @@ def _not_under(
     index: RegisterIndex, mode: AddressingMode, her_id: int, org: int, *, receiver: bool
 ) -> ResolutionFailure:
     role = "receiver" if receiver else "sender"
-    code = AppRecError.E21 if receiver else AppRecError.X99
+    code = AppRecErrorCode.E21 if receiver else AppRecErrorCode.X99
     if org not in index:
         return ResolutionFailure(
-            code, Problem.UNKNOWN_PARTY, f"{role} organisation {org} is not in the register", org
+            code,
+            LookupProblem.UNKNOWN_PARTY,
+            f"{role} organisation {org} is not in the register",
+            org,
         )
     what = "person" if mode is _PERSON else f"party {her_id}"
     return ResolutionFailure(
         code,
-        Problem.NOT_UNDER_ORGANISATION,
+        LookupProblem.NOT_UNDER_ORGANISATION,
         f"the {role} {what} is not part of organisation {org}",
         her_id,
     )
@@ -211,13 +214,13 @@ def _not_live(
 ) -> ResolutionFailure:
     role = "receiver" if receiver else "sender"
     if receiver:
-        code = AppRecError.E20 if mode is _PERSON else AppRecError.E21
+        code = AppRecErrorCode.E20 if mode is _PERSON else AppRecErrorCode.E21
     else:
-        code = AppRecError.X99
+        code = AppRecErrorCode.X99
     if not entry.active:
-        problem, state = Problem.INACTIVE, "is inactive"
+        problem, state = LookupProblem.INACTIVE, "is inactive"
     else:
-        problem, state = Problem.OUTSIDE_VALIDITY, f"is not valid at {at.isoformat()}"
+        problem, state = LookupProblem.OUTSIDE_VALIDITY, f"is not valid at {at.isoformat()}"
     return ResolutionFailure(
         code, problem, f"the {role} {_who(entry, mode)} {state}", entry.party.her_id
     )
@@ -226,8 +229,8 @@ def _not_live(
 def _not_accepted(entry: _Entry, message_type: str, version: str | None) -> ResolutionFailure:
     what = message_type + (f" version {version}" if version else "")
     return ResolutionFailure(
-        AppRecError.T10,
-        Problem.TYPE_NOT_ACCEPTED,
+        AppRecErrorCode.T10,
+        LookupProblem.TYPE_NOT_ACCEPTED,
         f"receiver {entry.receiver.her_id if entry.receiver else entry.party.her_id} "
         f"does not accept {what}",
         entry.party.her_id,

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from addressregister.model import CommunicationParty, Endpoint
-from schemas.vocabulary import AddressingMode, AppRecError, Category
+from schemas.vocabulary import AddressingMode, AppRecErrorCode, Category
 
 
-class Problem(StrEnum):
+class LookupProblem(StrEnum):
     """Why a party could not be used; a closed set, safe as a metric label or event reason."""
 
     NO_IDENTIFIER = "no_identifier"
@@ -64,8 +64,8 @@ class SenderCheck:
 class ResolutionFailure:
     """Why a party could not be used, with the AppRec error code the sender gets."""
 
-    code: AppRecError
-    problem: Problem
+    code: AppRecErrorCode
+    problem: LookupProblem
     reason: str
     """Safe text for operators and the AppRec: HER-ids of organisations, never person data."""
     her_id: int | None = None

@@ -1,5 +1,6 @@
 """Typed Kafka settings: where the broker is, how clients behave, and the hub's topics."""
 
+import socket
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -74,6 +75,9 @@ class KafkaSettings(BaseModel):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_ca_location: str | None = None
+    instance_id: str = Field(default_factory=socket.gethostname, min_length=1)
+    """Stable per replica (the pod name): the suffix of each transactional id, so a restarted
+    replica fences its predecessor's open transactions."""
     # Consumer-group timing. Short enough that a group forms in seconds (Tansu
     # waits about half the session timeout before answering the first join) and
     # that a killed replica's partitions move on quickly.

@@ -21,6 +21,7 @@ from access.settings import AccessSettings
 from addressregister.settings import RegisterSettings
 from broker_adapters.delivery.settings import DeliverySettings
 from broker_adapters.ingress.settings import IngressSettings
+from broker_adapters.settings import AmqpSettings
 from hubcore.errors import MeldingshubError
 from hubstats.settings import StatisticsSettings
 from kafka_io.settings import KafkaSettings
@@ -81,6 +82,7 @@ class Settings(BaseSettings):
     statistics: StatisticsSettings = StatisticsSettings()
     ingress: IngressSettings = IngressSettings()
     delivery: DeliverySettings = DeliverySettings()
+    amqp: AmqpSettings = AmqpSettings()
 
     @model_validator(mode="after")
     def _default_store(self) -> "Settings":

@@ -227,6 +227,7 @@ def _delivery(res: Resources) -> Component:
     settings = res.settings
     endpoints = build_endpoints(
         settings.delivery,
+        settings.amqp,
         settings.kafka,
         res.bootstrap_servers,
         res.mailbox,
@@ -255,7 +256,7 @@ def _ingress_adapters(res: Resources) -> list[Component]:
             res.principals,
             res.settings.kafka,
             res.bootstrap_servers,
-            res.settings.routing.instance_id,
+            res.settings.amqp,
             res.settings.data_dir,
             res.settings.routing.hub_her_id,
         )

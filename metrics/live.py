@@ -26,7 +26,7 @@ from schemas.records import MessageEvent
 from schemas.vocabulary import (
     SPOOFING_REASON_PREFIX,
     AddressingMode,
-    AppRecError,
+    AppRecErrorCode,
     AppRecStatus,
     Category,
     EventType,
@@ -208,7 +208,7 @@ class HubMetrics:
             self.ingress_to_delivered.labels(family.value)
             for outcome in Outcome:
                 self._message_child(family.value, UNKNOWN_MESSAGE_TYPE, outcome.value)
-            for code in AppRecError:
+            for code in AppRecErrorCode:
                 self.rejections.labels(family.value, code.value)
         for code_type, family in self._exact_types.items():
             for outcome in _PREINIT_TYPE_OUTCOMES:
@@ -286,7 +286,7 @@ class HubMetrics:
         if outcome in (Outcome.ROUTED, Outcome.REJECTED, Outcome.DUPLICATE):
             self.message_size.labels(family).observe(event.size_bytes)
         if outcome is Outcome.REJECTED:
-            code = clean_reason_code(event.reason_code) or AppRecError.X99.value
+            code = clean_reason_code(event.reason_code) or AppRecErrorCode.X99.value
             self.rejections.labels(family, code).inc()
             if (event.reason or "").startswith(SPOOFING_REASON_PREFIX):
                 self.spoofing.inc()

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 
 from schemas.sender_address import AddressLevel, SenderAddress
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 
 APPREC_NAMESPACES = {
     "1.0": "http://www.kith.no/xmlstds/apprec/2004-11-21",
@@ -131,7 +131,7 @@ def negative_apprec(
     version: AppRecVersion,
     apprec_id: UUID,
     generated_at: datetime,
-    code: AppRecError,
+    code: AppRecErrorCode,
     reason: str,
     hub_her_id: int,
     hub_name: str,

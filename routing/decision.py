@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from addressregister.results import Resolution, ResolutionFailure, SenderCheck
 from schemas.envelope import Envelope
 from schemas.parties import PartyRef
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ class Routed:
 class Rejected:
     """The message is not routed; the sender gets a negative AppRec where one can be addressed."""
 
-    code: AppRecError
+    code: AppRecErrorCode
     reason: str
     """Safe text: element paths, rules, HER-ids of organisations; never message content."""
     envelope: Envelope | None

@@ -29,7 +29,7 @@ from schemas.records import (
 )
 from schemas.vocabulary import (
     AddressingMode,
-    AppRecError,
+    AppRecErrorCode,
     AppRecStatus,
     Category,
     EventType,
@@ -133,7 +133,7 @@ def router_rejection(
 
 
 def internal_error(
-    inbound: InboundMessage, code: AppRecError, reason: str, payload: bytes, now: datetime
+    inbound: InboundMessage, code: AppRecErrorCode, reason: str, payload: bytes, now: datetime
 ) -> tuple[RejectedMessage, MessageEvent]:
     """The dead letter and ``rejected`` event of a record the router failed on (a bug or
     a refused output, not bad input): parked for a replay after a fix."""
@@ -170,7 +170,7 @@ def internal_error(
 
 
 def ingress_refusal(
-    inbound: InboundMessage, code: AppRecError, reason: str, payload: bytes, now: datetime
+    inbound: InboundMessage, code: AppRecErrorCode, reason: str, payload: bytes, now: datetime
 ) -> RejectedMessage:
     """The dead letter of a record an ingress adapter refused (not a message it can accept)."""
     return RejectedMessage(
@@ -224,7 +224,7 @@ def delivery_event(
         receiver_category=message.receiver_category,
         addressing_mode=message.addressing_mode,
         is_copy=message.is_copy,
-        reason_code=AppRecError.X99.value if outcome is DeliveryOutcome.FAILED else None,
+        reason_code=AppRecErrorCode.X99.value if outcome is DeliveryOutcome.FAILED else None,
         reason=reason,
         adapter=message.ingress.adapter,
         principal=message.ingress.principal,
@@ -241,7 +241,7 @@ def given_up(message: RoutedMessage, reason: str, now: datetime) -> RejectedMess
     return RejectedMessage(
         hub_message_id=message.hub_message_id,
         msg_id=message.msg_id,
-        code=AppRecError.X99,
+        code=AppRecErrorCode.X99,
         reason=f"not delivered to HER-id {message.receiver_her_id}: {reason}",
         stage=RejectStage.DELIVERY,
         rejected_at=now,
@@ -273,7 +273,7 @@ def apprec_routed_event(
         sender_category=apprec.sender_category,
         receiver_category=apprec.receiver_category,
         addressing_mode=AddressingMode.ORGANISATION,
-        reason_code=AppRecError.X99.value,
+        reason_code=AppRecErrorCode.X99.value,
         adapter=apprec.ingress.adapter,
         received_at=apprec.ingress.received_at,
         size_bytes=apprec.size_bytes,
@@ -288,7 +288,7 @@ def unreadable_record(where: str, payload: bytes, reason: str, now: datetime) ->
     record_id = uuid5(NAMESPACE_URL, f"kafka:{where}")
     return RejectedMessage(
         hub_message_id=record_id,
-        code=AppRecError.X99,
+        code=AppRecErrorCode.X99,
         reason=reason[:200],
         stage=RejectStage.DELIVERY,
         rejected_at=now,

@@ -34,7 +34,7 @@ from schemas.sender_address import SenderAddress, read_sender_address
 from schemas.settings import SchemaSettings
 from schemas.vocabulary import (
     AddressingMode,
-    AppRecError,
+    AppRecErrorCode,
     AppRecStatus,
     Category,
     EventType,
@@ -324,7 +324,7 @@ class OutputBuilder:
         answer_to: int,
         apprec_id: UUID,
         version: AppRecVersion,
-        code: AppRecError,
+        code: AppRecErrorCode,
         reason: str,
         original_type: str,
         original_gen_date: str | None,

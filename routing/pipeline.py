@@ -26,7 +26,7 @@ from routing.decision import Decision, Delivery, Duplicate, Rejected, Routed
 from schemas.envelope import Envelope
 from schemas.reader import ReadResult
 from schemas.records import InboundMessage
-from schemas.vocabulary import SPOOFING_REASON_PREFIX, AppRecError, Family
+from schemas.vocabulary import SPOOFING_REASON_PREFIX, AppRecErrorCode, Family
 
 UNKNOWN_TYPE = "UNKNOWN"
 
@@ -63,24 +63,24 @@ def decide(
     principal = principal_for(inbound.principal, principals, register)
     if principal is None and not principals.open_mode:
         return Rejected(
-            AppRecError.X99,
+            AppRecErrorCode.X99,
             SPOOFING_REASON_PREFIX + "the message came through no configured principal",
             envelope,
             spoofing=True,
         )
     if envelope is None:
-        code = read.problem.code if read.problem else AppRecError.T01
+        code = read.problem.code if read.problem else AppRecErrorCode.T01
         reason = read.problem.reason if read.problem else "the message could not be read"
         return Rejected(code, reason, None)
     party: SenderParty | NotAuthorised
     if principal is not None:
         party = authorise_sender(principal, envelope.sender, register)
         if isinstance(party, NotAuthorised) and party.unnamed:
-            code = read.problem.code if read.problem else AppRecError.T01
+            code = read.problem.code if read.problem else AppRecErrorCode.T01
             return Rejected(code, "the document names no sender", envelope)
         if isinstance(party, NotAuthorised):
             return Rejected(
-                AppRecError.X99, SPOOFING_REASON_PREFIX + party.reason, envelope, spoofing=True
+                AppRecErrorCode.X99, SPOOFING_REASON_PREFIX + party.reason, envelope, spoofing=True
             )
     else:  # open mode: nobody to check against, but the sender still scopes de-duplication
         party = resolve_sender(register, envelope.sender)
@@ -118,7 +118,7 @@ def _route(
         answered = original_receivers(f"{primary.organisation_her_id}|{envelope.original_msg_id}")
         if answered is not None and sender.organisation_her_id not in answered:
             return Rejected(
-                AppRecError.X99,
+                AppRecErrorCode.X99,
                 f"{SPOOFING_REASON_PREFIX}organisation {sender.organisation_her_id} did not "
                 "receive the message this AppRec answers",
                 envelope,

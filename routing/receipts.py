@@ -22,7 +22,7 @@ from routing.apprec import (
     issue_date,
     oslo_timestamp,
 )
-from schemas.vocabulary import AppRecError, AppRecStatus
+from schemas.vocabulary import AppRecErrorCode, AppRecStatus
 
 _STATUS_TEXT = {
     AppRecStatus.OK: "OK",
@@ -47,7 +47,7 @@ class Party:
 class ReceiptError:
     """One error of the receipt: a code of kodeverk 8221 and optional details."""
 
-    code: AppRecError
+    code: AppRecErrorCode
     details: str | None = None
 
 

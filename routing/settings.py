@@ -1,7 +1,5 @@
 """Typed settings of the router."""
 
-import socket
-
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -11,8 +9,6 @@ class RoutingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     group_id: str = "hub.router"
-    instance_id: str = Field(default_factory=socket.gethostname, min_length=1)
-    """Stable per replica (the pod name): a restarted replica fences its predecessor."""
     hub_her_id: int = Field(default=8888801, ge=1)
     """The hub's own HER-id, the sender of the AppRecs it generates."""
     hub_name: str = "meldingshub"

@@ -7,7 +7,7 @@ parser to hand a rejection with its AppRec code up to the reader.
 """
 
 from hubcore.errors import MeldingshubError
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 
 
 class SchemaError(MeldingshubError):
@@ -25,7 +25,7 @@ class MessageRejectedError(SchemaError):
     be logged and sent back to the sender.
     """
 
-    def __init__(self, code: AppRecError, reason: str) -> None:
+    def __init__(self, code: AppRecErrorCode, reason: str) -> None:
         super().__init__(f"{code.value}: {reason}")
         self.code = code
         self.reason = reason

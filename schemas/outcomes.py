@@ -9,7 +9,7 @@ closed set refines :class:`schemas.vocabulary.EventType` once, here, so that a
 import re
 from enum import StrEnum
 
-from schemas.vocabulary import AppRecError, AppRecStatus, EventType
+from schemas.vocabulary import AppRecErrorCode, AppRecStatus, EventType
 
 
 class Outcome(StrEnum):
@@ -61,7 +61,7 @@ UNKNOWN_MESSAGE_TYPE = "UNKNOWN"
 """A message type the router could not classify (the router's own word for it)."""
 
 _MESSAGE_TYPE = re.compile(r"^[A-Z][A-Z0-9_]{0,39}$")
-_REASON_CODES = frozenset(code.value for code in AppRecError)
+_REASON_CODES = frozenset(code.value for code in AppRecErrorCode)
 
 
 def clean_message_type(message_type: str) -> str:
@@ -73,4 +73,4 @@ def clean_reason_code(reason_code: str | None) -> str | None:
     """An AppRec error code from kodeverk 8221; anything else counts as ``X99`` (other error)."""
     if reason_code is None:
         return None
-    return reason_code if reason_code in _REASON_CODES else AppRecError.X99.value
+    return reason_code if reason_code in _REASON_CODES else AppRecErrorCode.X99.value

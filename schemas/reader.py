@@ -20,7 +20,7 @@ from schemas.errors import MessageRejectedError
 from schemas.official import BuiltinLibrary, OfficialLibrary
 from schemas.settings import SchemaSettings
 from schemas.validation import SchemaValidator, ValidationFailure
-from schemas.vocabulary import AppRecError, Family
+from schemas.vocabulary import AppRecErrorCode, Family
 from schemas.xmlparse import parse_message
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -30,7 +30,7 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 class MessageProblem:
     """Why a message is rejected: the AppRec error code and text safe to log and send back."""
 
-    code: AppRecError
+    code: AppRecErrorCode
     reason: str
 
 
@@ -121,14 +121,14 @@ class MessageReader:
         copies = len(envelope.copy_receivers)
         if copies > self.settings.max_copy_receivers:
             return MessageProblem(
-                AppRecError.T99,
+                AppRecErrorCode.T99,
                 f"the message names {copies} copy receivers; the hub takes at most "
                 f"{self.settings.max_copy_receivers}",
             )
         routed = size * (1 + copies)
         if routed > self.settings.max_fanout_bytes:
             return MessageProblem(
-                AppRecError.T99,
+                AppRecErrorCode.T99,
                 f"{size} bytes to {1 + copies} receivers is {routed} bytes routed; the hub "
                 f"routes at most {self.settings.max_fanout_bytes} bytes per message",
             )
@@ -152,10 +152,12 @@ class MessageReader:
         if classification.mismatch:  # the schema's wording is more precise when it has one
             failure = self._validate(reading, self._combination(entry, namespace))
             reason = failure.reason if failure else classification.reason
-            return MessageProblem(AppRecError.T02, reason or "type does not match the namespace")
+            return MessageProblem(
+                AppRecErrorCode.T02, reason or "type does not match the namespace"
+            )
         if entry.payload_roots and envelope.payload_root not in entry.payload_roots:
             return MessageProblem(
-                AppRecError.T02,
+                AppRecErrorCode.T02,
                 f"payload root {envelope.payload_root} is not a {entry.standard} "
                 f"{classification.version} root (expected {' or '.join(entry.payload_roots)})",
             )
@@ -171,7 +173,7 @@ class MessageReader:
         target = reading.payload if reading.payload is not None else None
         root = target.getroottree().getroot() if target is not None else None
         if root is None:
-            return ValidationFailure(AppRecError.T01, "the message has no content")
+            return ValidationFailure(AppRecErrorCode.T01, "the message has no content")
         if self._official is not None:
             return self._official.validate(root, namespaces)
         if entry is not None and entry.builtin_xsd is None:
@@ -182,11 +184,11 @@ class MessageReader:
         envelope = reading.envelope
         reason = envelope.unknown_reason or "message type not supported"
         if not envelope.is_msghead or self.settings.unknown_type_policy == "reject":
-            return MessageProblem(AppRecError.T10, reason)
+            return MessageProblem(AppRecErrorCode.T10, reason)
         # Policy "envelope_only": the MsgHead must still be valid and its ids sound.
         root = reading.payload.getroottree().getroot() if reading.payload is not None else None
         if root is None:
-            return MessageProblem(AppRecError.T10, reason)
+            return MessageProblem(AppRecErrorCode.T10, reason)
         failure = self._builtin.validate(root, (MSGHEAD_NAMESPACE,))
         if failure is not None:
             return MessageProblem(failure.code, failure.reason)
@@ -196,9 +198,9 @@ class MessageReader:
         """What the schemas cannot say: ids are UUIDs, AppRec status is from kodeverk 8258."""
         id_path = "AppRec/Id" if envelope.family is Family.APPREC else "MsgId"
         if not envelope.msg_id or not _UUID.fullmatch(envelope.msg_id):
-            return MessageProblem(AppRecError.E10, f"{id_path} is not a UUID")
+            return MessageProblem(AppRecErrorCode.E10, f"{id_path} is not a UUID")
         if envelope.family is Family.APPREC and envelope.apprec_status is None:
             return MessageProblem(
-                AppRecError.T02, "AppRec/Status/@V is not a code of kodeverk 8258 (1, 2 or 3)"
+                AppRecErrorCode.T02, "AppRec/Status/@V is not a code of kodeverk 8258 (1, 2 or 3)"
             )
         return None

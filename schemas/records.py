@@ -19,7 +19,7 @@ from schemas.avro_codec import NAMESPACE
 from schemas.record_codec import AvroRecord, decode, default_codec, encode
 from schemas.vocabulary import (
     AddressingMode,
-    AppRecError,
+    AppRecErrorCode,
     AppRecStatus,
     Category,
     EventType,
@@ -74,7 +74,7 @@ _MODE: Final = {m.value: m for m in AddressingMode}
 _EVENT: Final = {m.value: m for m in EventType}
 _STAGE: Final = {m.value: m for m in RejectStage}
 _OUTCOME: Final = {m.value: m for m in DeliveryOutcome}
-_APPREC_ERROR: Final = {m.value: m for m in AppRecError}
+_APPREC_ERROR: Final = {m.value: m for m in AppRecErrorCode}
 _APPREC_STATUS: Final = {m.value: m for m in AppRecStatus}
 
 
@@ -261,7 +261,7 @@ class RejectedMessage:
     AVRO_NAME: ClassVar[str] = f"{NAMESPACE}.RejectedMessage"
 
     hub_message_id: UUID
-    code: AppRecError
+    code: AppRecErrorCode
     reason: str
     """Safe text: element path and rule, never element text."""
     stage: RejectStage

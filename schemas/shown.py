@@ -10,12 +10,12 @@ import re
 
 from schemas.envelope import Envelope
 from schemas.records import UNKNOWN_MESSAGE_TYPE
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?")
 _ORGANISATION_NUMBER = re.compile(r"\d{9}")
-_APPREC_ERRORS = frozenset(code.value for code in AppRecError)
+_APPREC_ERRORS = frozenset(code.value for code in AppRecErrorCode)
 _APPREC_STATUS = frozenset({"1", "2", "3"})
 
 
@@ -48,7 +48,7 @@ def apprec_status(value: str | None) -> str | None:
 
 def apprec_errors(values: tuple[str, ...]) -> list[str]:
     """The AppRec error codes of kodeverk 8221; others count as ``X99``."""
-    return [value if value in _APPREC_ERRORS else AppRecError.X99.value for value in values]
+    return [value if value in _APPREC_ERRORS else AppRecErrorCode.X99.value for value in values]
 
 
 def organisation_number(value: str | None) -> str | None:

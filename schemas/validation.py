@@ -16,7 +16,7 @@ from lxml import etree
 
 from schemas.official import SchemaLibrary, SchemaResolver
 from schemas.reasons import safe_path, schema_reason
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 
 _MAX_REASON = 400
 
@@ -25,7 +25,7 @@ _MAX_REASON = 400
 class ValidationFailure:
     """Why a message failed validation: an AppRec code and safe text."""
 
-    code: AppRecError
+    code: AppRecErrorCode
     reason: str
 
 
@@ -74,7 +74,8 @@ class SchemaValidator:
         missing = [namespace for namespace in namespaces if self.library.locate(namespace) is None]
         if missing:
             failure = ValidationFailure(
-                AppRecError.T10, f"{self.library.name} have no schema for namespace {missing[0]}"
+                AppRecErrorCode.T10,
+                f"{self.library.name} have no schema for namespace {missing[0]}",
             )
             self._failed[namespaces] = failure
             return failure
@@ -85,7 +86,7 @@ class SchemaValidator:
             compile_log: Any = exc.error_log  # lxml-stubs lack _ErrorLog.last_error
             detail = str(compile_log.last_error or exc).split("\n")[0][:_MAX_REASON]
             failure = ValidationFailure(
-                AppRecError.T99,
+                AppRecErrorCode.T99,
                 f"the schema for {namespaces[-1]} in the {self.library.name} does not compile: "
                 f"{detail}",
             )
@@ -109,7 +110,7 @@ class SchemaValidator:
         extra = len(error_log) - 1
         more = f" (and {extra} more)" if extra > 0 else ""
         return ValidationFailure(
-            AppRecError.T02, f"{schema_reason(error, path)[:_MAX_REASON]}{more}"
+            AppRecErrorCode.T02, f"{schema_reason(error, path)[:_MAX_REASON]}{more}"
         )
 
     def compiled_count(self) -> int:

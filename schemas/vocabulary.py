@@ -79,7 +79,7 @@ class AppRecStatus(StrEnum):
     OK_ERROR_IN_MESSAGE_PART = "3"
 
 
-class AppRecError(StrEnum):
+class AppRecErrorCode(StrEnum):
     """AppRec error codes, kodeverk 8221."""
 
     E10 = "E10"
@@ -123,55 +123,55 @@ class AppRecError(StrEnum):
         return _APPREC_ERROR_NAMES[self]
 
 
-_APPREC_ERROR_TEXT: dict[AppRecError, str] = {
-    AppRecError.E10: "invalid message id",
-    AppRecError.E20: "person (doctor) does not exist",
-    AppRecError.E21: "receiver does not exist",
-    AppRecError.E30: "patient data missing or wrong",
-    AppRecError.E31: "patient data missing or wrong",
-    AppRecError.E32: "patient data missing or wrong",
-    AppRecError.E33: "patient data missing or wrong",
-    AppRecError.E34: "patient data missing or wrong",
-    AppRecError.E35: "patient data missing or wrong",
-    AppRecError.E36: "patient data missing or wrong",
-    AppRecError.E53: "patient id unknown",
-    AppRecError.E54: "patient id unknown",
-    AppRecError.S01: "signature error",
-    AppRecError.S02: "invalid certificate",
-    AppRecError.S03: "revoked certificate",
-    AppRecError.S99: "other signature or certificate error",
-    AppRecError.T01: "not XML, not well-formed or unreadable",
-    AppRecError.T02: "does not validate",
-    AppRecError.T10: "message format not supported",
-    AppRecError.T99: "other format error",
-    AppRecError.X99: "other error",
+_APPREC_ERROR_TEXT: dict[AppRecErrorCode, str] = {
+    AppRecErrorCode.E10: "invalid message id",
+    AppRecErrorCode.E20: "person (doctor) does not exist",
+    AppRecErrorCode.E21: "receiver does not exist",
+    AppRecErrorCode.E30: "patient data missing or wrong",
+    AppRecErrorCode.E31: "patient data missing or wrong",
+    AppRecErrorCode.E32: "patient data missing or wrong",
+    AppRecErrorCode.E33: "patient data missing or wrong",
+    AppRecErrorCode.E34: "patient data missing or wrong",
+    AppRecErrorCode.E35: "patient data missing or wrong",
+    AppRecErrorCode.E36: "patient data missing or wrong",
+    AppRecErrorCode.E53: "patient id unknown",
+    AppRecErrorCode.E54: "patient id unknown",
+    AppRecErrorCode.S01: "signature error",
+    AppRecErrorCode.S02: "invalid certificate",
+    AppRecErrorCode.S03: "revoked certificate",
+    AppRecErrorCode.S99: "other signature or certificate error",
+    AppRecErrorCode.T01: "not XML, not well-formed or unreadable",
+    AppRecErrorCode.T02: "does not validate",
+    AppRecErrorCode.T10: "message format not supported",
+    AppRecErrorCode.T99: "other format error",
+    AppRecErrorCode.X99: "other error",
 }
 
 
-_APPREC_ERROR_NAMES: dict[AppRecError, str] = {
-    AppRecError.E10: "Ugyldig meldingsidentifikator",
-    AppRecError.E20: "Lege finnes ikke",
-    AppRecError.E21: "Mottaker finnes ikke",
-    AppRecError.E30: "Pasientens fødselsnummer mangler",
-    AppRecError.E31: "Pasientens fødselsnummer er feil",
-    AppRecError.E32: "Pasientens navn mangler",
+_APPREC_ERROR_NAMES: dict[AppRecErrorCode, str] = {
+    AppRecErrorCode.E10: "Ugyldig meldingsidentifikator",
+    AppRecErrorCode.E20: "Lege finnes ikke",
+    AppRecErrorCode.E21: "Mottaker finnes ikke",
+    AppRecErrorCode.E30: "Pasientens fødselsnummer mangler",
+    AppRecErrorCode.E31: "Pasientens fødselsnummer er feil",
+    AppRecErrorCode.E32: "Pasientens navn mangler",
     # E33 and E34: their exact 8221 wording was not at hand when this was written (uncertain);
     # the hub never sends them itself (patient checks are the receiver's).
-    AppRecError.E33: "Pasientens navn er feil",
-    AppRecError.E34: "Pasientens adresse mangler eller er feil",
-    AppRecError.E35: "Pasienten finnes ikke i mottakersystemet",
-    AppRecError.E36: "Pasientopplysninger er utilstrekkelige",
-    AppRecError.E53: (
+    AppRecErrorCode.E33: "Pasientens navn er feil",
+    AppRecErrorCode.E34: "Pasientens adresse mangler eller er feil",
+    AppRecErrorCode.E35: "Pasienten finnes ikke i mottakersystemet",
+    AppRecErrorCode.E36: "Pasientopplysninger er utilstrekkelige",
+    AppRecErrorCode.E53: (
         "Pasientens fødselsnummer eller D-nummer finnes ikke registrert i Folkeregisteret"
     ),
-    AppRecError.E54: "Pasientens fødselsnummer er ikke registrert i mottakersystemet",
-    AppRecError.S01: "Feil på signatur",
-    AppRecError.S02: "Ugyldig sertifikat",
-    AppRecError.S03: "Tilbaketrukket sertifikat",
-    AppRecError.S99: "Annen feil på signatur eller sertifikat",
-    AppRecError.T01: "Ikke XML / ikke 'well formed' / uleselig",
-    AppRecError.T02: "XML validerer ikke",
-    AppRecError.T10: "Støtter ikke meldingsformatet",
-    AppRecError.T99: "Annen feil på format",
-    AppRecError.X99: "Annen feil",
+    AppRecErrorCode.E54: "Pasientens fødselsnummer er ikke registrert i mottakersystemet",
+    AppRecErrorCode.S01: "Feil på signatur",
+    AppRecErrorCode.S02: "Ugyldig sertifikat",
+    AppRecErrorCode.S03: "Tilbaketrukket sertifikat",
+    AppRecErrorCode.S99: "Annen feil på signatur eller sertifikat",
+    AppRecErrorCode.T01: "Ikke XML / ikke 'well formed' / uleselig",
+    AppRecErrorCode.T02: "XML validerer ikke",
+    AppRecErrorCode.T10: "Støtter ikke meldingsformatet",
+    AppRecErrorCode.T99: "Annen feil på format",
+    AppRecErrorCode.X99: "Annen feil",
 }

@@ -38,7 +38,7 @@ from lxml import etree
 
 from schemas.errors import MessageRejectedError
 from schemas.reasons import syntax_reason
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 
 SUPPORTED_ENCODINGS = frozenset(
     {"utf-8", "utf8", "iso-8859-1", "iso8859-1", "latin1", "latin-1", "us-ascii", "ascii"}
@@ -114,7 +114,7 @@ def _declaration(raw: bytes) -> bytes | None:
         return None
     end = raw.find(b"?>", start)
     if end < 0:
-        raise MessageRejectedError(AppRecError.T01, "the XML declaration is not closed")
+        raise MessageRejectedError(AppRecErrorCode.T01, "the XML declaration is not closed")
     return raw[start : end + 2]
 
 
@@ -126,7 +126,7 @@ def declared_encoding(raw: bytes) -> str | None:
     encoding = _ENCODING.search(declaration)
     if encoding is None:
         if b"encoding" in declaration:
-            raise MessageRejectedError(AppRecError.T01, "the declared encoding is not readable")
+            raise MessageRejectedError(AppRecErrorCode.T01, "the declared encoding is not readable")
         return None
     return encoding.group(1).decode("ascii").lower()
 
@@ -135,7 +135,7 @@ def _reject_foreign_byte_order(raw: bytes) -> None:
     """Refuse UTF-16, UTF-32 and EBCDIC: every byte-level check here assumes ASCII bytes."""
     if raw.startswith(_FOREIGN_BYTE_ORDERS) or b"\x00" in raw:
         raise MessageRejectedError(
-            AppRecError.T01,
+            AppRecErrorCode.T01,
             "the byte order is not ASCII-compatible (UTF-16, UTF-32 or EBCDIC); "
             "send UTF-8 or ISO-8859-1",
         )
@@ -165,7 +165,7 @@ def _reject_doctype(raw: bytes) -> None:
             b"DOCTYPE"
         ):
             raise MessageRejectedError(
-                AppRecError.T99,
+                AppRecErrorCode.T99,
                 "DOCTYPE is not allowed: messages may not declare a DTD or entities",
             )
         else:
@@ -179,24 +179,24 @@ def _check_encoding(raw: bytes) -> None:
             raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise MessageRejectedError(
-                AppRecError.T01,
+                AppRecErrorCode.T01,
                 f"no encoding is declared and byte {exc.start} is not UTF-8; "
                 "declare the encoding (e.g. ISO-8859-1) in the XML declaration",
             ) from None
     elif encoding not in SUPPORTED_ENCODINGS:
         raise MessageRejectedError(
-            AppRecError.T01, f"encoding {encoding!r} is not supported (use UTF-8 or ISO-8859-1)"
+            AppRecErrorCode.T01, f"encoding {encoding!r} is not supported (use UTF-8 or ISO-8859-1)"
         )
 
 
 def _check_shape(root: etree._Element, limits: ParseLimits, native_depth: int) -> None:
     if limits.max_depth < native_depth and _too_deep(root, limits.max_depth):
         raise MessageRejectedError(
-            AppRecError.T99, f"elements are nested deeper than {limits.max_depth} levels"
+            AppRecErrorCode.T99, f"elements are nested deeper than {limits.max_depth} levels"
         )
     if _too_many_attributes(root, limit=limits.max_attributes):
         raise MessageRejectedError(
-            AppRecError.T99, f"an element has more than {limits.max_attributes} attributes"
+            AppRecErrorCode.T99, f"an element has more than {limits.max_attributes} attributes"
         )
 
 
@@ -242,7 +242,7 @@ def _parse_counting(raw: bytes, budget: int, huge: bool) -> etree._Element:
                 nodes += 1 + len(element.attrib)
         if nodes > budget:
             raise MessageRejectedError(
-                AppRecError.T99,
+                AppRecErrorCode.T99,
                 f"more than {budget} elements and attributes; a document of {len(raw)} bytes "
                 "may have no more",
             )
@@ -254,11 +254,11 @@ def parse_message(raw: bytes, limits: ParseLimits) -> etree._Element:
     """Parse message bytes into a tree, or raise :class:`MessageRejectedError` with its code."""
     if len(raw) > limits.max_bytes:
         raise MessageRejectedError(
-            AppRecError.T99,
+            AppRecErrorCode.T99,
             f"message is {len(raw)} bytes, larger than the limit of {limits.max_bytes} bytes",
         )
     if _NON_BLANK.search(raw) is None:
-        raise MessageRejectedError(AppRecError.T01, "message is empty")
+        raise MessageRejectedError(AppRecErrorCode.T01, "message is empty")
     _reject_foreign_byte_order(raw)
     _reject_doctype(raw)
     _check_encoding(raw)
@@ -272,15 +272,15 @@ def parse_message(raw: bytes, limits: ParseLimits) -> etree._Element:
     except etree.XMLSyntaxError as exc:
         if "Excessive depth" in str(exc):
             raise MessageRejectedError(
-                AppRecError.T99, f"elements are nested deeper than {limits.max_depth} levels"
+                AppRecErrorCode.T99, f"elements are nested deeper than {limits.max_depth} levels"
             ) from None
-        raise MessageRejectedError(AppRecError.T01, syntax_reason(exc)) from None
+        raise MessageRejectedError(AppRecErrorCode.T01, syntax_reason(exc)) from None
     except ValueError as exc:  # lxml refuses some inputs before libxml2 sees them
         raise MessageRejectedError(
-            AppRecError.T01, f"unreadable input: {type(exc).__name__}"
+            AppRecErrorCode.T01, f"unreadable input: {type(exc).__name__}"
         ) from None
     docinfo: Any = root.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
     if docinfo.doctype:  # belt and braces: the prolog scan should have caught it
-        raise MessageRejectedError(AppRecError.T99, "DOCTYPE is not allowed")
+        raise MessageRejectedError(AppRecErrorCode.T99, "DOCTYPE is not allowed")
     _check_shape(root, limits, _LIBXML_HUGE_DEPTH if huge else _LIBXML_DEPTH)
     return root

@@ -17,7 +17,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError, NackError, UnroutableError
 
 from addressregister.model import EndpointKind
-from broker_adapters.delivery.base import Attempt, Delivered, Endpoint, Failed, Handover
+from broker_adapters.delivery.base import Attempt, DeliveryEndpoint, Failed, HandedOver, Handover
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +27,7 @@ def async_queue(her_id: int) -> str:
     return f"{her_id}_async"
 
 
-class AmqpEndpoint(Endpoint):
+class AmqpEndpoint(DeliveryEndpoint):
     """Publishes with confirms over one lazily opened connection, reopened after an error."""
 
     kind = EndpointKind.AMQP
@@ -69,7 +69,7 @@ class AmqpEndpoint(Endpoint):
                 self.close()
                 return Failed(f"AMQP broker unavailable ({type(exc).__name__})")
 
-    def _publish(self, queue: str, handover: Handover) -> Delivered:
+    def _publish(self, queue: str, handover: Handover) -> HandedOver:
         channel = self._open()
         if self._declare and queue not in self._declared:
             channel.queue_declare(queue, durable=True)
@@ -94,7 +94,7 @@ class AmqpEndpoint(Endpoint):
             ),
             mandatory=True,
         )
-        return Delivered()
+        return HandedOver()
 
     def _open(self) -> BlockingChannel:
         if self._channel is not None and self._channel.is_open:

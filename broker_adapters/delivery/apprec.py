@@ -29,7 +29,7 @@ from schemas.envelope import read_envelope
 from schemas.errors import MessageRejectedError
 from schemas.records import RoutedMessage
 from schemas.settings import SchemaSettings
-from schemas.vocabulary import AppRecError, Family
+from schemas.vocabulary import AppRecErrorCode, Family
 from schemas.xmlparse import ParseLimits, parse_message
 
 log = structlog.get_logger(__name__)
@@ -118,7 +118,7 @@ def not_delivered_apprec(
         answer_to=sender,
         apprec_id=uuid5(message.hub_message_id, f"not-delivered:{message.receiver_her_id}"),
         version=version,
-        code=AppRecError.X99,
+        code=AppRecErrorCode.X99,
         reason=f"not delivered to HER-id {answering}: {reason}",
         original_type=message.message_type,
         original_gen_date=original_gen_date(message.payload),

@@ -1,7 +1,7 @@
 """The one interface every delivery endpoint implements, and the values it takes and returns.
 
 An endpoint gets a :class:`Handover` (the routed message and the receiver's
-address from the register) and answers :class:`Delivered` or :class:`Failed`;
+address from the register) and answers :class:`HandedOver` or :class:`Failed`;
 it never raises for a receiver's fault. An endpoint that writes to Kafka
 returns its records instead of producing them, so they go out in the delivery
 transaction (exactly once); every other endpoint has a side effect the
@@ -45,7 +45,7 @@ class Handover:
 
 
 @dataclass(frozen=True, slots=True)
-class Delivered:
+class HandedOver:
     """The receiver's side has the message (or will, when ``records`` are committed)."""
 
     records: tuple[OutRecord, ...] = field(default=())
@@ -63,10 +63,10 @@ class Failed:
     permanent: bool = False
 
 
-Attempt = Delivered | Failed
+Attempt = HandedOver | Failed
 
 
-class Endpoint(ABC):
+class DeliveryEndpoint(ABC):
     """A way of handing messages to receivers (one instance serves every receiver of a kind)."""
 
     kind: ClassVar[EndpointKind]

@@ -172,7 +172,7 @@ def turn(
 ) -> Call | Decision:
     """What the message's turn brings: the call to make, or the outcome without one."""
     kind = receiver.kind or "none"
-    if isinstance(receiver.late, base.Delivered):  # the call left in flight got through
+    if isinstance(receiver.late, base.HandedOver):  # the call left in flight got through
         return settle(message, state, kind, state.attempts, receiver.late, now, settings)
     if receiver.calling:  # still in flight: wait again, no new call
         return requeue(state, now, settings)
@@ -198,7 +198,7 @@ def settle(
 ) -> Delivered | Retry | GiveUp:
     """The outcome of attempt number ``attempts``: a permanent failure, the last attempt
     or a message too old is given up; any other failure is retried from the next tier."""
-    if isinstance(result, base.Delivered):
+    if isinstance(result, base.HandedOver):
         return Delivered(kind, attempts, result.records)
     old = too_old(message, now, settings)
     if result.permanent or attempts >= settings.max_attempts or old:

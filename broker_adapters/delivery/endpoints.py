@@ -4,7 +4,7 @@ from pathlib import Path
 
 from addressregister.model import EndpointKind
 from broker_adapters.delivery.amqp import AmqpEndpoint
-from broker_adapters.delivery.base import Endpoint
+from broker_adapters.delivery.base import DeliveryEndpoint
 from broker_adapters.delivery.kafka_topic import KafkaTopicEndpoint
 from broker_adapters.delivery.mailbox import MailboxEndpoint
 from broker_adapters.delivery.mailbox_store import MailboxStore
@@ -12,23 +12,25 @@ from broker_adapters.delivery.outbox import FileOutboxEndpoint
 from broker_adapters.delivery.settings import DeliverySettings
 from broker_adapters.delivery.webhook import WebhookEndpoint
 from broker_adapters.delivery.webhook_keys import WebhookKeys
+from broker_adapters.settings import AmqpSettings
 from kafka_io import client_config
 from kafka_io.settings import KafkaSettings
 
 
 def build_endpoints(
     delivery: DeliverySettings,
+    amqp: AmqpSettings,
     kafka: KafkaSettings,
     bootstrap_servers: str,
     mailbox: MailboxStore,
     outbox_root: Path,
-) -> dict[EndpointKind, Endpoint]:
+) -> dict[EndpointKind, DeliveryEndpoint]:
     """One endpoint per kind, configured from the settings (nothing connects yet)."""
     return {
         EndpointKind.AMQP: AmqpEndpoint(
-            delivery.amqp_url.get_secret_value(),
+            amqp.url.get_secret_value(),
             declare_queues=delivery.amqp_declare_queues,
-            timeout_s=min(delivery.amqp_timeout_s, delivery.call_timeout_s),
+            timeout_s=min(amqp.timeout_s, delivery.call_timeout_s),
         ),
         EndpointKind.MAILBOX: MailboxEndpoint(mailbox),
         EndpointKind.WEBHOOK: WebhookEndpoint(

@@ -12,7 +12,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 
 from addressregister.model import EndpointKind
-from broker_adapters.delivery.base import Attempt, Delivered, Endpoint, Failed, Handover
+from broker_adapters.delivery.base import Attempt, DeliveryEndpoint, Failed, HandedOver, Handover
 from kafka_io import OutRecord, ensure_topics
 from kafka_io.errors import KafkaLayerError
 from kafka_io.settings import TopicSpec
@@ -20,7 +20,7 @@ from kafka_io.settings import TopicSpec
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
 
-class KafkaTopicEndpoint(Endpoint):
+class KafkaTopicEndpoint(DeliveryEndpoint):
     """Turns a delivery into a record for the receiver's topic."""
 
     kind = EndpointKind.KAFKA
@@ -65,4 +65,4 @@ class KafkaTopicEndpoint(Endpoint):
             value=message.payload,
             headers=tuple(headers),
         )
-        return Delivered(records=(record,))
+        return HandedOver(records=(record,))

@@ -8,12 +8,12 @@ keeps one copy.
 """
 
 from addressregister.model import EndpointKind
-from broker_adapters.delivery.base import Attempt, Delivered, Endpoint, Failed, Handover
+from broker_adapters.delivery.base import Attempt, DeliveryEndpoint, Failed, HandedOver, Handover
 from broker_adapters.delivery.errors import MailboxError
 from broker_adapters.delivery.mailbox_store import MailboxStore
 
 
-class MailboxEndpoint(Endpoint):
+class MailboxEndpoint(DeliveryEndpoint):
     """Writes to the mailbox store; the address (the mailbox name) is informational."""
 
     kind = EndpointKind.MAILBOX
@@ -27,4 +27,4 @@ class MailboxEndpoint(Endpoint):
             self._store.put(handover.message)
         except MailboxError as exc:
             return Failed(str(exc))
-        return Delivered()
+        return HandedOver()

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 
 from addressregister.model import EndpointKind
-from broker_adapters.delivery.base import Attempt, Delivered, Endpoint, Failed, Handover
+from broker_adapters.delivery.base import Attempt, DeliveryEndpoint, Failed, HandedOver, Handover
 
 STALE_TEMPORARY_S = 600.0
 """Age after which a temporary file is a crashed writer's (no write takes this long)."""
@@ -27,7 +27,7 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SAFE_DIR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]{0,127})*$")
 
 
-class FileOutboxEndpoint(Endpoint):
+class FileOutboxEndpoint(DeliveryEndpoint):
     """Writes each message as one file in the receiver's directory under ``root``."""
 
     kind = EndpointKind.FILE
@@ -61,9 +61,9 @@ class FileOutboxEndpoint(Endpoint):
                 target = directory / name
                 if not target.exists():
                     _write_atomically(target, message.payload)
-                    return Delivered()
+                    return HandedOver()
                 if target.read_bytes() == message.payload:
-                    return Delivered()  # delivered before (a retry after a crash)
+                    return HandedOver()  # delivered before (a retry after a crash)
         except OSError as exc:
             return Failed(f"file outbox not writable ({exc.strerror or type(exc).__name__})")
         return Failed("file outbox holds a different message under this name", permanent=True)

@@ -1,9 +1,8 @@
 """Typed settings of the delivery workers (``MELDINGSHUB_DELIVERY__*``)."""
 
-import socket
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class RetryTier(BaseModel):
@@ -44,8 +43,6 @@ class DeliverySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     group_id: str = Field(default="hub.delivery", min_length=1)
-    instance_id: str = Field(default_factory=socket.gethostname, min_length=1)
-    """Stable per replica (the pod name): a restarted replica fences its predecessor."""
     batch_size: int = Field(default=200, ge=1, le=10_000)
     poll_timeout_s: float = Field(default=0.2, gt=0, le=10)
     retry_topic_prefix: str = Field(default="hub.delivery.retry", pattern=r"^[A-Za-z0-9._-]+$")
@@ -62,11 +59,8 @@ class DeliverySettings(BaseModel):
     breaker: BreakerSettings = BreakerSettings()
     outbox_root: Path | None = None
     """Root of the file outboxes; empty means ``<data_dir>/outbox``."""
-    amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/%2F")
-    """RabbitMQ URL (holds the password, hence secret)."""
     amqp_declare_queues: bool = False
     """Declare a receiver's ``<HerId>_async`` queue (durable) before publishing to it."""
-    amqp_timeout_s: float = Field(default=10.0, gt=0)
     webhook_keys_file: Path | None = None
     """JSON object ``{"<HER-id>": "<key>"}``: each webhook receiver's own HMAC signing key
     (never in the register); a receiver without a key is not sent to. Re-read on change."""

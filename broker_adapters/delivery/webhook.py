@@ -27,7 +27,7 @@ import httpx
 
 from addressregister.model import EndpointKind
 from addressregister.validation import webhook_address_problem
-from broker_adapters.delivery.base import Attempt, Delivered, Endpoint, Failed, Handover
+from broker_adapters.delivery.base import Attempt, DeliveryEndpoint, Failed, HandedOver, Handover
 from broker_adapters.delivery.webhook_keys import WebhookKeyError, WebhookKeys
 
 SIGNATURE_HEADER = "X-Meldingshub-Signature"
@@ -56,7 +56,7 @@ def signature(key: bytes, text: bytes, body: bytes) -> str:
     return f"sha256={mac.hexdigest()}"
 
 
-class WebhookEndpoint(Endpoint):
+class WebhookEndpoint(DeliveryEndpoint):
     """One pooled async HTTP client on its own event loop thread, for every receiver's URL."""
 
     kind = EndpointKind.WEBHOOK
@@ -133,7 +133,7 @@ class WebhookEndpoint(Endpoint):
         except httpx.HTTPError as exc:
             return Failed(f"webhook unreachable ({type(exc).__name__})")
         if 200 <= status < 300:
-            return Delivered()
+            return HandedOver()
         permanent = 400 <= status < 500 and status not in _RETRIED_CLIENT_ERRORS
         return Failed(f"webhook answered HTTP {status}", permanent=permanent)
 

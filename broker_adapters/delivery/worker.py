@@ -45,7 +45,7 @@ from addressregister.model import Endpoint as Address
 from addressregister.model import EndpointKind
 from broker_adapters.delivery.apprec import AppRecLedger, NoLedger, StoreAppRecLedger
 from broker_adapters.delivery.backlog import Backlog, Pending
-from broker_adapters.delivery.base import Attempt, Delivered, Endpoint, Failed, Handover
+from broker_adapters.delivery.base import Attempt, DeliveryEndpoint, Failed, HandedOver, Handover
 from broker_adapters.delivery.breaker import Breakers
 from broker_adapters.delivery.calls import Calls
 from broker_adapters.delivery.decision import (
@@ -118,7 +118,7 @@ class DeliveryComponent:
         routing: RoutingSettings,
         bootstrap_servers: str,
         register: RegisterView,
-        endpoints: Mapping[EndpointKind, Endpoint],
+        endpoints: Mapping[EndpointKind, DeliveryEndpoint],
         *,
         mailbox: MailboxStore | None = None,
         ledger: AppRecLedger | None = None,
@@ -147,7 +147,7 @@ class DeliveryComponent:
             "partition.assignment.strategy": "range",
         }
         self._producer_config = producer_config(
-            kafka, bootstrap_servers, f"{delivery.group_id}-{delivery.instance_id}"
+            kafka, bootstrap_servers, f"{delivery.group_id}-{kafka.instance_id}"
         )
         self._backlog = Backlog(self._admin_config, delivery.backlog_topic)
         self._payloads = PayloadFetcher(
@@ -404,7 +404,7 @@ class DeliveryComponent:
         return self._effects.apply(item, decision, now)
 
     def _judge(self, address: Address, kind: str, result: Attempt) -> None:
-        if isinstance(result, Delivered) or result.permanent:
+        if isinstance(result, HandedOver) or result.permanent:
             self._breakers.succeeded(address)  # the endpoint answered
         else:
             self._breakers.failed(address)
@@ -471,7 +471,7 @@ class DeliveryComponent:
 
 
 def _result_of(result: Attempt) -> AttemptResult:
-    if isinstance(result, Delivered):
+    if isinstance(result, HandedOver):
         return AttemptResult.SUCCESS
     return AttemptResult.PERMANENT if result.permanent else AttemptResult.RETRIABLE
 

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from hubstats.store import AppRecState, MessageStatus, TransportState
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 
-_CODES = {code.value: code for code in AppRecError}
+_CODES = {code.value: code for code in AppRecErrorCode}
 
 
 class _Camel(BaseModel):

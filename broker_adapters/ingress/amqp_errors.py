@@ -44,7 +44,7 @@ from kafka_io import consumer_config
 from kafka_io.settings import KafkaSettings
 from kafka_io.transactional import rewind_to_committed
 from schemas.records import RejectedMessage, RejectStage, decode
-from schemas.vocabulary import SPOOFING_REASON_PREFIX, AppRecError
+from schemas.vocabulary import SPOOFING_REASON_PREFIX, AppRecErrorCode
 
 log = structlog.get_logger(__name__)
 
@@ -54,11 +54,11 @@ INVALID_FIELD = "transport:invalid-field-value"
 SPOOFING = "abuse:spoofing-attack"
 """``errorCondition`` values of the profile."""
 
-ROUTER_CONDITIONS: dict[AppRecError, str] = {
-    AppRecError.T01: NOT_WELL_FORMED,
-    AppRecError.T02: NOT_WELL_FORMED,  # the profile reports schema validation this way too
-    AppRecError.T10: UNSUPPORTED,
-    AppRecError.T99: UNSUPPORTED,
+ROUTER_CONDITIONS: dict[AppRecErrorCode, str] = {
+    AppRecErrorCode.T01: NOT_WELL_FORMED,
+    AppRecErrorCode.T02: NOT_WELL_FORMED,  # the profile reports schema validation this way too
+    AppRecErrorCode.T10: UNSUPPORTED,
+    AppRecErrorCode.T99: UNSUPPORTED,
 }
 """The router's format rejections that are transport-level faults; the other codes are
 faults of content, answered by the AppRec alone."""

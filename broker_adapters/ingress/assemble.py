@@ -13,6 +13,7 @@ from broker_adapters.ingress.base import IngressAdapter
 from broker_adapters.ingress.files import FileCatalogueIngress
 from broker_adapters.ingress.gate import IngressGate
 from broker_adapters.ingress.kafka import KafkaIngress
+from broker_adapters.settings import AmqpSettings
 from kafka_io.settings import KafkaSettings
 
 
@@ -21,30 +22,27 @@ def ingress_adapters(
     principals: PrincipalsFile,
     kafka: KafkaSettings,
     bootstrap_servers: str,
-    instance_id: str,
+    amqp: AmqpSettings,
     data_dir: Path | None = None,
     hub_her_id: int | None = None,
 ) -> list[IngressAdapter | AmqpRejectionReporter]:
     """The AMQP, Kafka and file adapters enabled in ``gate.settings``; with AMQP, the
     reporter of the router's rejections to AMQP senders' error queues (given ``hub_her_id``).
 
-    ``data_dir`` anchors a relative ``file_root``; ``instance_id`` (stable per replica)
-    names the Kafka copy's transactional id.
+    ``data_dir`` anchors a relative ``file_root``.
     """
     settings = gate.settings
-    enabled = settings.enabled()
+    enabled = settings.adapters
     adapters: list[IngressAdapter | AmqpRejectionReporter] = []
-    if "amqp" in enabled and settings.amqp_url is not None:
-        url = settings.amqp_url.get_secret_value()
+    if "amqp" in enabled:
+        url = amqp.url.get_secret_value()
         adapters.append(AmqpIngress(gate, principals, url, gate.amqp_prefetch()))
         if hub_her_id is not None:
             adapters.append(
                 AmqpRejectionReporter(principals, kafka, bootstrap_servers, url, hub_her_id)
             )
     if "kafka" in enabled:
-        adapters.append(
-            KafkaIngress(gate, principals, kafka, bootstrap_servers, settings, instance_id)
-        )
+        adapters.append(KafkaIngress(gate, principals, kafka, bootstrap_servers, settings))
     if "file" in enabled:
         root = settings.file_root
         if data_dir is not None and not root.is_absolute():

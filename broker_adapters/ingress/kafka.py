@@ -38,16 +38,16 @@ from schemas.records import (
     InboundMessage,
     encode,
 )
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 
 log = structlog.get_logger(__name__)
 
-REJECT_CODES: dict[RefusalReason, AppRecError] = {
-    RefusalReason.NOT_XML: AppRecError.T01,
-    RefusalReason.TOO_LARGE: AppRecError.T99,
-    RefusalReason.SENDER_NOT_ALLOWED: AppRecError.X99,
-    RefusalReason.UNAUTHENTICATED: AppRecError.X99,
-    RefusalReason.UNPROCESSABLE: AppRecError.X99,
+REJECT_CODES: dict[RefusalReason, AppRecErrorCode] = {
+    RefusalReason.NOT_XML: AppRecErrorCode.T01,
+    RefusalReason.TOO_LARGE: AppRecErrorCode.T99,
+    RefusalReason.SENDER_NOT_ALLOWED: AppRecErrorCode.X99,
+    RefusalReason.UNAUTHENTICATED: AppRecErrorCode.X99,
+    RefusalReason.UNPROCESSABLE: AppRecErrorCode.X99,
 }
 """AppRec error codes (kodeverk 8221) for the dead-letter record of each refusal."""
 
@@ -73,7 +73,6 @@ class KafkaIngress(IngressAdapter):
         kafka: KafkaSettings,
         bootstrap_servers: str,
         settings: IngressSettings,
-        instance_id: str,
     ) -> None:
         self._gate = gate
         self._principals = principals
@@ -89,7 +88,7 @@ class KafkaIngress(IngressAdapter):
             name=self.name,
             consumer_config=consumer,
             producer_config=producer_config(
-                kafka, bootstrap_servers, f"{settings.kafka_group_id}-{instance_id}"
+                kafka, bootstrap_servers, f"{settings.kafka_group_id}-{kafka.instance_id}"
             ),
             topics=["^" + re.escape(settings.kafka_topic_prefix) + ".+"],
             process=self.process,
@@ -188,7 +187,7 @@ class KafkaIngress(IngressAdapter):
         )
         rejected = ingress_refusal(
             inbound,
-            REJECT_CODES.get(refused.reason, AppRecError.X99),
+            REJECT_CODES.get(refused.reason, AppRecErrorCode.X99),
             refused.detail,
             raw,
             datetime.now(UTC),

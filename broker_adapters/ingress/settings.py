@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
 
 AdapterName = Literal["http", "amqp", "kafka", "file"]
 
@@ -14,7 +14,7 @@ class IngressSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     adapters: frozenset[AdapterName] = frozenset({"http", "file"})
-    """Adapters ``meldingshub run`` starts; AMQP also runs whenever ``amqp_url`` is set."""
+    """Adapters ``meldingshub run`` starts (``amqp`` reads from ``MELDINGSHUB_AMQP__URL``)."""
     write_timeout_s: float = Field(default=5.0, gt=0, le=120)
     """How long a sender waits for the durable write before the hub says 503 / retries."""
     retry_after_s: int = Field(default=5, ge=1, le=3600)
@@ -23,8 +23,6 @@ class IngressSettings(BaseModel):
     """Recently accepted ids remembered per process, so their status reads ``accepted`` at
     once, before the router's events reach the statistics store."""
 
-    amqp_url: SecretStr | None = None
-    """``amqp://user:password@host:5672/vhost`` of RabbitMQ; set it to run the AMQP adapter."""
     in_flight_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     """Bytes of documents one AMQP or file adapter holds at once: file batches stop at it,
     and the AMQP prefetch is as many largest documents as fit (RabbitMQ counts
@@ -44,7 +42,3 @@ class IngressSettings(BaseModel):
     """Partitions of each principal's ingress topic ``hub.ingress.<principal>``."""
     kafka_discovery_s: float = Field(default=10.0, gt=0, le=600)
     """How soon a new principal's ingress topic is consumed (metadata refresh interval)."""
-
-    def enabled(self) -> frozenset[AdapterName]:
-        """The adapters to run: the configured ones, plus AMQP when a URL is set."""
-        return self.adapters | ({"amqp"} if self.amqp_url is not None else frozenset())

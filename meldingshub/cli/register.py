@@ -332,39 +332,3 @@ def resolve(
         "endpoint": {"kind": outcome.endpoint.kind.value, "address": outcome.endpoint.address},
     }
     click.echo(json.dumps(result))
-
-
-@register.command()
-@click.option("--bind", default=None, help="host:port (default: MELDINGSHUB_HTTP__API_BIND).")
-@_REGISTER_OPTION
-@_BOOTSTRAP_OPTION
-@click.pass_context
-def serve(
-    ctx: click.Context, bind: str | None, register_file: Path | None, bootstrap_servers: str | None
-) -> None:
-    """Serve the look-up API alone, over a register file or the live parties topic."""
-    import uvicorn
-    from prometheus_client import CollectorRegistry
-
-    from addressregister.api import create_app
-    from addressregister.live import LiveRegister, RegisterView, StaticRegister
-    from metrics.register import RegisterMetrics
-
-    settings = settings_from(ctx)
-    metrics = RegisterMetrics(CollectorRegistry())
-    view: RegisterView
-    servers = _bootstrap(settings, bootstrap_servers)
-    if register_file is None and servers:
-        view = LiveRegister(
-            settings.kafka,
-            servers,
-            categories=_categories(settings),
-            metrics=metrics,
-            poll_interval_s=settings.address_register.poll_interval_s,
-            load_timeout_s=settings.address_register.load_timeout_s,
-        ).start()
-    else:
-        view = StaticRegister(_load_index(ctx, register_file, None))
-    host, _, port = (bind or settings.http.api_bind).rpartition(":")
-    app = create_app(view, metrics, page_size_max=settings.address_register.page_size_max)
-    uvicorn.run(app, host=host, port=int(port), log_level="warning")

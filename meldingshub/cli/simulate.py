@@ -242,9 +242,7 @@ def _sender(
             fail("--via http needs --tokens FILE with each principal's bearer token", EXIT_USAGE)
         return HttpSender(url or f"http://{settings.http.api_bind}", read_tokens(tokens))
     if via == "amqp":
-        if settings.ingress.amqp_url is None:
-            fail("--via amqp needs MELDINGSHUB_INGRESS__AMQP_URL", EXIT_USAGE)
-        return AmqpSender(settings.ingress.amqp_url.get_secret_value(), principals)
+        return AmqpSender(settings.amqp.url.get_secret_value(), principals)
     root = settings.ingress.file_root
     if not root.is_absolute():
         root = settings.data_dir / root

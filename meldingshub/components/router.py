@@ -50,7 +50,7 @@ from schemas.records import (
     decode,
     encode,
 )
-from schemas.vocabulary import AppRecError, Family
+from schemas.vocabulary import AppRecErrorCode, Family
 
 log = structlog.get_logger(__name__)
 
@@ -148,7 +148,7 @@ class RouterComponent:
             name=self.name,
             consumer_config=consumer_config(kafka, bootstrap_servers, routing.group_id),
             producer_config=producer_config(
-                kafka, bootstrap_servers, f"{routing.group_id}-{routing.instance_id}"
+                kafka, bootstrap_servers, f"{routing.group_id}-{kafka.instance_id}"
             ),
             topics=[kafka.topics.inbound.name],
             process=self.process,
@@ -284,10 +284,10 @@ class RouterComponent:
             log.error("inbound metadata unreadable", error=describe(meta_exc))
             inbound = fallback_metadata(message)
         now = datetime.now(UTC)
-        code, payload = AppRecError.X99, message.value() or b""
+        code, payload = AppRecErrorCode.X99, message.value() or b""
         reason = f"internal error in the router ({type(exc).__name__}); replay after a fix"
         if isinstance(exc, RecordRefusedError):  # its outputs are too large or invalid
-            code, payload = AppRecError.T99, b""  # the payload stays on hub.inbound
+            code, payload = AppRecErrorCode.T99, b""  # the payload stays on hub.inbound
             reason = f"the broker refuses the routed records ({exc.kind}); not routed"
         rejected, event = internal_error(inbound, code, reason, payload, now)
         return [

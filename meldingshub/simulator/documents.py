@@ -23,7 +23,7 @@ from addressregister.model import CommunicationParty
 from schemas.catalogue import CatalogueEntry, default_catalogue
 from schemas.catalogue_data import BASE64_NAMESPACE, MSGHEAD_NAMESPACE
 from schemas.parties import PartyRef
-from schemas.vocabulary import AddressingMode, AppRecError, Family
+from schemas.vocabulary import AddressingMode, AppRecErrorCode, Family
 
 Encoding = Literal["UTF-8", "ISO-8859-1"]
 
@@ -487,7 +487,7 @@ def render_apprec(spec: AppRecSpec) -> bytes:
     b.add(root, "Status", V=spec.status, DN=_STATUS_TEXT[spec.status])
     if spec.error is not None:
         b.add(
-            root, "Error", V=spec.error, DN=AppRecError(spec.error).norwegian_name,
+            root, "Error", V=spec.error, DN=AppRecErrorCode(spec.error).norwegian_name,
             S=APPREC_ERROR_SYSTEM,
         )  # fmt: skip
     original = b.add(root, "OriginalMsgId")

@@ -18,7 +18,7 @@ import random
 from enum import StrEnum
 
 from addressregister.index import RegisterIndex
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 
 
 class FaultKind(StrEnum):
@@ -32,12 +32,12 @@ class FaultKind(StrEnum):
     RESEND = "resend"
 
 
-EXPECTED_CODE: dict[FaultKind, AppRecError] = {
-    FaultKind.MALFORMED: AppRecError.T01,
-    FaultKind.INVALID: AppRecError.T02,
-    FaultKind.BAD_MSG_ID: AppRecError.E10,
-    FaultKind.UNKNOWN_RECEIVER: AppRecError.E21,
-    FaultKind.SPOOFED_SENDER: AppRecError.X99,
+EXPECTED_CODE: dict[FaultKind, AppRecErrorCode] = {
+    FaultKind.MALFORMED: AppRecErrorCode.T01,
+    FaultKind.INVALID: AppRecErrorCode.T02,
+    FaultKind.BAD_MSG_ID: AppRecErrorCode.E10,
+    FaultKind.UNKNOWN_RECEIVER: AppRecErrorCode.E21,
+    FaultKind.SPOOFED_SENDER: AppRecErrorCode.X99,
 }
 """The AppRec error code the router rejects each fault with (a resend is no rejection)."""
 

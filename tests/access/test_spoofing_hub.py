@@ -10,7 +10,6 @@ principals' own organisations.
 """
 
 import dataclasses
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,10 +30,11 @@ from meldingshub.embedded_broker import free_port
 from schemas.reader import MessageReader
 from schemas.records import RejectedMessage, RejectStage, RoutedMessage, decode
 from schemas.settings import SchemaSettings
-from schemas.vocabulary import AppRecError, Family
+from schemas.vocabulary import AppRecErrorCode, Family
 from tests.support.corpus_register import accepted_samples, consistent, register_for
 from tests.support.hub_process import HubProcess
 from tests.support.kafka import read_all
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -163,8 +163,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         directory,
         MELDINGSHUB_ADDRESS_REGISTER__SNAPSHOT=str(snapshot),
         MELDINGSHUB_ACCESS__PRINCIPALS_FILE=str(directory / "principals.toml"),
-        MELDINGSHUB_INGRESS__AMQP_URL=RABBITMQ,
-        MELDINGSHUB_INGRESS__ADAPTERS='["http", "file", "kafka"]',
+        MELDINGSHUB_AMQP__URL=RABBITMQ,
+        MELDINGSHUB_INGRESS__ADAPTERS='["http", "amqp", "file", "kafka"]',
         MELDINGSHUB_INGRESS__KAFKA_DISCOVERY_S="1",
         MELDINGSHUB_HTTP__API_BIND=api,
     )
@@ -199,16 +199,6 @@ def cases(world: World) -> list[tuple[str, str, bytes]]:
         ("unit of another organisation", "intruder", with_sender(raw, intruder, unit=UNIT)),
         ("unit and person mixed", "doctor", with_sender(raw, intruder, unit=UNIT, person=DOCTOR)),
     ]
-
-
-def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def metric(world: World, name: str, labels: dict[str, str]) -> float:
@@ -286,7 +276,7 @@ def test_no_principal_can_send_as_another_through_any_ingress(world: World) -> N
     dead = read_all(world.bootstrap, "hub.rejected", len(table), 60)
     rejected = [decode(r.value() or b"", RejectedMessage) for r in dead]
     assert len(rejected) == len(table)
-    assert {(m.stage, m.code) for m in rejected} == {(RejectStage.INGRESS, AppRecError.X99)}
+    assert {(m.stage, m.code) for m in rejected} == {(RejectStage.INGRESS, AppRecErrorCode.X99)}
     assert sorted(m.ingress.principal or "" for m in rejected) == sorted(p for _n, p, _r in table)
     for adapter in ADAPTERS:
         labels = {"adapter": adapter, "reason": "sender_not_allowed"}

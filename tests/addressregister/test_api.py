@@ -15,10 +15,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from addressregister.api import create_app
 from addressregister.index import RegisterIndex
 from addressregister.live import StaticRegister
-from addressregister.server import ApiServer
 from metrics.register import LookupOutcome, RegisterMetrics
 from schemas.vocabulary import AddressingMode
 from tests.addressregister import support as s
+from tests.support.http import serve
 
 OPENAPI_FILE = Path(__file__).resolve().parents[2] / "meldingshub" / "openapi.json"
 
@@ -40,7 +40,7 @@ class Api:
 def api() -> Iterator[Api]:
     registry = CollectorRegistry()
     app = create_app(StaticRegister(s.small_index()), RegisterMetrics(registry), page_size_max=3)
-    with ApiServer(app) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+    with serve(app) as url, httpx.Client(base_url=url, timeout=10) as client:
         yield Api(client, registry)
 
 
@@ -198,10 +198,10 @@ def test_not_loaded_register_answers_503() -> None:
         def snapshot(self) -> RegisterIndex:
             return RegisterIndex.empty()
 
-    with ApiServer(create_app(Loading())) as server:
-        response = httpx.get(f"{server.url}/v1/parties/{s.RF}")
+    with serve(create_app(Loading())) as url:
+        response = httpx.get(f"{url}/v1/parties/{s.RF}")
         problem(response, 503)
-        assert httpx.get(f"{server.url}/livez").json() == {"status": "ok"}
+        assert httpx.get(f"{url}/livez").json() == {"status": "ok"}
 
 
 def test_every_label_combination_is_pre_initialised() -> None:

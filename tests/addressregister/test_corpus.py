@@ -17,9 +17,9 @@ import pytest
 from lxml import etree
 
 from addressregister.resolution import check_sender, resolve_receiver
-from addressregister.results import Problem, Resolution, ResolutionFailure, SenderCheck
+from addressregister.results import LookupProblem, Resolution, ResolutionFailure, SenderCheck
 from schemas.parties import PartyRef
-from schemas.vocabulary import AddressingMode, AppRecError
+from schemas.vocabulary import AddressingMode, AppRecErrorCode
 from tests.addressregister.corpus_register import EXPECTED_CATEGORY, corpus_index
 from tests.support.shared import CORPUS, corpus_manifest
 
@@ -175,8 +175,8 @@ def test_sample_resolves_as_the_document_intends(entry: dict[str, Any], index: A
     if entry["file"] in CONTRADICTING:
         assert isinstance(outcome, ResolutionFailure)
         assert (outcome.code, outcome.problem) == (
-            AppRecError.E21,
-            Problem.NOT_UNDER_ORGANISATION,
+            AppRecErrorCode.E21,
+            LookupProblem.NOT_UNDER_ORGANISATION,
         )
         return
     assert isinstance(outcome, Resolution), (entry["file"], outcome)

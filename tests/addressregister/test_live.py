@@ -18,14 +18,14 @@ from addressregister.index import RegisterIndex
 from addressregister.live import LiveRegister
 from addressregister.records import party_to_record
 from addressregister.resolution import resolve_receiver
-from addressregister.results import Problem, Resolution, ResolutionFailure
+from addressregister.results import LookupProblem, Resolution, ResolutionFailure
 from addressregister.topic import read_parties
 from addressregister.wire import encode_party
 from kafka_io.settings import KafkaSettings, TopicSettings, TopicSpec
 from meldingshub.cli import main
 from metrics.register import RegisterMetrics
 from schemas.parties import PartyRef
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 from tests.addressregister import support as s
 
 pytestmark = pytest.mark.integration
@@ -66,7 +66,7 @@ def live(settings: KafkaSettings, register_file: Path) -> Iterator[LiveRegister]
     register.stop()
 
 
-def wait_for(condition: Callable[[], bool], within_s: float) -> float:
+def seconds_until(condition: Callable[[], bool], within_s: float) -> float:
     """Seconds until ``condition`` held; fails the test after ``within_s``."""
     started = time.monotonic()
     while not condition():
@@ -100,11 +100,11 @@ def test_deactivating_a_receiver_changes_routing_within_two_seconds(
 
     def rejected() -> bool:
         outcome = resolve_home_care(live)
-        return isinstance(outcome, ResolutionFailure) and outcome.problem is Problem.INACTIVE
+        return isinstance(outcome, ResolutionFailure) and outcome.problem is LookupProblem.INACTIVE
 
-    took = wait_for(rejected, VISIBLE_WITHIN_S)
+    took = seconds_until(rejected, VISIBLE_WITHIN_S)
     outcome = resolve_home_care(live)
-    assert isinstance(outcome, ResolutionFailure) and outcome.code is AppRecError.E21
+    assert isinstance(outcome, ResolutionFailure) and outcome.code is AppRecErrorCode.E21
     assert took < VISIBLE_WITHIN_S
 
 
@@ -116,7 +116,7 @@ def test_removed_parties_get_tombstones(
     write_register_file(smaller, parties)
     plan = import_file(smaller, settings, settings.bootstrap_servers)
     assert plan.removals == (s.PHARMACY,) and plan.upserts == ()
-    wait_for(lambda: s.PHARMACY not in live.snapshot(), VISIBLE_WITHIN_S)
+    seconds_until(lambda: s.PHARMACY not in live.snapshot(), VISIBLE_WITHIN_S)
     # a new reader sees the same: the tombstone is on the topic
     state = read_parties(settings, settings.bootstrap_servers, timeout_s=30)
     assert s.PHARMACY not in state and len(state) == len(parties)
@@ -145,7 +145,7 @@ def test_unreadable_records_are_skipped_and_counted(
     producer.produce(settings.topics.parties.name, key=b"776", value=b"\xc3\x01garbage")
     producer.produce(settings.topics.parties.name, key=b"777", value=encode_party(new_party))
     assert producer.flush(10) == 0
-    wait_for(lambda: 777 in live.snapshot(), VISIBLE_WITHIN_S)
+    seconds_until(lambda: 777 in live.snapshot(), VISIBLE_WITHIN_S)
     assert 776 not in live.snapshot()
     after = REGISTRY.get_sample_value("meldingshub_register_changes_total", labels)
     assert after == (before or 0) + 1

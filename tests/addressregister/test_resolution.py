@@ -7,9 +7,9 @@ import pytest
 from addressregister.index import RegisterIndex
 from addressregister.model import Endpoint, EndpointKind
 from addressregister.resolution import check_sender, resolve_receiver
-from addressregister.results import Problem, Resolution, ResolutionFailure, SenderCheck
+from addressregister.results import LookupProblem, Resolution, ResolutionFailure, SenderCheck
 from schemas.parties import PartyRef
-from schemas.vocabulary import AddressingMode, AppRecError, Category
+from schemas.vocabulary import AddressingMode, AppRecErrorCode, Category
 from tests.addressregister import support as s
 
 
@@ -80,8 +80,8 @@ def test_level_two_without_level_one_still_resolves(index: RegisterIndex) -> Non
 def test_unknown_organisation_is_e21(index: RegisterIndex) -> None:
     failure = failed(resolve_receiver(index, PartyRef(999), "DIALOG_NOTAT", None, s.NOW))
     assert (failure.code, failure.problem, failure.her_id) == (
-        AppRecError.E21,
-        Problem.UNKNOWN_PARTY,
+        AppRecErrorCode.E21,
+        LookupProblem.UNKNOWN_PARTY,
         999,
     )
 
@@ -89,41 +89,49 @@ def test_unknown_organisation_is_e21(index: RegisterIndex) -> None:
 def test_unknown_person_is_e20_and_the_reason_names_no_person(index: RegisterIndex) -> None:
     ref = PartyRef(organisation_her_id=s.PRACTICE, person_her_id=987654)
     failure = failed(resolve_receiver(index, ref, "DIALOG_NOTAT", None, s.NOW))
-    assert (failure.code, failure.problem) == (AppRecError.E20, Problem.UNKNOWN_PERSON)
+    assert (failure.code, failure.problem) == (AppRecErrorCode.E20, LookupProblem.UNKNOWN_PERSON)
     assert "987654" not in failure.reason
 
 
 def test_no_identifier_at_all_is_e21(index: RegisterIndex) -> None:
     failure = failed(resolve_receiver(index, PartyRef(), "DIALOG_NOTAT", None, s.NOW))
-    assert (failure.code, failure.problem) == (AppRecError.E21, Problem.NO_IDENTIFIER)
+    assert (failure.code, failure.problem) == (AppRecErrorCode.E21, LookupProblem.NO_IDENTIFIER)
 
 
 @pytest.mark.parametrize(
     ("ref", "code", "problem"),
     [
-        (PartyRef(s.KOMMUNE, service_her_id=s.CLOSED_SERVICE), AppRecError.E21, Problem.INACTIVE),
-        (PartyRef(s.PRACTICE, person_her_id=s.GP_INACTIVE), AppRecError.E20, Problem.INACTIVE),
+        (
+            PartyRef(s.KOMMUNE, service_her_id=s.CLOSED_SERVICE),
+            AppRecErrorCode.E21,
+            LookupProblem.INACTIVE,
+        ),
+        (
+            PartyRef(s.PRACTICE, person_her_id=s.GP_INACTIVE),
+            AppRecErrorCode.E20,
+            LookupProblem.INACTIVE,
+        ),
         (
             PartyRef(s.PRACTICE, person_her_id=s.GP_RETIRED),
-            AppRecError.E20,
-            Problem.OUTSIDE_VALIDITY,
+            AppRecErrorCode.E20,
+            LookupProblem.OUTSIDE_VALIDITY,
         ),
         (
             PartyRef(s.PRACTICE, person_her_id=s.GP_FUTURE),
-            AppRecError.E20,
-            Problem.OUTSIDE_VALIDITY,
+            AppRecErrorCode.E20,
+            LookupProblem.OUTSIDE_VALIDITY,
         ),
         # an inactive organisation takes its people with it
         (
             PartyRef(s.CLOSED_PRACTICE, person_her_id=s.GP_IN_CLOSED_PRACTICE),
-            AppRecError.E20,
-            Problem.INACTIVE,
+            AppRecErrorCode.E20,
+            LookupProblem.INACTIVE,
         ),
-        (PartyRef(s.CLOSED_PRACTICE), AppRecError.E21, Problem.INACTIVE),
+        (PartyRef(s.CLOSED_PRACTICE), AppRecErrorCode.E21, LookupProblem.INACTIVE),
     ],
 )
 def test_inactive_or_outside_validity(
-    index: RegisterIndex, ref: PartyRef, code: AppRecError, problem: Problem
+    index: RegisterIndex, ref: PartyRef, code: AppRecErrorCode, problem: LookupProblem
 ) -> None:
     failure = failed(resolve_receiver(index, ref, "DIALOG_NOTAT", None, s.NOW))
     assert (failure.code, failure.problem) == (code, problem)
@@ -138,7 +146,10 @@ def test_validity_is_judged_at_the_given_moment(index: RegisterIndex) -> None:
 def test_level_two_under_another_organisation_is_e21(index: RegisterIndex) -> None:
     ref = PartyRef(organisation_her_id=s.HOSPITAL, service_her_id=s.HOME_CARE)
     failure = failed(resolve_receiver(index, ref, "LOG_INNLAGT", None, s.NOW))
-    assert (failure.code, failure.problem) == (AppRecError.E21, Problem.NOT_UNDER_ORGANISATION)
+    assert (failure.code, failure.problem) == (
+        AppRecErrorCode.E21,
+        LookupProblem.NOT_UNDER_ORGANISATION,
+    )
     assert str(s.HOSPITAL) in failure.reason
 
 
@@ -146,22 +157,22 @@ def test_level_two_under_unknown_organisation_is_e21_unknown(index: RegisterInde
     ref = PartyRef(organisation_her_id=777, service_her_id=s.HOME_CARE)
     failure = failed(resolve_receiver(index, ref, "LOG_INNLAGT", None, s.NOW))
     assert (failure.code, failure.problem, failure.her_id) == (
-        AppRecError.E21,
-        Problem.UNKNOWN_PARTY,
+        AppRecErrorCode.E21,
+        LookupProblem.UNKNOWN_PARTY,
         777,
     )
 
 
 def test_type_not_in_profile_is_t10(index: RegisterIndex) -> None:
     failure = failed(resolve_receiver(index, PartyRef(s.PHARMACY), "HENVISNING", None, s.NOW))
-    assert (failure.code, failure.problem) == (AppRecError.T10, Problem.TYPE_NOT_ACCEPTED)
+    assert (failure.code, failure.problem) == (AppRecErrorCode.T10, LookupProblem.TYPE_NOT_ACCEPTED)
 
 
 def test_version_not_in_profile_is_t10_but_listed_versions_pass(index: RegisterIndex) -> None:
     ref = PartyRef(s.HOSPITAL)
     assert isinstance(resolve_receiver(index, ref, "HENVISNING", "1.0", s.NOW), Resolution)
     failure = failed(resolve_receiver(index, ref, "HENVISNING", "v2.0 2017-11-30", s.NOW))
-    assert failure.code is AppRecError.T10
+    assert failure.code is AppRecErrorCode.T10
     assert "2.0" in failure.reason
 
 
@@ -179,7 +190,7 @@ def test_apprec_is_always_accepted(index: RegisterIndex) -> None:
 def test_no_endpoint_in_the_chain_is_x99(index: RegisterIndex) -> None:
     ref = PartyRef(s.NO_ENDPOINT_ORG, service_her_id=s.NO_ENDPOINT_SERVICE)
     failure = failed(resolve_receiver(index, ref, "LOG_INNLAGT", None, s.NOW))
-    assert (failure.code, failure.problem) == (AppRecError.X99, Problem.NO_ENDPOINT)
+    assert (failure.code, failure.problem) == (AppRecErrorCode.X99, LookupProblem.NO_ENDPOINT)
 
 
 def test_organisation_number_when_there_is_no_her_id(index: RegisterIndex) -> None:
@@ -190,7 +201,7 @@ def test_organisation_number_when_there_is_no_her_id(index: RegisterIndex) -> No
     unknown = failed(
         resolve_receiver(index, PartyRef(organisation_number="974760673"), "ERM1", None, s.NOW)
     )
-    assert (unknown.code, unknown.problem) == (AppRecError.E21, Problem.UNKNOWN_PARTY)
+    assert (unknown.code, unknown.problem) == (AppRecErrorCode.E21, LookupProblem.UNKNOWN_PARTY)
 
 
 def test_shared_organisation_number_is_ambiguous() -> None:
@@ -200,7 +211,7 @@ def test_shared_organisation_number_is_ambiguous() -> None:
     failure = failed(
         resolve_receiver(index, PartyRef(organisation_number="983044778"), "ERM92", None, s.NOW)
     )
-    assert failure.problem is Problem.AMBIGUOUS_ORGANISATION_NUMBER
+    assert failure.problem is LookupProblem.AMBIGUOUS_ORGANISATION_NUMBER
     # the HER-id still decides when there is one
     direct = PartyRef(organisation_her_id=601, organisation_number="983044778")
     assert resolved(resolve_receiver(index, direct, "ERM92", None, s.NOW)).receiver_her_id == 601
@@ -218,30 +229,35 @@ def test_sender_check_passes_and_reports_the_level(index: RegisterIndex) -> None
 @pytest.mark.parametrize(
     ("ref", "message_type", "code", "problem"),
     [
-        (PartyRef(12345), "DIALOG_NOTAT", AppRecError.X99, Problem.UNKNOWN_PARTY),
-        (PartyRef(s.PRACTICE, person_her_id=999), "ERM1", AppRecError.X99, Problem.UNKNOWN_PERSON),
+        (PartyRef(12345), "DIALOG_NOTAT", AppRecErrorCode.X99, LookupProblem.UNKNOWN_PARTY),
+        (
+            PartyRef(s.PRACTICE, person_her_id=999),
+            "ERM1",
+            AppRecErrorCode.X99,
+            LookupProblem.UNKNOWN_PERSON,
+        ),
         (
             PartyRef(s.PRACTICE, person_her_id=s.GP_INACTIVE),
             "ERM1",
-            AppRecError.X99,
-            Problem.INACTIVE,
+            AppRecErrorCode.X99,
+            LookupProblem.INACTIVE,
         ),
         (
             PartyRef(s.HOSPITAL, person_her_id=s.GP),
             "ERM1",
-            AppRecError.X99,
-            Problem.NOT_UNDER_ORGANISATION,
+            AppRecErrorCode.X99,
+            LookupProblem.NOT_UNDER_ORGANISATION,
         ),
-        (PartyRef(s.PHARMACY), "ERM1", AppRecError.T10, Problem.NOT_ALLOWED_TO_SEND),
-        (PartyRef(), "ERM1", AppRecError.X99, Problem.NO_IDENTIFIER),
+        (PartyRef(s.PHARMACY), "ERM1", AppRecErrorCode.T10, LookupProblem.NOT_ALLOWED_TO_SEND),
+        (PartyRef(), "ERM1", AppRecErrorCode.X99, LookupProblem.NO_IDENTIFIER),
     ],
 )
 def test_sender_failures(
     index: RegisterIndex,
     ref: PartyRef,
     message_type: str,
-    code: AppRecError,
-    problem: Problem,
+    code: AppRecErrorCode,
+    problem: LookupProblem,
 ) -> None:
     failure = failed(check_sender(index, ref, message_type, None, s.NOW))
     assert (failure.code, failure.problem) == (code, problem)
@@ -257,7 +273,7 @@ def test_sender_version_is_checked_against_the_send_profile(index: RegisterIndex
     ref = PartyRef(s.HOSPITAL)
     assert isinstance(check_sender(index, ref, "EPIKRISE", "v1.2 2012-02-15", s.NOW), SenderCheck)
     failure = failed(check_sender(index, ref, "EPIKRISE", "1.0", s.NOW))
-    assert failure.problem is Problem.NOT_ALLOWED_TO_SEND
+    assert failure.problem is LookupProblem.NOT_ALLOWED_TO_SEND
 
 
 def test_resolution_returns_prebuilt_values(index: RegisterIndex) -> None:

@@ -1,8 +1,7 @@
 """The aggregator on a real broker: exact counts through a crash, a restart and a replay."""
 
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from tests.conftest import TopicFactory
 from tests.hubstats.conftest import StoreFactory
 from tests.hubstats.snapshot import counts_snapshot, outcome_totals
 from tests.support.events import known_scenario
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -60,13 +60,6 @@ def processed(store: StatisticsStore) -> int:
                 sa.select(sa.func.count()).select_from(schema.processed_events)
             ).scalar_one()
         )
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 class Running:
@@ -121,8 +114,8 @@ def test_counts_are_exact_through_a_crash_a_restart_and_a_replay(
         StatisticsAggregator(kafka, kafka_bootstrap, store, settings, HubMetrics(registry))
     )
     try:
-        wait_for(lambda: processed(store) == len(scenario.events), "the restarted aggregator")
-        wait_for(restarted.aggregator.ready, "readiness")
+        wait_for(lambda: processed(store) == len(scenario.events), 60, "the restarted aggregator")
+        wait_for(restarted.aggregator.ready, 60, "readiness")
     finally:
         restarted.close()
     assert restarted.error is None
@@ -145,7 +138,7 @@ def test_counts_are_exact_through_a_crash_a_restart_and_a_replay(
         StatisticsAggregator(kafka, kafka_bootstrap, fresh, replay_settings, HubMetrics(live))
     )
     try:
-        wait_for(lambda: processed(fresh) == len(scenario.events), "the replay")
+        wait_for(lambda: processed(fresh) == len(scenario.events), 60, "the replay")
     finally:
         replay.close()
     assert counts_snapshot(fresh) == counts_snapshot(store)
@@ -201,8 +194,8 @@ def test_a_database_outage_retries_the_batch_and_loses_nothing(
     settings = StatisticsSettings(group_id=f"stats-{topic}", poll_timeout_s=0.1)
     running = Running(StatisticsAggregator(kafka, kafka_bootstrap, flaky, settings))
     try:
-        wait_for(lambda: processed(store) == len(scenario.events), "the retried batch")
-        wait_for(running.aggregator.ready, "readiness after the outage")
+        wait_for(lambda: processed(store) == len(scenario.events), 60, "the retried batch")
+        wait_for(running.aggregator.ready, 60, "readiness after the outage")
     finally:
         running.close()
     assert running.error is None

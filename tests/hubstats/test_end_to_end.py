@@ -7,10 +7,7 @@ one message and must appear in nothing the hub produces for operators.
 """
 
 import json
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -36,26 +33,13 @@ from schemas.vocabulary import EventType, Family
 from tests.support.corpus_register import accepted_samples, apprec_answer, consistent, register_for
 from tests.support.hub import isolated_settings, send_inbound
 from tests.support.kafka import read_all
+from tests.support.waiting import running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 FNR = "13097248022"
 NAME = "Ingeborg Testesen-Planted"
 PLANTED_SOURCE = "Henvisning_ny_tilstand_v2-0_Ny.xml"
-
-
-@contextmanager
-def running(*components: RouterComponent | StatisticsAggregator) -> Iterator[None]:
-    stop = threading.Event()
-    threads = [threading.Thread(target=c.run, args=(stop,), daemon=True) for c in components]
-    for thread in threads:
-        thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(30)
 
 
 def test_metrics_store_and_export_agree_exactly_and_hold_no_patient_data(
@@ -112,7 +96,7 @@ def test_metrics_store_and_export_agree_exactly_and_hold_no_patient_data(
     aggregator = StatisticsAggregator(
         settings.kafka, kafka_bootstrap, store, settings.statistics, metrics
     )
-    with running(router, aggregator):
+    with running(router), running(aggregator):
         events = read_all(
             kafka_bootstrap, settings.kafka.topics.events.name, sum(expected["events"].values()), 90
         )

@@ -1,8 +1,6 @@
 """The transactional loop through a real broker: exactly once, keyed, restartable, poison-safe."""
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
@@ -18,6 +16,7 @@ from kafka_io.settings import KafkaSettings, TopicSettings, TopicSpec
 from kafka_io.transactional import next_batch
 from tests.conftest import TopicFactory
 from tests.support.kafka import read_all
+from tests.support.waiting import running
 
 pytestmark = pytest.mark.integration
 
@@ -50,19 +49,6 @@ def mover(settings: KafkaSettings, bootstrap: str, group: str) -> TransactionalL
         topics=[settings.topics.inbound.name],
         process=key_by_receiver(settings.topics.outbound.name),
     )
-
-
-@contextmanager
-def running(worker: TransactionalLoop) -> Iterator[threading.Event]:
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield stop
-    finally:
-        stop.set()
-        thread.join(30)
-        assert not thread.is_alive(), "worker did not stop within 30 s"
 
 
 def produce(bootstrap: str, topic: str, count: int, start: int = 0) -> None:

@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,20 +39,12 @@ from tests.support.canary import mark, variants
 from tests.support.corpus_register import accepted_samples, consistent, register_for
 from tests.support.hub_process import MELDINGSHUB
 from tests.support.kafka import read_all
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/%2F"
 TERMINAL = {EventType.ROUTED, EventType.REJECTED, EventType.DUPLICATE}
-
-
-def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not within {timeout_s} s")
 
 
 class Canary:
@@ -186,8 +178,8 @@ def hub(canary: Canary, tmp_path: Path) -> Iterator[CanaryHub]:
         tmp_path,
         MELDINGSHUB_ADDRESS_REGISTER__SNAPSHOT=str(canary.snapshot),
         MELDINGSHUB_ACCESS__PRINCIPALS_FILE=str(canary.principals),
-        MELDINGSHUB_INGRESS__ADAPTERS='["http", "file", "kafka"]',
-        MELDINGSHUB_INGRESS__AMQP_URL=RABBITMQ,
+        MELDINGSHUB_INGRESS__ADAPTERS='["http", "amqp", "file", "kafka"]',
+        MELDINGSHUB_AMQP__URL=RABBITMQ,
         MELDINGSHUB_INGRESS__FILE_POLL_INTERVAL_S="0.1",
         MELDINGSHUB_DELIVERY__MAX_ATTEMPTS="1",
     )
@@ -287,8 +279,8 @@ def test_the_marker_stays_in_the_message_copies(
         done = {e.hub_message_id for e in events() if e.event_type in TERMINAL}
         return len(done) >= len(inbound)
 
-    wait_until(all_decided, 90, "a decision for every message")
-    wait_until(
+    wait_for(all_decided, 90, "a decision for every message")
+    wait_for(
         lambda: any(
             r.stage.value == "delivery"
             for r in (

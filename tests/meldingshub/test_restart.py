@@ -56,6 +56,7 @@ status_topic = 'restart-{run}-status'
 [statistics]
 group_id = 'restart-{run}-statistics'
 [ingress]
+adapters = ['http', 'amqp', 'file']
 kafka_group_id = 'restart-{run}-ingress'
 kafka_topic_prefix = 'restart-{run}-ingress.'
 """
@@ -117,7 +118,7 @@ def test_messages_waiting_in_every_ingress_are_delivered_once_after_a_restart(
         "MELDINGSHUB_CONFIG": str(config),
         "MELDINGSHUB_ADDRESS_REGISTER__SNAPSHOT": str(snapshot),
         "MELDINGSHUB_ACCESS__PRINCIPALS_FILE": str(tmp_path / "principals.toml"),
-        "MELDINGSHUB_INGRESS__AMQP_URL": RABBITMQ,
+        "MELDINGSHUB_AMQP__URL": RABBITMQ,
         "MELDINGSHUB_STORE__DSN": f"sqlite:///{store}",
         "MELDINGSHUB_HTTP__API_BIND": f"127.0.0.1:{free_port()}",
     }

@@ -17,7 +17,7 @@ from metrics.live import (
 )
 from schemas.catalogue import default_catalogue
 from schemas.records import MessageEvent
-from schemas.vocabulary import AddressingMode, AppRecError, Category, EventType, Family
+from schemas.vocabulary import AddressingMode, AppRecErrorCode, Category, EventType, Family
 from tests.support.events import event, known_scenario
 
 SERIES_BOUND = 6_000
@@ -101,7 +101,7 @@ def test_dashboards_see_zeros_not_gaps_before_any_traffic() -> None:
     registry = CollectorRegistry()
     HubMetrics(registry, CATALOGUE, consumer_groups=["hub.router"])
     for family in Family:
-        for code in AppRecError:
+        for code in AppRecErrorCode:
             assert (
                 sample(
                     registry,
@@ -201,7 +201,7 @@ def national_traffic(count: int, seed: int = 2019) -> list[MessageEvent]:
                 sender=(1, sender),
                 receiver=(2, receiver),
                 mode=rng.choice(list(AddressingMode)),
-                reason_code=rng.choice(list(AppRecError)).value,
+                reason_code=rng.choice(list(AppRecErrorCode)).value,
                 is_copy=rng.random() < 0.1,
             )
         )

@@ -14,7 +14,7 @@ from meldingshub.dlq import read_dead_letters, replay, selector
 from schemas.reader import MessageReader
 from schemas.records import MessageEvent, RoutedMessage, decode
 from schemas.settings import SchemaSettings
-from schemas.vocabulary import AppRecError, EventType, Family
+from schemas.vocabulary import AppRecErrorCode, EventType, Family
 from tests.support.corpus_register import accepted_samples, consistent, register_for
 from tests.support.hub import isolated_settings, send_inbound
 from tests.support.kafka import read_all
@@ -52,7 +52,7 @@ def test_replay_after_register_fix_routes_once(kafka_bootstrap: str) -> None:
             x for x in read_dead_letters(kafka, kafka_bootstrap) if selector(("E21",))(x.message)
         ]
         assert [x.message.hub_message_id for x in letters] == [original.hub_message_id]
-        assert letters[0].message.code is AppRecError.E21
+        assert letters[0].message.code is AppRecErrorCode.E21
 
         current[0] = full  # the register is fixed
         (first,) = replay(kafka, kafka_bootstrap, letters)

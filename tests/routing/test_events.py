@@ -5,7 +5,7 @@ from uuid import UUID
 
 from routing.events import ingress_refusal, internal_error, unreadable_record
 from schemas.records import InboundMessage, RejectedMessage, RejectStage, decode, encode
-from schemas.vocabulary import AddressingMode, AppRecError, Category, EventType, Family
+from schemas.vocabulary import AddressingMode, AppRecErrorCode, Category, EventType, Family
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 INBOUND = InboundMessage(
@@ -19,11 +19,11 @@ INBOUND = InboundMessage(
 
 def test_an_internal_error_is_a_replayable_dead_letter_and_a_rejected_event() -> None:
     rejected, event = internal_error(
-        INBOUND, AppRecError.X99, "internal error (KeyError)", b"<x/>", NOW
+        INBOUND, AppRecErrorCode.X99, "internal error (KeyError)", b"<x/>", NOW
     )
     assert (rejected.stage, rejected.code, rejected.payload) == (
         RejectStage.ROUTER,
-        AppRecError.X99,
+        AppRecErrorCode.X99,
         b"<x/>",
     )
     assert rejected.hub_message_id == event.hub_message_id == INBOUND.hub_message_id
@@ -35,16 +35,16 @@ def test_an_internal_error_is_a_replayable_dead_letter_and_a_rejected_event() ->
     )
     assert (event.sender_category, event.receiver_category) == (Category.UKJENT, Category.UKJENT)
     assert (event.reason_code, event.principal, event.size_bytes) == ("X99", "her-8100001", 5)
-    again = internal_error(INBOUND, AppRecError.X99, "internal error (KeyError)", b"<x/>", NOW)
+    again = internal_error(INBOUND, AppRecErrorCode.X99, "internal error (KeyError)", b"<x/>", NOW)
     assert again[1].event_id == event.event_id  # a redone batch writes the same event
 
 
 def test_an_ingress_refusal_keeps_the_bytes_for_a_look() -> None:
-    rejected = ingress_refusal(INBOUND, AppRecError.T01, "not XML", b"\x00garbage", NOW)
+    rejected = ingress_refusal(INBOUND, AppRecErrorCode.T01, "not XML", b"\x00garbage", NOW)
     assert decode(encode(rejected), RejectedMessage) == rejected
     assert (rejected.stage, rejected.code, rejected.payload) == (
         RejectStage.INGRESS,
-        AppRecError.T01,
+        AppRecErrorCode.T01,
         b"\x00garbage",
     )
 

@@ -36,7 +36,7 @@ from routing.settings import RoutingSettings
 from schemas.reader import MessageReader
 from schemas.records import InboundMessage
 from schemas.settings import SchemaSettings
-from schemas.vocabulary import AppRecError, Family
+from schemas.vocabulary import AppRecErrorCode, Family
 from tests.support.corpus_register import Sample, accepted_samples, consistent, register_for
 from tests.support.shared import OFFICIAL_XSD
 
@@ -162,7 +162,7 @@ def test_every_code_both_versions_every_family_validates_officially(
     checked = 0
     for family, raw, register, sender in originals:
         for version in ("1.0", "1.1"):
-            for code in AppRecError:
+            for code in AppRecErrorCode:
                 apprec = builder().hub_apprec(
                     register,
                     answer_to=sender,
@@ -183,7 +183,7 @@ def test_every_code_both_versions_every_family_validates_officially(
                 assert verdict.envelope.root_namespace == APPREC_NAMESPACES[version]
                 assert verdict.envelope.apprec_error_codes == (code.value,)
                 checked += 1
-    assert checked == 5 * 2 * len(AppRecError)
+    assert checked == 5 * 2 * len(AppRecErrorCode)
 
 
 @pytest.mark.parametrize(
@@ -213,7 +213,9 @@ def test_a_gen_date_without_seconds_still_gives_an_officially_valid_apprec(
     )
     read = reader.read(raw)
     assert read.envelope is not None and read.envelope.gen_date == "2017-06-12"
-    decision = Rejected(AppRecError.E21, "receiver: HER-id 1 is not in the register", read.envelope)
+    decision = Rejected(
+        AppRecErrorCode.E21, "receiver: HER-id 1 is not in the register", read.envelope
+    )
     out = builder().build(decision, inbound(raw), raw, OWN_REGISTER, NOW)
     (apprec,) = out.routed
     assert official.read(apprec.payload).accepted
@@ -227,7 +229,7 @@ def test_receiver_echoes_the_senders_full_address_and_error_speaks_norwegian(
     read = reader.read(raw)
     assert read.envelope is not None
     reason = "receiver: HER-id 42 is not in the register"
-    decision = Rejected(AppRecError.E21, reason, read.envelope)
+    decision = Rejected(AppRecErrorCode.E21, reason, read.envelope)
     (apprec,) = builder().build(decision, inbound(raw), raw, OWN_REGISTER, SUMMER).routed
     root = _root(apprec.payload)
     institution = _find(root, "a:Receiver/a:HCP/a:Inst")
@@ -257,7 +259,7 @@ def test_a_spoofed_senders_claimed_address_is_never_echoed(reader: MessageReader
         answer_to=RECEIVER,
         apprec_id=UUID(int=1),
         version="1.0",
-        code=AppRecError.X99,
+        code=AppRecErrorCode.X99,
         reason="spoofing",
         original_type="LEGEERKL",
         original_gen_date=None,
@@ -278,10 +280,10 @@ def test_an_unknown_type_rejected_in_the_router_gets_a_t10_apprec(
         b"http://www.kith.no/xmlstds/dialog/2013-01-23", b"http://example.org/ukjent/2020-01-01"
     )
     read = reader.read(raw)
-    assert read.problem is not None and read.problem.code is AppRecError.T10
+    assert read.problem is not None and read.problem.code is AppRecErrorCode.T10
     meta = inbound(raw)
     decision = decide(read, meta, OWN_REGISTER, OPEN, lambda _key: None, NOW)
-    assert isinstance(decision, Rejected) and decision.code is AppRecError.T10
+    assert isinstance(decision, Rejected) and decision.code is AppRecErrorCode.T10
     out = builder().build(decision, meta, raw, OWN_REGISTER, NOW)
     assert out.rejected is not None
     (apprec,) = out.routed

@@ -17,7 +17,7 @@ from routing.settings import RoutingSettings
 from schemas.reader import MessageReader
 from schemas.records import InboundMessage
 from schemas.settings import SchemaSettings
-from schemas.vocabulary import AddressingMode, AppRecError, AppRecStatus, EventType, Family
+from schemas.vocabulary import AddressingMode, AppRecErrorCode, AppRecStatus, EventType, Family
 from tests.support.corpus_register import Sample, accepted_samples, consistent, register_for
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -141,7 +141,7 @@ def test_unknown_receiver_is_e21(
     )
     org = sample.envelope.receiver.organisation_her_id
     assert org is not None
-    assert reject(reader, sample.raw, without(register, org)).code is AppRecError.E21
+    assert reject(reader, sample.raw, without(register, org)).code is AppRecErrorCode.E21
 
 
 def test_inactive_receiver_is_rejected(
@@ -151,7 +151,7 @@ def test_inactive_receiver_is_rejected(
     org = sample.envelope.receiver.organisation_her_id
     assert org is not None
     decision = reject(reader, sample.raw, replaced(register, org, active=False))
-    assert decision.code in {AppRecError.E21, AppRecError.X99}
+    assert decision.code in {AppRecErrorCode.E21, AppRecErrorCode.X99}
     assert "inactive" in decision.reason
 
 
@@ -165,7 +165,7 @@ def test_receiver_that_does_not_accept_the_type_is_t10(
     changed = replaced(register, target, receives=())
     if receiver.organisation_her_id != target:
         changed = replaced(changed, receiver.organisation_her_id or 0, receives=())
-    assert reject(reader, sample.raw, changed).code is AppRecError.T10
+    assert reject(reader, sample.raw, changed).code is AppRecErrorCode.T10
 
 
 def test_spoofed_sender_is_rejected_never_routed(
@@ -217,8 +217,8 @@ def test_a_helseid_client_routes_for_its_organisation_and_no_other(
 @pytest.mark.parametrize(
     ("mutate", "code"),
     [
-        (lambda raw: raw[: len(raw) // 2], AppRecError.T01),
-        (lambda raw: raw.replace(b"<MsgId>", b"<MsgId>not-a-uuid-", 1), AppRecError.E10),
+        (lambda raw: raw[: len(raw) // 2], AppRecErrorCode.T01),
+        (lambda raw: raw.replace(b"<MsgId>", b"<MsgId>not-a-uuid-", 1), AppRecErrorCode.E10),
     ],
     ids=["truncated", "non-uuid-msgid"],
 )
@@ -227,7 +227,7 @@ def test_reader_verdicts_become_rejections(
     samples: list[Sample],
     register: RegisterIndex,
     mutate: object,
-    code: AppRecError,
+    code: AppRecErrorCode,
 ) -> None:
     sample = first_of(samples, Family.DIALOG)
     raw = mutate(sample.raw)  # type: ignore[operator]
@@ -266,7 +266,7 @@ def test_rejection_yields_one_rejected_record_a_valid_apprec_and_events(
         decision = decide(reader.read(sample.raw), meta, gone, OPEN, never_seen, NOW)
         out = builder().build(decision, meta, sample.raw, gone, NOW)
         assert out.rejected is not None
-        assert out.rejected.code is AppRecError.E21
+        assert out.rejected.code is AppRecErrorCode.E21
         assert [e.event_type for e in out.events] == [
             EventType.ACCEPTED,
             EventType.REJECTED,

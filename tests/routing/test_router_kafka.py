@@ -15,7 +15,7 @@ from routing.outputs import INLINE_PAYLOAD_MAX_BYTES, OutputBuilder
 from routing.pipeline import decide
 from schemas.reader import MessageReader
 from schemas.records import MessageEvent, PayloadRef, RejectedMessage, RoutedMessage, decode
-from schemas.vocabulary import AppRecError, EventType, Family
+from schemas.vocabulary import AppRecErrorCode, EventType, Family
 from tests.support.corpus_register import (
     Sample,
     apprec_answer,
@@ -172,25 +172,25 @@ def test_each_rejection_reason_gives_one_rejection_one_apprec_one_event(
         ]
     )
     cases = [
-        ("not-well-formed", dialog.raw[: len(dialog.raw) // 2], "epj", AppRecError.T01, False),
+        ("not-well-formed", dialog.raw[: len(dialog.raw) // 2], "epj", AppRecErrorCode.T01, False),
         (
             "non-uuid-msgid",
             dialog.raw.replace(b"<MsgId>", b"<MsgId>x-", 1),
             "epj",
-            AppRecError.E10,
+            AppRecErrorCode.E10,
             True,
         ),
         (
             "invalid",
             plo.raw.replace(b"<GenDate>", b"<GenDate>not-a-date", 1),
             "epj",
-            AppRecError.T02,
+            AppRecErrorCode.T02,
             True,
         ),
-        ("unknown-receiver", unknown_receiver, "epj", AppRecError.E21, True),
+        ("unknown-receiver", unknown_receiver, "epj", AppRecErrorCode.E21, True),
         ("inactive-receiver", basis.raw, "epj", None, True),
-        ("unsupported-type", eresept.raw, "epj", AppRecError.T10, True),
-        ("spoofed-sender", dialog.raw, "intruder", AppRecError.X99, True),
+        ("unsupported-type", eresept.raw, "epj", AppRecErrorCode.T10, True),
+        ("spoofed-sender", dialog.raw, "intruder", AppRecErrorCode.X99, True),
     ]
     settings = isolated_settings(kafka_bootstrap, partitions=1)
     for _name, raw, principal, _code, _answered in cases:

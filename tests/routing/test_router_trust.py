@@ -17,7 +17,7 @@ from routing.pipeline import decide
 from routing.settings import RoutingSettings
 from schemas.reader import MessageReader
 from schemas.records import MessageEvent, RejectedMessage, RoutedMessage, decode
-from schemas.vocabulary import SPOOFING_REASON_PREFIX, AppRecError, EventType, Family
+from schemas.vocabulary import SPOOFING_REASON_PREFIX, AppRecErrorCode, EventType, Family
 from tests.routing.test_router_kafka import _disjoint
 from tests.support.corpus_register import Sample, apprec_answer
 from tests.support.hub import inbound_for, isolated_settings, running_router, send_inbound
@@ -67,7 +67,7 @@ def test_a_spoofed_message_is_answered_to_the_principal_and_never_blocks_the_rea
             for v in _read(settings, settings.kafka.topics.rejected.name, 1)
         ]
     (spoof,) = rejected
-    assert spoof.code is AppRecError.X99 and spoof.reason.startswith(SPOOFING_REASON_PREFIX)
+    assert spoof.code is AppRecErrorCode.X99 and spoof.reason.startswith(SPOOFING_REASON_PREFIX)
     apprecs = [r for r in routed if r.family is Family.APPREC]
     (answer,) = apprecs
     assert answer.receiver_organisation_her_id == intruder_org  # never to the claimed sender

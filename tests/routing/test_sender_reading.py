@@ -25,7 +25,7 @@ from routing.pipeline import decide
 from schemas.reader import MessageReader
 from schemas.records import InboundMessage
 from schemas.settings import SchemaSettings
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 from tests.support.shared import CORPUS
 
 ATTACKER, ATTACKER_GP = 56704, 258521
@@ -146,4 +146,4 @@ def test_the_attackers_own_sender_routes(register: RegisterIndex) -> None:
 def test_a_sender_stated_two_ways_is_spoofing(register: RegisterIndex, sender: str) -> None:
     decision = decide_with_sender(register, sender)
     assert isinstance(decision, Rejected), decision
-    assert decision.code is AppRecError.X99 and decision.spoofing, decision
+    assert decision.code is AppRecErrorCode.X99 and decision.spoofing, decision

@@ -29,7 +29,7 @@ from schemas.records import (
 )
 from schemas.vocabulary import (
     AddressingMode,
-    AppRecError,
+    AppRecErrorCode,
     AppRecStatus,
     Category,
     EventType,
@@ -87,7 +87,7 @@ def rejected(**changes: Any) -> RejectedMessage:
     values: dict[str, Any] = {
         "hub_message_id": inbound().hub_message_id,
         "msg_id": "not-a-uuid",
-        "code": AppRecError.E10,
+        "code": AppRecErrorCode.E10,
         "reason": "MsgHead/MsgInfo/MsgId: not a UUID",
         "stage": RejectStage.ROUTER,
         "family": Family.DIALOG,
@@ -214,7 +214,7 @@ def test_decoded_values_have_the_vocabulary_types() -> None:
     assert type(back.apprec_status) is AppRecStatus
     assert isinstance(back.hub_message_id, UUID)
     assert back.occurred_at.tzinfo is not None
-    assert type(decode(encode(rejected()), RejectedMessage).code) is AppRecError
+    assert type(decode(encode(rejected()), RejectedMessage).code) is AppRecErrorCode
 
 
 def test_timestamps_keep_the_instant_and_come_back_in_utc() -> None:

@@ -14,7 +14,7 @@ from schemas.catalogue import CatalogueEntry, default_catalogue
 from schemas.catalogue_data import MSGHEAD_NAMESPACE
 from schemas.reader import MessageReader
 from schemas.settings import SchemaSettings
-from schemas.vocabulary import AppRecError, Category, Family
+from schemas.vocabulary import AppRecErrorCode, Category, Family
 from tests.support.shared import OFFICIAL_XSD
 
 CATALOGUE = default_catalogue()
@@ -187,5 +187,5 @@ def test_a_bare_payload_of_a_known_standard_keeps_its_family_and_is_refused_t10(
     assert result.envelope is not None
     assert result.envelope.family.value == family
     assert result.envelope.standard
-    assert result.problem is not None and result.problem.code is AppRecError.T10
+    assert result.problem is not None and result.problem.code is AppRecErrorCode.T10
     assert "not how" in result.problem.reason

@@ -13,14 +13,14 @@ from lxml import etree
 
 from schemas.parties import PartyRef
 from schemas.reader import MessageReader, ReadResult
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 from tests.schemas.conftest import CONFORMANCE, ConformanceRow
 from tests.support.shared import CORPUS, corpus_manifest
 
 EXPECTED_REJECTIONS = {
-    "apprec/missing-migversion.xml": AppRecError.T02,  # empty AppRec
-    "apprec/unknown-migversion.xml": AppRecError.T02,  # only a MIGversion
-    "apprec/unknown-status.xml": AppRecError.T02,  # Status 123 is not in kodeverk 8258
+    "apprec/missing-migversion.xml": AppRecErrorCode.T02,  # empty AppRec
+    "apprec/unknown-migversion.xml": AppRecErrorCode.T02,  # only a MIGversion
+    "apprec/unknown-status.xml": AppRecErrorCode.T02,  # Status 123 is not in kodeverk 8258
 }
 
 
@@ -145,7 +145,7 @@ def test_corpus_classifies_and_validates(
         elif mode == "built-in" and result.problem is not None:
             failures.append(f"{entry['file']}: rejected by our own schemas: {result.problem}")
         elif result.problem is not None and not (
-            result.problem.code is AppRecError.T02 and result.problem.reason
+            result.problem.code is AppRecErrorCode.T02 and result.problem.reason
         ):
             # The official schemas may reject a drifting sample, but only as invalid, with a reason.
             failures.append(f"{entry['file']}: official verdict {result.problem}")

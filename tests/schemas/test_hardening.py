@@ -14,7 +14,7 @@ import pytest
 from schemas.errors import MessageRejectedError
 from schemas.reader import MessageReader
 from schemas.settings import SchemaSettings
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 from schemas.xmlparse import ParseLimits, declared_encoding, parse_message
 from tests.schemas.test_reader import DIALOG, sample
 from tests.support.shared import REPO
@@ -45,10 +45,10 @@ ATTACKS = {
     ),
 }
 EXPECTED = {
-    "doctype-entities": AppRecError.T99,
-    "body-40mb": AppRecError.T99,
-    "nesting-10000": AppRecError.T99,
-    "undeclared-latin1": AppRecError.T01,
+    "doctype-entities": AppRecErrorCode.T99,
+    "body-40mb": AppRecErrorCode.T99,
+    "nesting-10000": AppRecErrorCode.T99,
+    "undeclared-latin1": AppRecErrorCode.T01,
 }
 
 CHILD = """
@@ -95,13 +95,13 @@ def _reject(raw: bytes, limits: ParseLimits | None = None) -> MessageRejectedErr
 def test_doctype_is_refused_even_after_comments_and_processing_instructions() -> None:
     raw = b'<?xml version="1.0"?><!-- c --><?pi x?>\n<!DOCTYPE a SYSTEM "file:///etc/passwd"><a/>'
     rejected = _reject(raw)
-    assert rejected.code is AppRecError.T99
+    assert rejected.code is AppRecErrorCode.T99
     assert "DOCTYPE" in rejected.reason
 
 
 def test_external_entity_never_reads_files() -> None:
     raw = b'<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/hostname">]><a>&x;</a>'
-    assert _reject(raw).code is AppRecError.T99
+    assert _reject(raw).code is AppRecErrorCode.T99
 
 
 def test_declared_latin1_and_undeclared_utf8_both_parse() -> None:
@@ -115,34 +115,34 @@ def test_declared_latin1_and_undeclared_utf8_both_parse() -> None:
 
 def test_unsupported_encoding_is_t01() -> None:
     raw = b'<?xml version="1.0" encoding="UTF-16"?><a/>'
-    assert _reject(raw).code is AppRecError.T01
+    assert _reject(raw).code is AppRecErrorCode.T01
 
 
 def test_bytes_wrong_for_declared_encoding_are_t01_without_the_bytes() -> None:
     raw = b'<?xml version="1.0" encoding="UTF-8"?><a>\xe6\xf8\xe5</a>'
     rejected = _reject(raw)
-    assert rejected.code is AppRecError.T01
+    assert rejected.code is AppRecErrorCode.T01
     assert "0xE6" not in rejected.reason
 
 
 def test_configured_depth_and_attribute_limits() -> None:
     limits = ParseLimits(max_depth=10, max_attributes=3)
-    assert _reject(b"<a>" * 11 + b"</a>" * 11, limits).code is AppRecError.T99
+    assert _reject(b"<a>" * 11 + b"</a>" * 11, limits).code is AppRecErrorCode.T99
     parse_message(b"<a>" * 10 + b"</a>" * 10, limits)
-    assert _reject(b'<a p="1" q="2" r="3" s="4"/>', limits).code is AppRecError.T99
+    assert _reject(b'<a p="1" q="2" r="3" s="4"/>', limits).code is AppRecErrorCode.T99
     parse_message(b'<a p="1" q="2" r="3"/>', limits)
 
 
 def test_truncated_and_empty_messages_are_t01() -> None:
-    assert _reject(b"<MsgHead><MsgInfo>").code is AppRecError.T01
-    assert _reject(b"  \n").code is AppRecError.T01
+    assert _reject(b"<MsgHead><MsgInfo>").code is AppRecErrorCode.T01
+    assert _reject(b"  \n").code is AppRecErrorCode.T01
 
 
 def test_size_limit_comes_from_the_settings() -> None:
     reader = MessageReader(SchemaSettings(max_message_bytes=2048))
     result = reader.read(b"<a>" + b"x" * 4096 + b"</a>")
     assert result.problem is not None
-    assert result.problem.code is AppRecError.T99
+    assert result.problem.code is AppRecErrorCode.T99
     assert "2048" in result.problem.reason
 
 

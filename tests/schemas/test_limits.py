@@ -18,7 +18,7 @@ from kafka_io import DurableProducer
 from schemas.errors import MessageRejectedError
 from schemas.reader import MessageReader
 from schemas.settings import SchemaSettings
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 from schemas.xmlparse import ParseLimits, parse_message
 from tests.schemas.test_reader import DIALOG, sample
 from tests.support.shared import REPO
@@ -36,10 +36,10 @@ def test_elements_and_attributes_are_budgeted_by_size() -> None:
     assert limits.max_nodes(size_of_50) == 100 + size_of_50 // 32
     parse_message(b"<r>" + b"<a/>" * 50 + b"</r>", limits)
     rejected = _reject(b"<r>" + b"<a/>" * 200 + b"</r>", limits)
-    assert rejected.code is AppRecError.T99
+    assert rejected.code is AppRecErrorCode.T99
     assert "elements and attributes" in rejected.reason
     assert _reject(b'<r><a x="" y="" z=""/>' * 1 + b"<a/>" * 150 + b"</r>", limits).code is (
-        AppRecError.T99
+        AppRecErrorCode.T99
     )
     # The same count with enough text per node is within the budget.
     padded = b"<r>" + b"<a>" + b"x" * 40 + b"</a>" * 1 + (b"<a>" + b"x" * 40 + b"</a>") * 199
@@ -91,7 +91,7 @@ def test_a_28_mb_document_of_empty_elements_is_refused_without_building_it() -> 
 def test_the_whole_declaration_is_read_however_long() -> None:
     raw = b'<?xml version="1.0"' + b" " * 300 + b'encoding="UTF-16"?><a/>'
     rejected = _reject(raw)
-    assert rejected.code is AppRecError.T01
+    assert rejected.code is AppRecErrorCode.T01
     assert "UTF-16" in rejected.reason or "utf-16" in rejected.reason
 
 
@@ -102,7 +102,7 @@ def test_a_doctype_after_a_long_prolog_is_refused_before_parsing() -> None:
         + b'<!DOCTYPE a [<!ENTITY x "y">]><a/>'
     )
     rejected = _reject(raw)
-    assert rejected.code is AppRecError.T99
+    assert rejected.code is AppRecErrorCode.T99
     assert rejected.reason.startswith("DOCTYPE is not allowed: messages may not declare")
 
 
@@ -118,7 +118,7 @@ def test_a_doctype_after_a_long_prolog_is_refused_before_parsing() -> None:
 )
 def test_byte_orders_that_are_not_ascii_compatible_are_refused(raw: bytes) -> None:
     rejected = _reject(raw)
-    assert rejected.code is AppRecError.T01
+    assert rejected.code is AppRecErrorCode.T01
     assert "ASCII-compatible" in rejected.reason
 
 
@@ -145,7 +145,7 @@ def test_copy_receivers_over_the_cap_are_t99() -> None:
     assert within is None or "copy receivers" not in within.reason  # (copies lack RoleReceiver)
     result = reader.read(_with_copies(added + 1))
     assert result.problem is not None
-    assert result.problem.code is AppRecError.T99
+    assert result.problem.code is AppRecErrorCode.T99
     assert result.problem.reason == "the message names 4 copy receivers; the hub takes at most 3"
     assert SchemaSettings().max_copy_receivers == 50
 
@@ -158,7 +158,7 @@ def test_total_fan_out_bytes_are_capped() -> None:
     big = _with_copies(1, filler=70_000)
     result = reader.read(big)
     assert result.problem is not None
-    assert result.problem.code is AppRecError.T99
+    assert result.problem.code is AppRecErrorCode.T99
     assert f"{len(big)} bytes to {receivers} receivers" in result.problem.reason
 
 

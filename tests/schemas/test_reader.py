@@ -6,7 +6,7 @@ import pytest
 
 from schemas.reader import MessageReader
 from schemas.settings import SchemaSettings
-from schemas.vocabulary import AppRecError, Family
+from schemas.vocabulary import AppRecErrorCode, Family
 from tests.support.shared import CORPUS, OFFICIAL_XSD
 
 DIALOG = "dialog/Status_paa_henvisning-InnkaltEtterViderehenvisning.xml"
@@ -30,85 +30,85 @@ def replace(old: bytes, new: bytes) -> Callable[[bytes], bytes]:
     return mutate
 
 
-MUTATIONS: list[tuple[str, str, Callable[[bytes], bytes], AppRecError]] = [
+MUTATIONS: list[tuple[str, str, Callable[[bytes], bytes], AppRecErrorCode]] = [
     (
         "required MIGversion removed",
         DIALOG,
         replace(b"<MIGversion>v1.2 2006-05-24</MIGversion>", b""),
-        AppRecError.T02,
+        AppRecErrorCode.T02,
     ),
     (
         "required TemaKodet removed from payload",
         DIALOG,
         replace(b'<TemaKodet V="1"', b'<Tema V="1"'),
-        AppRecError.T02,
+        AppRecErrorCode.T02,
     ),
     (
         "unknown payload namespace",
         DIALOG,
         replace(b"xmlstds/dialog/2013-01-23", b"xmlstds/dialog/2099-01-01"),
-        AppRecError.T10,
+        AppRecErrorCode.T10,
     ),
     (
         "wrong MsgHead namespace",
         DIALOG,
         replace(b'msghead/2006-05-24"', b'msghead/1999-01-01"'),
-        AppRecError.T10,
+        AppRecErrorCode.T10,
     ),
     (
         "type of another standard",
         DIALOG,
         replace(b"DIALOG_STATUS_HENVISNING", b"ERM1"),
-        AppRecError.T02,
+        AppRecErrorCode.T02,
     ),
     (
         "bad GenDate",
         DIALOG,
         replace(b"<GenDate>2018-01-19T09:40:47", b"<GenDate>2018-13-45T09:40:47"),
-        AppRecError.T02,
+        AppRecErrorCode.T02,
     ),
     (
         "MsgId not a UUID",
         DIALOG,
         replace(b"<MsgId>797700e0-2d17-11e8-b566-0800200c9a66", b"<MsgId>MSG-42"),
-        AppRecError.E10,
+        AppRecErrorCode.E10,
     ),
-    ("truncated", DIALOG, lambda raw: raw[: len(raw) // 2], AppRecError.T01),
+    ("truncated", DIALOG, lambda raw: raw[: len(raw) // 2], AppRecErrorCode.T01),
     (
         "DOCTYPE with an entity",
         DIALOG,
         replace(b"<MsgHead", b'<!DOCTYPE MsgHead [<!ENTITY x "y">]><MsgHead'),
-        AppRecError.T99,
+        AppRecErrorCode.T99,
     ),
     (
         "basis MsgId removed",
         HENVISNING,
         replace(b"<MsgId>02a51109-7416-4822-9742-bcd6fdfd036f</MsgId>", b""),
-        AppRecError.T02,
+        AppRecErrorCode.T02,
     ),
     (
         "basis bad GenDate",
         HENVISNING,
         replace(b'<GenDate V="2017-05-05T06:24:09"', b'<GenDate V="yesterday"'),
-        AppRecError.T02,
+        AppRecErrorCode.T02,
     ),
     (
         "basis type of another standard",
         HENVISNING,
         replace(b'<Type V="HENVISNING"', b'<Type V="SVAR_LAB"'),
-        AppRecError.T02,
+        AppRecErrorCode.T02,
     ),
     (
         "AppRec Id not a UUID",
         APPREC,
         replace(b"<Id>5e4f20c0-c41b-11e0-962b-0800200c9a66</Id>", b"<Id>1</Id>"),
-        AppRecError.E10,
+        AppRecErrorCode.E10,
     ),
     (
         "AppRec OriginalMsgId removed",
         APPREC,
         lambda raw: raw[: raw.index(b"<OriginalMsgId>")] + b"</AppRec>",
-        AppRecError.T02,
+        AppRecErrorCode.T02,
     ),
 ]
 
@@ -134,7 +134,7 @@ def test_mutation_is_rejected_with_its_code(
     label: str,
     name: str,
     mutate: Callable[[bytes], bytes],
-    code: AppRecError,
+    code: AppRecErrorCode,
 ) -> None:
     result = reader.read(mutate(sample(name)))
     assert result.problem is not None, label
@@ -174,7 +174,7 @@ def test_unknown_payload_policy_envelope_only_accepts_a_valid_msghead() -> None:
     strict = MessageReader(SchemaSettings(unknown_type_policy="reject")).read(raw)
     lenient = MessageReader(SchemaSettings(unknown_type_policy="envelope_only")).read(raw)
     assert strict.problem is not None
-    assert strict.problem.code is AppRecError.T10
+    assert strict.problem.code is AppRecErrorCode.T10
     assert "not in the catalogue" in strict.problem.reason
     assert "xmlstds/unknown/2030-01-01" not in strict.problem.reason
     assert lenient.accepted, lenient.problem
@@ -188,7 +188,7 @@ def test_envelope_only_policy_still_checks_the_msghead() -> None:
     raw = replace(b"<MsgId>797700e0-2d17-11e8-b566-0800200c9a66", b"<MsgId>7")(raw)
     result = MessageReader(SchemaSettings(unknown_type_policy="envelope_only")).read(raw)
     assert result.problem is not None
-    assert result.problem.code is AppRecError.E10
+    assert result.problem.code is AppRecErrorCode.E10
 
 
 def test_message_needing_an_uncompilable_official_schema_gets_t99(
@@ -197,7 +197,7 @@ def test_message_needing_an_uncompilable_official_schema_gets_t99(
     raw = sample("eresept/M1_Resept.xml").replace(b"m1/2013-10-08", b"m1/2008-10-09")
     result = official_reader.read(raw)
     assert result.problem is not None
-    assert result.problem.code is AppRecError.T99
+    assert result.problem.code is AppRecErrorCode.T99
     assert "eresept/m1/2008-10-09" in result.problem.reason
 
 
@@ -207,7 +207,7 @@ def test_message_whose_version_the_official_folder_lacks_gets_t10(
     raw = sample("eresept/M1_Resept.xml").replace(b"m1/2013-10-08", b"m1/2030-01-01")
     result = official_reader.read(raw)
     assert result.problem is not None
-    assert result.problem.code is AppRecError.T10
+    assert result.problem.code is AppRecErrorCode.T10
     assert str(OFFICIAL_XSD) in result.problem.reason or "no schema" in result.problem.reason
 
 

@@ -21,6 +21,7 @@ from meldingshub.settings import Settings
 from routing.settings import RoutingSettings
 from schemas.reader import MessageReader
 from schemas.records import INBOUND_HEADER, InboundMessage, encode
+from tests.support.waiting import running
 
 TopicFactory = Callable[..., str]
 C = TypeVar("C", bound=Component)
@@ -119,17 +120,3 @@ def running_router(
     )
     with running(component):
         yield component
-
-
-@contextmanager
-def running(component: C) -> Iterator[C]:
-    """``component.run`` on its own thread until the block ends; it must stop within 30 s."""
-    stop = threading.Event()
-    thread = threading.Thread(target=component.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield component
-    finally:
-        stop.set()
-        thread.join(30)
-        assert not thread.is_alive()

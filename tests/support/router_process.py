@@ -22,7 +22,7 @@ from tests.support.corpus_register import accepted_samples, consistent, register
 
 def main() -> None:
     settings = Settings.model_validate_json(sys.argv[1])
-    settings.routing.instance_id = sys.argv[2]
+    settings.kafka.instance_id = sys.argv[2]
     configure_logging("router", "json", "info")
     reader = MessageReader(settings.schemas)
     register = register_for(consistent(accepted_samples(reader)))

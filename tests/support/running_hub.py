@@ -208,21 +208,19 @@ def hub_settings(
         data_dir=data_dir,
         kafka=base.kafka,
         access=AccessSettings(principals_file=principals),
-        routing=base.routing.model_copy(update={"instance_id": f"hub-{run}"}),
+        routing=base.routing,
         http=HttpSettings(api_bind=f"127.0.0.1:{free_port()}", ops_bind=f"127.0.0.1:{free_port()}"),
         store=StoreSettings(dsn=f"sqlite:///{data_dir / 'hub.sqlite3'}"),
         address_register=RegisterSettings(snapshot=snapshot),
         statistics=StatisticsSettings(group_id=f"statistics-{run}"),
         ingress=IngressSettings(
-            adapters=frozenset({"http", "file", "kafka"}),
-            amqp_url=AMQP_URL,  # type: ignore[arg-type]
+            adapters=frozenset({"http", "amqp", "file", "kafka"}),
             kafka_topic_prefix=kafka_prefix,
             kafka_group_id=f"ingress-{run}",
             file_poll_interval_s=0.1,
         ),
         delivery=DeliverySettings(
             group_id=f"delivery-{run}",
-            instance_id=f"delivery-{run}",
             retry_topic_prefix=f"retry-{run}",
             backlog_topic=f"backlog-{run}",
             status_topic=f"status-{run}",
@@ -308,7 +306,7 @@ def _environment(settings: Settings) -> dict[str, str]:
     env = {
         "MELDINGSHUB_DATA_DIR": str(settings.data_dir),
         "MELDINGSHUB_LOG__FORMAT": "json",
-        "MELDINGSHUB_INGRESS__AMQP_URL": AMQP_URL,
+        "MELDINGSHUB_AMQP__URL": AMQP_URL,
     }
     sections = {
         "KAFKA": settings.kafka.model_dump(mode="json", exclude={"sasl_password"}),
@@ -318,10 +316,8 @@ def _environment(settings: Settings) -> dict[str, str]:
         "STORE": settings.store.model_dump(mode="json"),
         "ADDRESS_REGISTER": settings.address_register.model_dump(mode="json"),
         "STATISTICS": settings.statistics.model_dump(mode="json"),
-        "INGRESS": ingress.model_dump(mode="json", exclude={"amqp_url"}),
-        "DELIVERY": settings.delivery.model_dump(
-            mode="json", exclude={"amqp_url", "webhook_secret"}
-        ),
+        "INGRESS": ingress.model_dump(mode="json"),
+        "DELIVERY": settings.delivery.model_dump(mode="json"),
     }
     for section, values in sections.items():
         env[f"MELDINGSHUB_{section}"] = json.dumps(values)

@@ -30,6 +30,8 @@ class Runnable(Protocol):
 
     def run(self, stop: threading.Event) -> None: ...
 
+    def ready(self) -> bool: ...
+
 
 R = TypeVar("R", bound=Runnable)
 
@@ -37,14 +39,15 @@ R = TypeVar("R", bound=Runnable)
 @contextlib.contextmanager
 def running(
     component: R,
-    ready: Callable[[], bool] | None = None,
+    until_ready: bool = False,
     ready_timeout_s: float = 60,
     stop_timeout_s: float = 30,
 ) -> Iterator[R]:
     """``component.run`` on its own thread until the block ends.
 
-    With ``ready``, waits until it holds first. A failure inside the run loop fails the test
-    (it is not lost on the thread), and the loop must stop within ``stop_timeout_s``.
+    With ``until_ready``, the block starts once ``component.ready()`` holds. A failure inside
+    the run loop fails the test (it is not lost on the thread), and the loop must stop within
+    ``stop_timeout_s``.
     """
     stop = threading.Event()
     failure: list[BaseException] = []
@@ -60,8 +63,8 @@ def running(
     thread = threading.Thread(target=target, name=f"{name}-under-test", daemon=True)
     thread.start()
     try:
-        if ready is not None:
-            wait_for(lambda: ready() or bool(failure), ready_timeout_s, f"{name} ready")
+        if until_ready:
+            wait_for(lambda: component.ready() or bool(failure), ready_timeout_s, f"{name} ready")
         assert not failure, failure
         yield component
     finally:

@@ -26,7 +26,7 @@ from broker_adapters.http.msh.models import (
     StatusInfo,
 )
 from hubstats.store import AppRecAnswer, AppRecState, MessageStatus, ReceiverState
-from schemas.vocabulary import AppRecError as ErrorCode
+from schemas.vocabulary import AppRecErrorCode as ErrorCode
 from schemas.vocabulary import Family
 
 XML = "application/xml"

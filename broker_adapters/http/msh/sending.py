@@ -26,7 +26,7 @@ from schemas.catalogue import default_catalogue
 from schemas.envelope import Envelope, read_envelope
 from schemas.errors import MessageRejectedError
 from schemas.parties import PartyRef
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 from schemas.xmlparse import ParseLimits, parse_message
 
 XML_TYPES = frozenset({"application/xml", "text/xml"})
@@ -34,7 +34,7 @@ SOURCE_SYSTEM_MAX = 100
 """Longest ``nhn-source-system`` kept; longer values are cut."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9 .,:;_()/+@#-]")
 _DETAILS_MAX = 200
-_CODES = {code.value: code for code in AppRecError}
+_CODES = {code.value: code for code in AppRecErrorCode}
 
 
 def source_system(header: str) -> str:

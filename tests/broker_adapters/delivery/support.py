@@ -27,6 +27,7 @@ from addressregister.model import (
 from broker_adapters.delivery.mailbox_store import MailboxStore
 from broker_adapters.delivery.settings import BreakerSettings, DeliverySettings, RetryTier
 from broker_adapters.delivery.worker import DeliveryComponent, build_endpoints
+from broker_adapters.settings import AmqpSettings
 from kafka_io import ensure_topics
 from kafka_io.settings import KafkaSettings, TopicSettings, TopicSpec
 from routing.settings import RoutingSettings
@@ -36,15 +37,6 @@ from schemas.vocabulary import AddressingMode, Category, Family
 SENDER = 8_100_001
 """The sending organisation of every test message (its AppRecs go to a file outbox)."""
 HUB = 8_888_801
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Return once ``condition()`` holds; fail the test after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def party(her_id: int, kind: EndpointKind, address: str) -> CommunicationParty:
@@ -169,7 +161,6 @@ def hub_topics(
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topics=TopicSettings(**names))
     delivery = DeliverySettings(
         group_id=f"{prefix}.delivery",
-        instance_id="w1",
         retry_topic_prefix=f"{prefix}.retry",
         retry_tiers=[RetryTier(name=f"t{i}", delay_s=d) for i, d in enumerate(tiers)],
         backlog_topic=f"{prefix}.backlog",
@@ -191,33 +182,6 @@ def hub_topics(
             for future in admin.delete_topics(ours, operation_timeout=10).values():
                 with contextlib.suppress(Exception):
                     future.result(10)
-
-
-@contextlib.contextmanager
-def running(
-    component: DeliveryComponent, ready_timeout_s: float = 60
-) -> Iterator[DeliveryComponent]:
-    """Run ``component`` in a thread until the block ends; wait until it is ready."""
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            component.run(stop)
-        except BaseException as exc:
-            failure.append(exc)
-            raise
-
-    thread = threading.Thread(target=target, name="delivery-under-test", daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: component.ready() or bool(failure), ready_timeout_s, "delivery ready")
-        assert not failure, failure
-        yield component
-    finally:
-        stop.set()
-        thread.join(30)
-    assert not failure, failure
 
 
 def webhook_key(her_id: int) -> str:
@@ -247,7 +211,7 @@ def component(
     ]
     keys = outbox.parent / f"webhook-keys-{uuid.uuid4().hex[:8]}.json"
     hub.delivery.webhook_keys_file = write_webhook_keys(keys, webhooks)
-    endpoints = build_endpoints(hub.delivery, hub.kafka, bootstrap, mailbox, outbox)
+    endpoints = build_endpoints(hub.delivery, AmqpSettings(), hub.kafka, bootstrap, mailbox, outbox)
     return DeliveryComponent(
         hub.delivery,
         hub.kafka,

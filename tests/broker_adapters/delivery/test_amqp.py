@@ -9,7 +9,7 @@ import pytest
 from pika.adapters.blocking_connection import BlockingChannel
 
 from broker_adapters.delivery.amqp import AmqpEndpoint, async_queue
-from broker_adapters.delivery.base import Delivered, Failed, Handover
+from broker_adapters.delivery.base import Failed, HandedOver, Handover
 from tests.broker_adapters.delivery.support import SENDER, routed
 
 pytestmark = pytest.mark.integration
@@ -30,8 +30,8 @@ def test_publishes_persistently_to_the_receivers_async_queue(channel: BlockingCh
     endpoint = AmqpEndpoint(URL, declare_queues=True)
     message = routed(her_id, 1)
     try:
-        assert endpoint.deliver(Handover(message, queue, 1)) == Delivered()
-        assert endpoint.deliver(Handover(routed(her_id, 2), queue, 1)) == Delivered()
+        assert endpoint.deliver(Handover(message, queue, 1)) == HandedOver()
+        assert endpoint.deliver(Handover(routed(her_id, 2), queue, 1)) == HandedOver()
         method, properties, body = channel.basic_get(queue, auto_ack=True)
         assert method is not None and body == message.payload
         assert properties.delivery_mode == 2

@@ -75,7 +75,7 @@ def test_each_receiver_gets_the_whole_document_its_claim_check_names(
         )
         produce(kafka_bootstrap, hub.outbound, [*claims, gone])
         worker = component(hub, kafka_bootstrap, register, mailbox, outbox)
-        with running(worker):
+        with running(worker, until_ready=True):
             events = [
                 decode(r.value() or b"", MessageEvent)
                 for r in read_all(kafka_bootstrap, hub.events, 5, 60)

@@ -43,7 +43,6 @@ def _start(
         "kafka": hub.kafka.model_dump(mode="json"),
         "delivery": hub.delivery.model_dump(mode="json")
         | {
-            "amqp_url": "amqp://guest:guest@127.0.0.1:5672/%2F",
             "webhook_keys_file": str(write_webhook_keys(outbox.parent / "keys.json", [WEBHOOK])),
         },
         "routing": hub.routing.model_dump(mode="json"),

@@ -80,7 +80,7 @@ def test_fifty_receivers_over_every_endpoint_kind_get_only_their_own(
         channel = amqp.channel()
         try:
             worker = component(hub, kafka_bootstrap, register, mailbox, outbox)
-            with running(worker):
+            with running(worker, until_ready=True):
                 produce(kafka_bootstrap, hub.outbound, [m for ms in sent.values() for m in ms])
                 events = read_all(kafka_bootstrap, hub.events, total, timeout_s=60)
             delivered = [decode(e.value() or b"", MessageEvent) for e in events]
@@ -200,7 +200,7 @@ def test_a_dripping_and_a_refusing_receiver_never_hold_up_a_healthy_one(
                 seen_at.setdefault(path.stem, time.monotonic())
 
         worker = component(hub, kafka_bootstrap, register, mailbox, outbox)
-        with running(worker):
+        with running(worker, until_ready=True):
             for n in range(25):
                 batch = [routed(r, n) for r in (drip_her_id, refusing_her_id, healthy_her_id)]
                 produce(kafka_bootstrap, hub.outbound, batch)

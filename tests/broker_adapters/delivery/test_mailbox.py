@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from access.principals import Principal, Principals
 from access.principals_file import PrincipalsFile
 from access.tokens import token_hash
-from broker_adapters.delivery.base import Delivered, Failed, Handover
+from broker_adapters.delivery.base import Failed, HandedOver, Handover
 from broker_adapters.delivery.mailbox import MailboxEndpoint
 from broker_adapters.delivery.mailbox_api import mailbox_router
 from broker_adapters.delivery.mailbox_store import MailboxStore, mailbox_id, mailbox_messages
@@ -82,8 +82,8 @@ def test_the_migrated_table_matches_the_model(store: MailboxStore) -> None:
 def test_storing_is_idempotent_and_pruning_keeps_unread(store: MailboxStore) -> None:
     message = routed(GP, 1)
     endpoint = MailboxEndpoint(store)
-    assert endpoint.deliver(Handover(message, "gp", 1)) == Delivered()
-    assert endpoint.deliver(Handover(message, "gp", 2)) == Delivered()
+    assert endpoint.deliver(Handover(message, "gp", 1)) == HandedOver()
+    assert endpoint.deliver(Handover(message, "gp", 2)) == HandedOver()
     assert [e.hub_message_id for e in store.unread([GP])] == [message.hub_message_id]
     ident = mailbox_id(message.hub_message_id, GP)
     old = datetime.now(UTC) - timedelta(days=40)

@@ -14,7 +14,7 @@ from routing.pipeline import decide
 from schemas.reader import MessageReader
 from schemas.records import RoutedMessage
 from schemas.settings import SchemaSettings
-from schemas.vocabulary import AppRecError, Family
+from schemas.vocabulary import AppRecErrorCode, Family
 from tests.routing.test_hub_apprec import (
     HUB,
     OPEN,
@@ -74,7 +74,7 @@ def test_an_unknown_type_not_delivered_gets_an_x99_apprec_1_0_dated_by_its_gen_d
     assert answer.accepted, answer.problem
     assert answer.envelope is not None
     assert answer.envelope.root_namespace == APPREC_NAMESPACES[UNKNOWN_TYPE_APPREC_VERSION]
-    assert answer.envelope.apprec_error_codes == (AppRecError.X99.value,)
+    assert answer.envelope.apprec_error_codes == (AppRecErrorCode.X99.value,)
     assert answer.envelope.original_msg_id == message.msg_id
     root = etree.fromstring(apprec.payload)
     namespaces = {"a": APPREC_NAMESPACES[UNKNOWN_TYPE_APPREC_VERSION]}

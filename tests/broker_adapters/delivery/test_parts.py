@@ -21,7 +21,7 @@ from addressregister.index import RegisterIndex
 from addressregister.model import Endpoint, EndpointKind
 from broker_adapters.delivery.apprec import NoLedger, not_delivered_apprec
 from broker_adapters.delivery.backlog import Backlog, Pending
-from broker_adapters.delivery.base import Delivered, Failed, Handover
+from broker_adapters.delivery.base import Failed, HandedOver, Handover
 from broker_adapters.delivery.breaker import Breakers, BreakerState
 from broker_adapters.delivery.outbox import FileOutboxEndpoint
 from broker_adapters.delivery.settings import BreakerSettings, DeliverySettings
@@ -170,13 +170,13 @@ def test_outbox_writes_atomically_once_and_refuses_to_leave_its_root(tmp_path: P
     outbox = FileOutboxEndpoint(tmp_path)
     message = routed(9_100_001, 1)
     handover = Handover(message, "", 1)
-    assert outbox.deliver(handover) == Delivered()
-    assert outbox.deliver(handover) == Delivered()  # a retry finds it written
+    assert outbox.deliver(handover) == HandedOver()
+    assert outbox.deliver(handover) == HandedOver()  # a retry finds it written
     written = tmp_path / "9100001" / f"{message.msg_id}.xml"
     assert written.read_bytes() == message.payload
     assert sorted(p.name for p in written.parent.iterdir()) == [written.name]
     clash = replace(routed(9_100_001, 2), msg_id=message.msg_id)
-    assert outbox.deliver(Handover(clash, "", 1)) == Delivered()
+    assert outbox.deliver(Handover(clash, "", 1)) == HandedOver()
     assert (written.parent / f"{message.msg_id}-{clash.hub_message_id}.xml").exists()
     for address in ("../escape", "/etc", "a/../../b"):
         result = outbox.deliver(Handover(message, address, 1))
@@ -186,7 +186,7 @@ def test_outbox_writes_atomically_once_and_refuses_to_leave_its_root(tmp_path: P
 
 def test_an_unsafe_msgid_never_becomes_a_file_name(tmp_path: Path) -> None:
     message = replace(routed(9_100_001, 1), msg_id="../../x")
-    assert FileOutboxEndpoint(tmp_path).deliver(Handover(message, "inbox", 1)) == Delivered()
+    assert FileOutboxEndpoint(tmp_path).deliver(Handover(message, "inbox", 1)) == HandedOver()
     assert [p.name for p in (tmp_path / "inbox").iterdir()] == [
         f"message-{message.hub_message_id}.xml"
     ]
@@ -214,7 +214,7 @@ def test_webhook_classifies_answers(status: int, expected: str) -> None:
             endpoint.close()
     outcome = (
         "delivered"
-        if isinstance(result, Delivered)
+        if isinstance(result, HandedOver)
         else "permanent"
         if result.permanent
         else "retried"
@@ -235,7 +235,7 @@ def test_webhook_requests_are_signed_with_the_receivers_key_over_every_header() 
     with WebhookReceiver() as receiver:
         endpoint = WebhookEndpoint(_keys())
         for attempt in (1, 2):
-            assert endpoint.deliver(Handover(message, receiver.url("/h"), attempt)) == Delivered()
+            assert endpoint.deliver(Handover(message, receiver.url("/h"), attempt)) == HandedOver()
         endpoint.close()
     first, second = receiver.delivered()
     key = f"{message.hub_message_id}:9100001"
@@ -317,7 +317,7 @@ def test_webhook_reads_a_bounded_part_of_the_answer() -> None:
             result = endpoint.deliver(Handover(routed(9_100_001, 1), server.url("/h"), 1))
         finally:
             endpoint.close()
-    assert result == Delivered()
+    assert result == HandedOver()
     assert time.monotonic() - started < 2.5
 
 
@@ -431,11 +431,12 @@ def test_settings_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> N
     assert defaults.retry_topic(0) == "hub.delivery.retry.10s"
     assert (defaults.max_attempts, defaults.max_age_s) == (10, 86_400)
     assert (defaults.call_timeout_s, defaults.webhook_keys_file) == (10.0, None)
-    monkeypatch.setenv("MELDINGSHUB_DELIVERY__AMQP_URL", "amqp://hub:hemmelig@mq/%2F")
+    monkeypatch.setenv("MELDINGSHUB_AMQP__URL", "amqp://hub:hemmelig@mq/%2F")
     monkeypatch.setenv("MELDINGSHUB_DELIVERY__MAX_ATTEMPTS", "3")
     settings = Settings(data_dir=Path("/data"))
     assert settings.delivery.max_attempts == 3
-    assert "hemmelig" not in repr(settings.delivery)
+    assert settings.amqp.url.get_secret_value() == "amqp://hub:hemmelig@mq/%2F"
+    assert "hemmelig" not in repr(settings)
     assert settings.delivery.outbox(settings.data_dir) == Path("/data/outbox")
     with pytest.raises(ValueError, match="distinct"):
         DeliverySettings.model_validate(

@@ -50,7 +50,7 @@ def test_replay_of_a_given_up_delivery_goes_to_that_receiver_only(
         )
         to_down = routed(DOWN, 1)
         to_healthy = replace(routed(HEALTHY, 1), hub_message_id=to_down.hub_message_id)
-        with running(component(hub, kafka_bootstrap, register, mailbox, outbox)):
+        with running(component(hub, kafka_bootstrap, register, mailbox, outbox), until_ready=True):
             produce(kafka_bootstrap, hub.outbound, [to_down, to_healthy])
             read_all(kafka_bootstrap, hub.rejected, 1, 60)
             (letter,) = list(read_dead_letters(hub.kafka, kafka_bootstrap))

@@ -19,7 +19,7 @@ from schemas.records import (
     RoutedMessage,
     decode,
 )
-from schemas.vocabulary import AppRecError, EventType, Family
+from schemas.vocabulary import AppRecErrorCode, EventType, Family
 from tests.broker_adapters.delivery.support import (
     SENDER,
     WebhookReceiver,
@@ -86,7 +86,7 @@ def test_an_outage_is_ridden_out_in_order_while_others_are_served_at_once(
                 time.sleep(1 / rate_hz)  # the arrival rate of the scenario, not a wait
 
         worker = component(hub, kafka_bootstrap, register, mailbox, tmp_path / "outbox")
-        with running(worker):
+        with running(worker, until_ready=True):
             sender = threading.Thread(target=send)
             sender.start()
             sender.join()
@@ -153,7 +153,7 @@ def test_a_receiver_that_never_recovers_is_given_up_once_with_one_x99(
             outbox,
             ledger=_AnsweredLedger(answered.msg_id or ""),
         )
-        with running(worker):
+        with running(worker, until_ready=True):
             produce(kafka_bootstrap, hub.outbound, [first, answered, refused])
             rejected = [
                 decode(r.value() or b"", RejectedMessage)
@@ -169,7 +169,9 @@ def test_a_receiver_that_never_recovers_is_given_up_once_with_one_x99(
         assert sorted(r.hub_message_id for r in rejected) == sorted(
             m.hub_message_id for m in (first, answered, refused)
         )
-        assert {(r.stage, r.code) for r in rejected} == {(RejectStage.DELIVERY, AppRecError.X99)}
+        assert {(r.stage, r.code) for r in rejected} == {
+            (RejectStage.DELIVERY, AppRecErrorCode.X99)
+        }
         assert {r.payload for r in rejected} == {first.payload, answered.payload, refused.payload}
         events = _events(kafka_bootstrap, hub.events, 1)
         failed = [e for e in events if e.event_type is EventType.DELIVERY_FAILED]

@@ -18,6 +18,7 @@ from addressregister.model import EndpointKind
 from broker_adapters.delivery.mailbox_store import MailboxStore
 from broker_adapters.delivery.settings import DeliverySettings
 from broker_adapters.delivery.worker import DeliveryComponent, build_endpoints
+from broker_adapters.settings import AmqpSettings
 from kafka_io.settings import KafkaSettings
 from meldingshub.cli.common import stop_on_signals
 from meldingshub.logging import configure_logging
@@ -36,7 +37,9 @@ def main() -> None:
     )
     mailbox = MailboxStore.open(config["dsn"])
     bootstrap = config["bootstrap"]
-    endpoints = build_endpoints(delivery, kafka, bootstrap, mailbox, Path(config["outbox"]))
+    endpoints = build_endpoints(
+        delivery, AmqpSettings(), kafka, bootstrap, mailbox, Path(config["outbox"])
+    )
     worker = DeliveryComponent(
         delivery, kafka, routing, bootstrap, lambda: register, endpoints, mailbox=mailbox
     )

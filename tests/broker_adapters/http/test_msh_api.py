@@ -29,7 +29,7 @@ from hubstats.store import StatisticsStore
 from schemas.reader import MessageReader
 from schemas.records import MessageEvent
 from schemas.settings import SchemaSettings
-from schemas.vocabulary import AppRecError, AppRecStatus, Category, EventType, Family
+from schemas.vocabulary import AppRecErrorCode, AppRecStatus, Category, EventType, Family
 from schemas.xmlparse import ParseLimits
 from tests.broker_adapters.delivery.support import routed
 from tests.broker_adapters.http.support import (
@@ -424,7 +424,7 @@ def test_the_hub_writes_a_valid_apprec_for_the_receiver(
     # As EPJ systems show it: the code's Norwegian name, the receiver's words in OT, and
     # GenDate in Norwegian time with its offset.
     error = etree.fromstring(submission.raw).find("{*}Error")
-    assert error is not None and error.get("DN") == AppRecError.E21.norwegian_name
+    assert error is not None and error.get("DN") == AppRecErrorCode.E21.norwegian_name
     assert error.get("OT") == "Ukjent tjeneste"
     gen_date = etree.fromstring(submission.raw).findtext("{*}GenDate") or ""
     assert gen_date[-6] in "+-" and gen_date[-3] == ":", gen_date

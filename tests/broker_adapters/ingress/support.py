@@ -1,55 +1,23 @@
 """Helpers for the ingress tests: a real HTTP server on loopback, documents, principals."""
 
 import re
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
 from confluent_kafka import Message
-from fastapi import FastAPI
 
 from access.principals_file import add_credentials
 from kafka_io import headers_of
-from meldingshub.embedded_broker import free_port
 from schemas.catalogue import default_catalogue
 from schemas.envelope import read_envelope
 from schemas.records import INBOUND_HEADER, InboundMessage, decode
 from schemas.xmlparse import ParseLimits, parse_message
 from tests.support.corpus_register import Sample
+from tests.support.http import serve
+from tests.support.waiting import wait_for
 
 _MSG_ID = re.compile(rb"<(?:\w+:)?MsgId>([^<]+)</(?:\w+:)?MsgId>")
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` under uvicorn on a free loopback port; yield its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, 10, "the HTTP server did not start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
-def wait_for(condition: Callable[[], object], timeout_s: float, what: str) -> None:
-    """Return once ``condition()`` is true; fail with ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(what)
 
 
 def sender_ids(samples: list[Sample]) -> set[int]:
@@ -115,3 +83,6 @@ def msghead_samples(samples: list[Sample]) -> list[Sample]:
 def inbound_meta(record: Message) -> InboundMessage:
     """The ingress metadata header of a ``hub.inbound`` record."""
     return decode(dict(headers_of(record))[INBOUND_HEADER], InboundMessage)
+
+
+__all__ = ["serve", "wait_for"]

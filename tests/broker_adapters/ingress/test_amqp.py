@@ -1,10 +1,8 @@
 """AMQP ingress through the real RabbitMQ: ack after the durable write; bad ones to _error."""
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pika
@@ -31,6 +29,7 @@ from tests.broker_adapters.ingress.support import (
 )
 from tests.support.corpus_register import Sample
 from tests.support.kafka import read_all
+from tests.support.waiting import running
 
 pytestmark = pytest.mark.integration
 
@@ -111,20 +110,6 @@ def drain(queue: str) -> list[tuple[pika.BasicProperties, bytes]]:
     return got
 
 
-@contextmanager
-def running(adapter: AmqpIngress) -> Iterator[AmqpIngress]:
-    stop = threading.Event()
-    thread = threading.Thread(target=adapter.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        wait_for(adapter.ready, 15, "the AMQP adapter did not start consuming")
-        yield adapter
-    finally:
-        stop.set()
-        thread.join(20)
-        assert not thread.is_alive()
-
-
 def test_good_messages_reach_hub_inbound_and_bad_ones_the_error_queue(
     kafka_settings: KafkaSettings,
     kafka_bootstrap: str,
@@ -162,7 +147,9 @@ def test_good_messages_reach_hub_inbound_and_bad_ones_the_error_queue(
         kafka, kafka_bootstrap, IngressSettings(), register_view, IngressMetrics(registry)
     )
     try:
-        with running(AmqpIngress(gate, principals(samples, queues), RABBITMQ, prefetch=8)):
+        with running(
+            AmqpIngress(gate, principals(samples, queues), RABBITMQ, prefetch=8), until_ready=True
+        ):
             records = read_all(kafka_bootstrap, inbound_topic, len(good), 30)
             wait_for(lambda: ready_count(queues.error) == 2, 15, "refusals not on the error queue")
             wait_for(lambda: ready_count(queues.inbound) == 0, 15, "inbound queue not drained")
@@ -212,7 +199,7 @@ def test_a_delivery_is_not_acked_while_kafka_cannot_take_it(
             kafka, bootstrap, settings, register_view, IngressMetrics(registry)
         )
         try:
-            with running(AmqpIngress(gate, source, RABBITMQ)):
+            with running(AmqpIngress(gate, source, RABBITMQ), until_ready=True):
                 wait_for(
                     lambda: registry.get_sample_value(
                         "meldingshub_ingress_refused_total",
@@ -233,7 +220,7 @@ def test_a_delivery_is_not_acked_while_kafka_cannot_take_it(
         gate = IngressGate.create(kafka, bootstrap, settings, register_view)
         started = time.monotonic()
         try:
-            with running(AmqpIngress(gate, source, RABBITMQ)):
+            with running(AmqpIngress(gate, source, RABBITMQ), until_ready=True):
                 records = read_all(bootstrap, kafka.topics.inbound.name, 1, 30)
                 wait_for(lambda: ready_count(queues.inbound) == 0, 15, "not acked after write")
         finally:

@@ -2,10 +2,8 @@
 (real Kafka-protocol broker and real RabbitMQ): T10 and spoofing do, with the profile's
 error message; a fault of content (E21) and a message that came over HTTP do not."""
 
-import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,9 +21,10 @@ from routing.pipeline import decide
 from schemas.reader import MessageReader
 from schemas.records import InboundMessage, RejectedMessage, encode
 from schemas.settings import SchemaSettings
-from schemas.vocabulary import SPOOFING_REASON_PREFIX, AppRecError, Family
+from schemas.vocabulary import SPOOFING_REASON_PREFIX, AppRecErrorCode, Family
 from tests.broker_adapters.ingress.support import wait_for
 from tests.routing.test_hub_apprec import HUB, OPEN, OWN_REGISTER, SENDER, builder, synthetic
+from tests.support.waiting import running
 
 pytestmark = pytest.mark.integration
 
@@ -91,19 +90,6 @@ def ready_count(queue: str) -> int:
     return int(count)
 
 
-@contextmanager
-def running(reporter: AmqpRejectionReporter) -> Iterator[None]:
-    stop = threading.Event()
-    thread = threading.Thread(target=reporter.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(30)
-        assert not thread.is_alive()
-
-
 def test_router_rejections_of_amqp_messages_reach_the_senders_error_queue(
     kafka_settings: KafkaSettings, kafka_bootstrap: str, topic_factory: Any, error_queue: str
 ) -> None:
@@ -116,13 +102,13 @@ def test_router_rejections_of_amqp_messages_reach_the_senders_error_queue(
     spoofed = replace(
         unsupported,
         hub_message_id=uuid.uuid4(),
-        code=AppRecError.X99,
+        code=AppRecErrorCode.X99,
         reason=SPOOFING_REASON_PREFIX + "organisation 1 is not the principal's",
     )
     stale = replace(unsupported, hub_message_id=uuid.uuid4(), rejected_at=NOW - timedelta(days=2))
-    assert content.code is AppRecError.E21 and error_condition(content) is None
-    assert over_http.code is AppRecError.T10 and error_condition(over_http) is None
-    assert unsupported.code is AppRecError.T10
+    assert content.code is AppRecErrorCode.E21 and error_condition(content) is None
+    assert over_http.code is AppRecErrorCode.T10 and error_condition(over_http) is None
+    assert unsupported.code is AppRecErrorCode.T10
     producer = Producer({"bootstrap.servers": kafka_bootstrap})
     # In order on one partition: when the last one has arrived, the others were handled.
     for record in (content, over_http, stale, spoofed, unsupported):

@@ -8,8 +8,6 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
@@ -39,6 +37,7 @@ from tests.support.corpus_register import Sample
 from tests.support.hub import isolated_settings
 from tests.support.kafka import read_all
 from tests.support.shared import REPO
+from tests.support.waiting import running
 
 pytestmark = pytest.mark.integration
 
@@ -54,20 +53,6 @@ def drop(inbox: Path, name: str, body: bytes) -> None:
 
 def count(directory: Path, pattern: str = "*.xml") -> int:
     return sum(1 for _ in directory.glob(pattern))
-
-
-@contextmanager
-def running(adapter: FileCatalogueIngress) -> Iterator[FileCatalogueIngress]:
-    stop = threading.Event()
-    thread = threading.Thread(target=adapter.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        wait_for(adapter.ready, 10, "the file adapter did not start")
-        yield adapter
-    finally:
-        stop.set()
-        thread.join(20)
-        assert not thread.is_alive()
 
 
 def test_only_complete_files_are_taken_and_refusals_explained(
@@ -91,7 +76,9 @@ def test_only_complete_files_are_taken_and_refusals_explained(
         settings.kafka, kafka_bootstrap, IngressSettings(file_poll_interval_s=0.05), register_view
     )
     try:
-        with running(FileCatalogueIngress(gate, PrincipalsFile(credentials.path), root)):
+        with running(
+            FileCatalogueIngress(gate, PrincipalsFile(credentials.path), root), until_ready=True
+        ):
             wait_for(
                 lambda: count(inbox / "done") == 2 and count(inbox / "failed") == 1,
                 20,
@@ -278,7 +265,8 @@ def test_a_pass_takes_files_up_to_the_byte_budget(
     )
     try:
         with running(
-            FileCatalogueIngress(gate, PrincipalsFile(credentials.path), tmp_path / "inbox")
+            FileCatalogueIngress(gate, PrincipalsFile(credentials.path), tmp_path / "inbox"),
+            until_ready=True,
         ):
             wait_for(lambda: count(inbox / "done") == 8, 30, "files were not finished")
     finally:

@@ -8,7 +8,6 @@ from typing import cast
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from pydantic import SecretStr
 
 from access.principals import Principal, Principals
 from access.principals_file import PrincipalsFile
@@ -22,6 +21,7 @@ from broker_adapters.ingress import (
 )
 from broker_adapters.ingress.amqp import ERROR_CONDITIONS, error_queue_for
 from broker_adapters.ingress.gate import ErrorCallback
+from broker_adapters.settings import AmqpSettings
 from kafka_io import DurableProducer
 from kafka_io.settings import KafkaSettings
 from metrics.ingress import INGRESS_ADAPTERS, REFUSAL_REASONS, IngressMetrics
@@ -156,9 +156,7 @@ def test_every_series_exists_from_the_start_and_promtool_accepts_them() -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_amqp_runs_when_a_url_is_set_and_error_queues_follow_the_profile() -> None:
-    assert IngressSettings().enabled() == {"http", "file"}
-    assert "amqp" in IngressSettings(amqp_url=SecretStr("amqp://guest:guest@localhost/")).enabled()
+def test_error_queues_follow_the_profile() -> None:
     nhn = Principal("epj", frozenset({1}), amqp_inbound_queue="8094866_async")
     assert error_queue_for(nhn) == "8094866_error"
     named = Principal("epj", frozenset({1}), amqp_inbound_queue="in", amqp_error_queue="bad")
@@ -170,8 +168,7 @@ def test_run_builds_the_adapters_the_settings_enable(
     tmp_path: Path, register_view: StaticRegister
 ) -> None:
     settings = IngressSettings(
-        adapters=frozenset({"http", "file", "kafka"}),
-        amqp_url=SecretStr("amqp://guest:guest@127.0.0.1:5672/%2F"),
+        adapters=frozenset({"http", "amqp", "file", "kafka"}),
         file_root=Path("inbox"),
     )
     gate = IngressGate(_no_producer, "hub.inbound", settings, register_view)
@@ -180,17 +177,19 @@ def test_run_builds_the_adapters_the_settings_enable(
         PrincipalsFile.fixed(Principals.open()),
         KafkaSettings(),
         "127.0.0.1:9",
-        "i-1",
+        AmqpSettings(),
         tmp_path,
     )
     assert sorted(a.name for a in built) == ["ingress-amqp", "ingress-file", "ingress-kafka"]
     assert not any(a.ready() for a in built)  # nothing runs until the hub starts them
+    open_principals = PrincipalsFile.fixed(Principals.open())
     with_reporter = ingress_adapters(
-        gate, PrincipalsFile.fixed(Principals.open()), KafkaSettings(), "127.0.0.1:9", "i-1",
-        tmp_path, hub_her_id=8888801,
-    )  # fmt: skip
+        gate, open_principals, KafkaSettings(), "127.0.0.1:9", AmqpSettings(), tmp_path, 8888801
+    )
     assert "ingress-amqp-rejections" in {a.name for a in with_reporter}  # beside AMQP ingress
     http_only = IngressSettings(adapters=frozenset({"http"}))
     only_http = IngressGate(_no_producer, "hub.inbound", http_only, register_view)
     open_principals = PrincipalsFile.fixed(Principals.open())
-    assert ingress_adapters(only_http, open_principals, KafkaSettings(), "x:1", "i-1") == []
+    assert (
+        ingress_adapters(only_http, open_principals, KafkaSettings(), "x:1", AmqpSettings()) == []
+    )

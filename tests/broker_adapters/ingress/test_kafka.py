@@ -1,9 +1,7 @@
 """Kafka ingress: raw documents from native producers copied to hub.inbound exactly once."""
 
-import threading
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import pytest
 from confluent_kafka import Producer
@@ -21,34 +19,20 @@ from schemas.records import (
     RejectStage,
     decode,
 )
-from schemas.vocabulary import AppRecError
+from schemas.vocabulary import AppRecErrorCode
 from tests.broker_adapters.ingress.support import (
     inbound_meta,
     msghead_samples,
     sender_ids,
     sender_organisation,
-    wait_for,
     with_new_msg_id,
 )
 from tests.support.corpus_register import Sample
 from tests.support.hub import TopicFactory, isolated_settings
 from tests.support.kafka import read_all
+from tests.support.waiting import running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@contextmanager
-def running(adapter: KafkaIngress) -> Iterator[KafkaIngress]:
-    stop = threading.Event()
-    thread = threading.Thread(target=adapter.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        wait_for(adapter.ready, 30, "the Kafka ingress did not get its partitions")
-        yield adapter
-    finally:
-        stop.set()
-        thread.join(30)
-        assert not thread.is_alive()
 
 
 def produce(bootstrap: str, records: Sequence[tuple[str, bytes, str | None]]) -> None:
@@ -105,11 +89,11 @@ def test_records_are_copied_once_and_refusals_dead_lettered(
 
     topics = settings.kafka.topics
     try:
-        with running(adapter()):
+        with running(adapter(), until_ready=True):
             copied = read_all(kafka_bootstrap, topics.inbound.name, len(good), 30)
             rejected = read_all(kafka_bootstrap, topics.rejected.name, 4, 30)
         # A second run of the same group starts after the committed offsets: no second copy.
-        with running(adapter()):
+        with running(adapter(), until_ready=True):
             again = read_all(kafka_bootstrap, topics.inbound.name, len(good), 10)
     finally:
         gate.close()
@@ -127,8 +111,11 @@ def test_records_are_copied_once_and_refusals_dead_lettered(
     )
     assert {m.stage for m in dead} == {RejectStage.INGRESS}
     assert {(m.code, m.payload) for m in dead} == {
-        (AppRecError.X99, template),  # unknown topic owner, no Kafka rights, spoofing by "other"
-        (AppRecError.T01, b"not xml at all"),
+        (
+            AppRecErrorCode.X99,
+            template,
+        ),  # unknown topic owner, no Kafka rights, spoofing by "other"
+        (AppRecErrorCode.T01, b"not xml at all"),
     }
     assert len(dead) == 4
     assert sorted(str(m.ingress.principal) for m in dead) == ["None", "None", "epj", "other"]

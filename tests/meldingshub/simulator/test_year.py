@@ -7,11 +7,7 @@ must survive); the aggregator fills a fresh store. ``verify`` must then find no
 difference at all.
 """
 
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -36,40 +32,11 @@ from meldingshub.simulator.truth import Truth
 from meldingshub.simulator.verify import Verification, verify
 from schemas.reader import MessageReader
 from tests.support.hub import isolated_settings
+from tests.support.waiting import running, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCALE = 20_000
-
-
-@contextmanager
-def running(component: RouterComponent | StatisticsAggregator) -> Iterator[threading.Event]:
-    """Run a component in a thread; stop it (cleanly) on exit or when the event is set."""
-    stop = threading.Event()
-    failures: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            component.run(stop)
-        except BaseException as exc:  # surfaced to the test below
-            failures.append(exc)
-
-    thread = threading.Thread(target=target, name=component.name, daemon=True)
-    thread.start()
-    try:
-        yield stop
-    finally:
-        stop.set()
-        thread.join(30)
-        assert not thread.is_alive(), f"{component.name} did not stop"
-        assert not failures, failures
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} within {timeout_s} s"
-        time.sleep(0.2)
 
 
 def accepted(store: StatisticsStore) -> int:
@@ -108,7 +75,7 @@ def test_scaled_year_export_equals_truth_across_a_router_restart(
         with running(router(settings, kafka_bootstrap, index, principals)):
             send_all(documents[:half], sender, truth)
             sender.close()
-            wait_until(lambda: accepted(store) >= half, 120, "half of the year routed")
+            wait_for(lambda: accepted(store) >= half, 120, "half of the year routed")
         # The first router has stopped mid-year; a new one takes over its partitions.
         sender = KafkaSender(settings.kafka, kafka_bootstrap)
         with running(router(settings, kafka_bootstrap, index, principals)):
@@ -120,8 +87,8 @@ def test_scaled_year_export_equals_truth_across_a_router_restart(
                 result[:] = [verify(store, truth)]
                 return result[0].ok
 
-            wait_until(lambda: accepted(store) >= len(documents), 120, "the whole year routed")
-            wait_until(matches, 30, "the export to equal the truth")
+            wait_for(lambda: accepted(store) >= len(documents), 120, "the whole year routed")
+            wait_for(matches, 30, "the export to equal the truth")
     assert truth.documents == len(documents)
     assert result[0].cells > 1000
     assert truth.kinds["resend"] > 0 and truth.kinds["spoofed_sender"] > 0
