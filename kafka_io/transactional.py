@@ -8,6 +8,10 @@ rewound to the last committed offsets, so the batch is processed again and no
 output is ever seen twice by ``read_committed`` readers. Fatal errors (for
 example, being fenced by a newer instance) stop the loop.
 
+A stage that must see whole batches (delivery: each receiver's records in order,
+receivers at once) is a :class:`BatchStage` instead of a per-record ``process``; the
+loop commits what it settles the same way.
+
 ``process`` returns failures as data (records for a dead-letter topic); if it
 raises anyway, ``on_error`` turns the record into output, so one bad record
 never stops the partition. An output the broker refuses for what it is (too
@@ -19,7 +23,9 @@ one record per transaction, and the record whose output is refused gets
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -43,7 +49,7 @@ log = structlog.get_logger(__name__)
 
 Process = Callable[[Message], Sequence[OutRecord]]
 OnError = Callable[[Message, Exception], Sequence[OutRecord]]
-OnPartitions = Callable[[list[TopicPartition]], None]
+OnPartitions = Callable[[Consumer, list[TopicPartition]], None]
 
 DEFAULT_BATCH_SIZE = 500
 """Records per transaction at most: large enough to amortise the commit, small enough to redo."""
@@ -55,6 +61,34 @@ _TAKE_AT_ONCE = 16
 
 class FatalTransactionError(KafkaLayerError):
     """The transactional producer cannot continue (fenced, or a fatal broker error)."""
+
+
+@dataclass(slots=True)
+class Batch:
+    """What a :class:`BatchStage` made of a batch: the outputs, and the positions it settled
+    (``(topic, partition) -> next offset``); records it leaves unsettled are read again."""
+
+    outputs: list[OutRecord] = field(default_factory=list)
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+class BatchStage(ABC):
+    """A stage that handles whole batches; the loop commits each :class:`Batch` in one
+    transaction and calls :meth:`aborted` when that transaction is aborted."""
+
+    @abstractmethod
+    def process_batch(self, consumer: Consumer, messages: list[Message]) -> Batch:
+        """Settle what it can of ``messages``; it must not raise for one bad record."""
+
+    def poll_timeout_s(self, consumer: Consumer, longest_s: float) -> float:
+        """How long the next poll may wait (a stage with timed work shortens it)."""
+        return longest_s
+
+    def aborted(self, consumer: Consumer) -> None:  # noqa: B027 - most stages keep nothing
+        """The batch's transaction was aborted: drop what it changed, before the rewind."""
+
+    def idle(self) -> None:  # noqa: B027 - most stages have no housekeeping
+        """Runs after every poll, with or without records (housekeeping)."""
 
 
 def produce_record(producer: Producer, record: OutRecord) -> None:
@@ -218,7 +252,7 @@ class TransactionalLoop:
         consumer_config: dict[str, Any],
         producer_config: dict[str, Any],
         topics: Sequence[str],
-        process: Process,
+        process: Process | BatchStage,
         on_error: OnError = _reraise,
         batch_size: int = DEFAULT_BATCH_SIZE,
         poll_timeout_s: float = 0.1,
@@ -254,8 +288,8 @@ class TransactionalLoop:
             self._consumer_config,
             self._producer_config,
             self._topics,
-            on_assign=lambda _c, parts: self._on_assign(parts),
-            on_revoke=lambda _c, parts: self._on_revoke(parts),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
         )
         log.info("transactional loop started", loop=self.name, topics=self._topics)
         held = False
@@ -272,29 +306,54 @@ class TransactionalLoop:
                     log.info("consumption resumed", loop=self.name)
                     held = False
                     self.holding.clear()
+                stage = self._process if isinstance(self._process, BatchStage) else None
                 size = 1 if self._one_by_one else self._batch_size
-                messages = next_batch(consumer, size, self._poll_timeout_s)
-                if messages:
+                wait_s = self._poll_timeout_s
+                if stage is not None:
+                    wait_s = stage.poll_timeout_s(consumer, wait_s)
+                messages = next_batch(consumer, size, wait_s)
+                if messages and stage is not None:
+                    self._handle_stage_batch(stage, consumer, producer, messages)
+                elif messages:
                     self._handle_batch(consumer, producer, messages)
+                if stage is not None:
+                    stage.idle()
         finally:
             consumer.close()
             producer.flush(5)
             log.info("transactional loop stopped", loop=self.name, batches=self.committed_batches)
 
-    def _on_assign(self, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("partitions assigned", loop=self.name, count=len(partitions))
         if self._assign_hook is not None:
-            self._assign_hook(partitions)
+            self._assign_hook(consumer, partitions)
         self.assigned.set()
 
-    def _on_revoke(self, partitions: list[TopicPartition]) -> None:
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("partitions revoked", loop=self.name, count=len(partitions))
         if self._revoke_hook is not None:
-            self._revoke_hook(partitions)
+            self._revoke_hook(consumer, partitions)
+
+    def _handle_stage_batch(
+        self, stage: BatchStage, consumer: Consumer, producer: Producer, messages: list[Message]
+    ) -> None:
+        member = consumer.memberid()
+        batch = stage.process_batch(consumer, messages)
+        if not batch.positions:
+            return
+        try:
+            commit_batch(consumer, producer, batch.outputs, batch.positions, member)
+            self.committed_batches += 1
+        except KafkaException as exc:
+            abort_and_rewind(
+                consumer, producer, exc, self.name, before_rewind=lambda: stage.aborted(consumer)
+            )
 
     def _handle_batch(
         self, consumer: Consumer, producer: Producer, messages: list[Message]
     ) -> None:
+        process = self._process
+        assert not isinstance(process, BatchStage)
         member = consumer.memberid()
         outputs: list[OutRecord] = []
         positions: dict[tuple[str, int], int] = {}
@@ -305,7 +364,7 @@ class TransactionalLoop:
                     log.warning("consume error", loop=self.name, error=str(error))
                 continue
             try:
-                outputs.extend(self._process(message))
+                outputs.extend(process(message))
             except Exception as exc:
                 # The type and place only: an exception's message may quote the document.
                 log.error(

@@ -35,6 +35,7 @@ from meldingshub.components import Component
 from meldingshub.components.api_server import ApiServer
 from meldingshub.components.router import RouterComponent, router_topics
 from meldingshub.settings import Settings
+from meldingshub.simulator.component import SimulatedStream
 from meldingshub.simulator.parties import register_index
 from meldingshub.simulator.traffic import provision
 from metrics.access import AccessMetrics
@@ -208,7 +209,9 @@ def _router(res: Resources) -> Component:
     )
     register = res.register
     return RouterComponent(
-        res.settings,
+        kafka,
+        res.settings.routing,
+        res.settings.data_dir / "state",
         res.bootstrap_servers,
         register.snapshot,
         MessageReader(res.settings.schemas),
@@ -284,6 +287,29 @@ def _all_in_one(res: Resources) -> list[Component]:
     ]
 
 
+@dataclass(frozen=True)
+class Stream:
+    """The demo's simulated stream of the national mix (``meldingshub run`` on a terminal)."""
+
+    rate: float
+    fault_rate: float
+
+
+def _stream(res: Resources, stream: Stream, others: list[Component]) -> Component:
+    """Starts once every other component and resource check is ready (or after a while)."""
+
+    def hub_ready() -> bool:
+        return all(c.ready() for c in others) and all(check() for check in res.checks.values())
+
+    return SimulatedStream(
+        res.settings,
+        res.bootstrap_servers,
+        hub_ready,
+        rate=stream.rate,
+        fault_rate=stream.fault_rate,
+    )
+
+
 BUILDERS: dict[str, Callable[[Resources], list[Component]]] = {
     "ingress-http": _ingress_http,
     "router": lambda res: [_router(res)],
@@ -295,9 +321,13 @@ BUILDERS: dict[str, Callable[[Resources], list[Component]]] = {
 
 
 def component_factory(
-    settings: Settings, names: Sequence[str], registry: CollectorRegistry
+    settings: Settings,
+    names: Sequence[str],
+    registry: CollectorRegistry,
+    stream: Stream | None = None,
 ) -> Callable[[str], Assembly]:
-    """A factory for :class:`meldingshub.app.Hub` building ``names`` (everything when empty)."""
+    """A factory for :class:`meldingshub.app.Hub` building ``names`` (everything when empty),
+    with the simulated ``stream`` beside them when given."""
     unknown = sorted(set(names) - BUILDERS.keys())
     if unknown:
         raise UnknownComponentError(
@@ -308,6 +338,8 @@ def component_factory(
         res = Resources(settings, bootstrap_servers, registry)
         builders = [BUILDERS[name] for name in names] if names else [_all_in_one]
         components = [component for builder in builders for component in builder(res)]
+        if stream is not None:
+            components.append(_stream(res, stream, list(components)))
         return Assembly(components, dict(res.checks), res.close)
 
     return build

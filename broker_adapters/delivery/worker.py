@@ -18,12 +18,10 @@ run on a bounded pool (:mod:`~broker_adapters.delivery.calls`), one receiver's
 messages in order, different receivers at once; a batch waits for answers at most
 ``answer_wait_s``, so a slow receiver delays no one else's messages longer than that.
 
-The loop is built from :mod:`kafka_io.transactional`'s pieces
-(``open_transactional``, ``next_batch``, ``commit_batch``, ``abort_and_rewind``)
-rather than being a :class:`~kafka_io.TransactionalLoop`: a tier record
-that is not yet due must be left unconsumed and its partition paused, which needs
-the consumer between records, and a batch's records are handled together (lanes
-per receiver), not one by one.
+The loop is the hub's one :class:`~kafka_io.TransactionalLoop`, with this component as
+its :class:`~kafka_io.transactional.BatchStage`: a tier record that is not yet due is
+left unsettled and its partition paused (which needs the consumer between records),
+and a batch's records are handled together (lanes per receiver), not one by one.
 """
 
 import functools
@@ -36,7 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from access.principals import Principals
@@ -69,18 +67,14 @@ from broker_adapters.delivery.settings import DeliverySettings
 from hubcore.errors import describe
 from kafka_io import (
     OutRecord,
+    TransactionalLoop,
     client_config,
     consumer_config,
     ensure_topics,
     producer_config,
 )
 from kafka_io.settings import KafkaSettings
-from kafka_io.transactional import (
-    abort_and_rewind,
-    commit_batch,
-    next_batch,
-    open_transactional,
-)
+from kafka_io.transactional import Batch, BatchStage
 from metrics.delivery import AttemptResult, DeliveryMetrics
 from routing.outputs import OutputBuilder
 from routing.settings import RoutingSettings
@@ -106,7 +100,7 @@ class _Call:
     handover: Handover
 
 
-class DeliveryComponent:
+class DeliveryComponent(BatchStage):
     """Consumer group on ``hub.outbound`` + retry tiers; delivers, retries, gives up."""
 
     name = "delivery"
@@ -141,13 +135,23 @@ class DeliveryComponent:
         self._tier_topics = [delivery.retry_topic(t) for t in range(len(delivery.retry_tiers))]
         self._tier_of = {topic: tier for tier, topic in enumerate(self._tier_topics)}
         self._admin_config = client_config(kafka, bootstrap_servers)
-        self._consumer_config = {
-            **consumer_config(kafka, bootstrap_servers, delivery.group_id),
-            # co-partitioned topics: partition p of every topic goes to the same worker
-            "partition.assignment.strategy": "range",
-        }
-        self._producer_config = producer_config(
-            kafka, bootstrap_servers, f"{delivery.group_id}-{kafka.instance_id}"
+        self._loop = TransactionalLoop(
+            name=self.name,
+            consumer_config={
+                **consumer_config(kafka, bootstrap_servers, delivery.group_id),
+                # co-partitioned topics: partition p of every topic goes to the same worker
+                "partition.assignment.strategy": "range",
+            },
+            producer_config=producer_config(
+                kafka, bootstrap_servers, f"{delivery.group_id}-{kafka.instance_id}"
+            ),
+            topics=[self._outbound, *self._tier_topics],
+            process=self,
+            batch_size=delivery.batch_size,
+            poll_timeout_s=delivery.poll_timeout_s,
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            consume_while=register_usable,
         )
         self._backlog = Backlog(self._admin_config, delivery.backlog_topic)
         self._payloads = PayloadFetcher(
@@ -170,16 +174,19 @@ class DeliveryComponent:
         self._breakers = Breakers(delivery.breaker)
         self._calls = Calls(delivery.call_workers)
         self._gate = DueGate()
-        self._ready = threading.Event()
         self._last_report = 0.0
         self._last_prune = 0.0
-        self.committed_batches = 0
 
     # -- component ----------------------------------------------------------------------------
 
     def ready(self) -> bool:
         """Ready once the group gave this worker partitions and their backlog is restored."""
-        return self._ready.is_set()
+        return self._loop.assigned.is_set()
+
+    @property
+    def committed_batches(self) -> int:
+        """Transactions committed so far."""
+        return self._loop.committed_batches
 
     def run(self, stop: threading.Event) -> None:
         """Deliver until ``stop`` is set; no transaction is left open when it returns."""
@@ -187,54 +194,41 @@ class DeliveryComponent:
             self._admin_config,
             delivery_topics(self._delivery, self._kafka.topics.outbound.partitions),
         )
-        topics = [self._outbound, *self._tier_topics]
-        consumer, producer = open_transactional(
-            self._consumer_config,
-            self._producer_config,
-            topics,
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-        )
-        log.info("delivery started", topics=topics)
         try:
-            while not stop.is_set():
-                if not self._register_usable():
-                    stop.wait(0.2)
-                    continue
-                now_ms = int(time.time() * 1000)
-                self._gate.release_due(consumer, now_ms)
-                wait_s = self._gate.wait_s(now_ms, self._delivery.poll_timeout_s)
-                messages = next_batch(consumer, self._delivery.batch_size, max(wait_s, 0.01))
-                if messages:
-                    self._handle_batch(consumer, producer, messages)
-                self._housekeeping()
+            self._loop.run(stop)
         finally:
-            consumer.close()
-            producer.flush(5)
             if stop.is_set():  # not after a failure: the supervisor runs this worker again
                 self._calls.close()
                 self._payloads.close()
                 for endpoint in self._endpoints.values():
                     endpoint.close()
-            log.info("delivery stopped", batches=self.committed_batches)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        numbers = {tp.partition for tp in partitions}
-        restored = self._backlog.restore(numbers)
-        log.info("partitions assigned", count=len(partitions), backlog=restored)
-        self._ready.set()
+        restored = self._backlog.restore({tp.partition for tp in partitions})
+        log.info("delivery backlog restored", partitions=len(partitions), backlog=restored)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        log.info("partitions revoked", count=len(partitions))
         self._gate.forget(consumer, partitions)
         self._backlog.drop({tp.partition for tp in partitions})
 
-    # -- the batch ----------------------------------------------------------------------------
+    # -- the batch stage ----------------------------------------------------------------------
 
-    def _handle_batch(
-        self, consumer: Consumer, producer: Producer, messages: list[Message]
-    ) -> None:
-        member = consumer.memberid()
+    def poll_timeout_s(self, consumer: Consumer, longest_s: float) -> float:
+        """Resume the retry partitions whose head is due; wait no longer than the next one."""
+        now_ms = int(time.time() * 1000)
+        self._gate.release_due(consumer, now_ms)
+        return max(self._gate.wait_s(now_ms, longest_s), 0.01)
+
+    def aborted(self, consumer: Consumer) -> None:
+        """The batch is read again: its pauses and backlog changes are dropped."""
+        self._gate.forget(consumer, consumer.assignment())
+        self._backlog.restore(self._backlog.held())
+
+    def idle(self) -> None:
+        self._housekeeping()
+
+    def process_batch(self, consumer: Consumer, messages: list[Message]) -> Batch:
+        """Deliver or park every record; a not-yet-due retry record stops its partition."""
         self._settle_late_calls()
         outputs: list[OutRecord] = []
         positions: dict[tuple[str, int], int] = {}
@@ -270,20 +264,7 @@ class DeliveryComponent:
                 outputs.extend(item)
         outputs.extend(self._run_lanes(lanes))
         outputs.extend(self._backlog.flush())
-        if not positions:
-            return
-        try:
-            commit_batch(consumer, producer, outputs, positions, member)
-            self.committed_batches += 1
-        except KafkaException as exc:
-            abort_and_rewind(
-                consumer,
-                producer,
-                exc,
-                self.name,
-                before_rewind=lambda: self._gate.forget(consumer, consumer.assignment()),
-            )
-            self._backlog.restore(self._backlog.held())
+        return Batch(outputs, positions)
 
     def _run_lanes(self, lanes: Mapping[int, deque[Item]]) -> list[OutRecord]:
         """Each receiver's records in order, receivers at once; wait ``answer_wait_s`` at most.

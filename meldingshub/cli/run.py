@@ -22,8 +22,8 @@ from meldingshub.cli.live_view import show
 from meldingshub.embedded_broker import EmbeddedBroker
 from meldingshub.logging import configure_logging
 from meldingshub.settings import Settings
-from meldingshub.simulator.component import DEMO_FAULT_RATE, DEMO_RATE, SimulatedStream
-from meldingshub.wiring import Assembly, component_factory
+from meldingshub.simulator.component import DEMO_FAULT_RATE, DEMO_RATE
+from meldingshub.wiring import Stream, component_factory
 
 
 @main.command()
@@ -65,8 +65,8 @@ def run(
     """
     settings = settings_from(ctx)
     registry = CollectorRegistry()
-    factory = component_factory(settings, components, registry)
     if components or no_simulate or not _national_register(settings):
+        factory = component_factory(settings, components, registry)
         setup_logging(settings, components[0] if len(components) == 1 else "hub")
         if not components and not no_simulate:
             structlog.get_logger(__name__).info(
@@ -77,17 +77,8 @@ def run(
         return
     console = Console()
     log_file = _logs_for_demo(settings, console)
-    hub: Hub
-
-    def with_stream(bootstrap_servers: str) -> Assembly:
-        assembly = factory(bootstrap_servers)
-        stream = SimulatedStream(
-            settings, bootstrap_servers, hub.ready, rate=rate, fault_rate=fault_rate
-        )
-        assembly.components.append(stream)
-        return assembly
-
-    hub = Hub(settings, with_stream, registry)
+    stream = Stream(rate=rate, fault_rate=fault_rate)
+    hub = Hub(settings, component_factory(settings, [], registry, stream), registry)
     stop = stop_on_signals()
     view = threading.Thread(
         target=show,

@@ -13,10 +13,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import NAMESPACE_URL, uuid5
 
 import structlog
-from confluent_kafka import Message, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
 from access.principals import Principals
 from addressregister.index import RegisterIndex
@@ -31,9 +32,8 @@ from kafka_io import (
 )
 from kafka_io.changelog import ChangelogState
 from kafka_io.errors import RecordRefusedError
-from kafka_io.settings import TopicSpec
+from kafka_io.settings import KafkaSettings, TopicSpec
 from kafka_io.table import TimedTable
-from meldingshub.settings import Settings
 from routing.decision import Duplicate, Rejected, Routed
 from routing.events import internal_error
 from routing.outputs import OutputBuilder, Outputs, SentRecord
@@ -122,7 +122,9 @@ class RouterComponent:
 
     def __init__(
         self,
-        settings: Settings,
+        kafka: KafkaSettings,
+        routing: RoutingSettings,
+        state_dir: Path,
         bootstrap_servers: str,
         register: RegisterView,
         reader: MessageReader,
@@ -132,15 +134,15 @@ class RouterComponent:
     ) -> None:
         """Nothing is consumed while ``register_usable()`` is false (before the register is
         loaded, or while its follower is down): a decision on a stale or empty register would
-        reject good messages and remember them as duplicates."""
-        kafka, routing = settings.kafka, settings.routing
+        reject good messages and remember them as duplicates. ``state_dir`` holds the local
+        files of the de-duplication and correlation state."""
         self._topics = kafka.topics
         self._register = register
         self._reader = reader
         self._principals = principals if callable(principals) else (lambda: principals)
         self._observe = observe
         self._builder = OutputBuilder(routing, Principals())
-        self._state_args = (client_config(kafka, bootstrap_servers), routing, settings.data_dir)
+        self._state_args = (client_config(kafka, bootstrap_servers), routing, state_dir)
         self._dedup, self._sent = self._open_state()
         self._state_closed = False
         self._sent_topic = routing.sent_topic
@@ -160,8 +162,7 @@ class RouterComponent:
 
     def _open_state(self) -> tuple[ChangelogState, TimedTable]:
         """Millions of keys at national rates: kept in local files, not in memory."""
-        base, routing, data_dir = self._state_args
-        state = data_dir / "state"
+        base, routing, state = self._state_args
         dedup = ChangelogState(base, routing.dedup_topic, routing.dedup_window_ms, state)
         sent = TimedTable(
             base, routing.sent_topic, _sent_entry, routing.correlation_window_ms, state
@@ -195,11 +196,11 @@ class RouterComponent:
         """Ready once the group gave this router partitions and the correlation view is loaded."""
         return self._loop.assigned.is_set() and self._sent.loaded.is_set()
 
-    def _restore(self, partitions: list[TopicPartition]) -> None:
+    def _restore(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         restored = self._dedup.restore(p.partition for p in partitions)
         log.info("de-duplication state restored", partitions=len(partitions), entries=restored)
 
-    def _forget(self, partitions: list[TopicPartition]) -> None:
+    def _forget(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._dedup.drop(p.partition for p in partitions)
 
     def process(self, message: Message) -> list[OutRecord]:

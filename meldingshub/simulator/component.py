@@ -10,6 +10,7 @@ the simulator is logged and ends the stream, never the hub.
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -45,7 +46,7 @@ class SimulatedStream:
         self,
         settings: Settings,
         bootstrap_servers: str,
-        hub_ready: threading.Event,
+        hub_ready: Callable[[], bool],
         *,
         rate: float = DEMO_RATE,
         fault_rate: float = DEMO_FAULT_RATE,
@@ -71,7 +72,8 @@ class SimulatedStream:
     def run(self, stop: threading.Event) -> None:
         """Stream until ``stop`` is set, from when the hub is ready (or has taken too long)."""
         deadline = time.monotonic() + READY_WAIT_S
-        while not stop.is_set() and not self._hub_ready.wait(0.2):
+        while not stop.is_set() and not self._hub_ready():
+            stop.wait(0.2)
             if time.monotonic() > deadline:
                 # Records wait durably in hub.inbound; a slow router simply starts behind.
                 log.warning("hub not ready yet; simulated stream starts anyway")

@@ -31,7 +31,7 @@ from schemas.records import InboundMessage
 from schemas.settings import SchemaSettings
 from schemas.vocabulary import EventType, Family
 from tests.support.corpus_register import accepted_samples, apprec_answer, consistent, register_for
-from tests.support.hub import isolated_settings, send_inbound
+from tests.support.hub import isolated_settings, router_settings, send_inbound
 from tests.support.kafka import read_all
 from tests.support.waiting import running
 
@@ -92,7 +92,9 @@ def test_metrics_store_and_export_agree_exactly_and_hold_no_patient_data(
     store = StatisticsStore.open(f"sqlite:///{tmp_path / 'stats.sqlite3'}")
     registry = CollectorRegistry()
     metrics = HubMetrics(registry, message_types_of(default_catalogue()))
-    router = RouterComponent(settings, kafka_bootstrap, lambda: register, reader, Principals.open())
+    router = RouterComponent(
+        *router_settings(settings), kafka_bootstrap, lambda: register, reader, Principals.open()
+    )
     aggregator = StatisticsAggregator(
         settings.kafka, kafka_bootstrap, store, settings.statistics, metrics
     )

@@ -16,7 +16,7 @@ from schemas.records import MessageEvent, RoutedMessage, decode
 from schemas.settings import SchemaSettings
 from schemas.vocabulary import AppRecErrorCode, EventType, Family
 from tests.support.corpus_register import accepted_samples, consistent, register_for
-from tests.support.hub import isolated_settings, send_inbound
+from tests.support.hub import isolated_settings, router_settings, send_inbound
 from tests.support.kafka import read_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -40,7 +40,7 @@ def test_replay_after_register_fix_routes_once(kafka_bootstrap: str) -> None:
     kafka = settings.kafka
 
     router = RouterComponent(
-        settings, kafka_bootstrap, lambda: current[0], reader, Principals.open()
+        *router_settings(settings), kafka_bootstrap, lambda: current[0], reader, Principals.open()
     )
     stop = threading.Event()
     thread = threading.Thread(target=router.run, args=(stop,), daemon=True)

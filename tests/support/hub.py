@@ -100,6 +100,11 @@ def send_inbound(
     return sent
 
 
+def router_settings(settings: Settings) -> tuple[KafkaSettings, RoutingSettings, Path]:
+    """The router's own settings out of a whole ``Settings``, as the composition root gives them."""
+    return settings.kafka, settings.routing, settings.data_dir / "state"
+
+
 @contextmanager
 def running_router(
     settings: Settings,
@@ -111,7 +116,7 @@ def running_router(
     """A router on its own thread over a fixed register (open mode unless ``principals``);
     with ``usable``, it consumes only while that event is set."""
     component = RouterComponent(
-        settings,
+        *router_settings(settings),
         settings.kafka.bootstrap_servers,
         lambda: register,
         reader,

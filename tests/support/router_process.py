@@ -18,6 +18,7 @@ from meldingshub.supervisor import Supervisor
 from metrics.components import ComponentMetrics
 from schemas.reader import MessageReader
 from tests.support.corpus_register import accepted_samples, consistent, register_for
+from tests.support.hub import router_settings
 
 
 def main() -> None:
@@ -27,7 +28,11 @@ def main() -> None:
     reader = MessageReader(settings.schemas)
     register = register_for(consistent(accepted_samples(reader)))
     router = RouterComponent(
-        settings, settings.kafka.bootstrap_servers, lambda: register, reader, Principals.open()
+        *router_settings(settings),
+        settings.kafka.bootstrap_servers,
+        lambda: register,
+        reader,
+        Principals.open(),
     )
     stop = stop_on_signals()
     ready = threading.Thread(target=_announce, args=(router, stop), daemon=True)

@@ -34,7 +34,7 @@ from tests.broker_adapters.ingress.support import (
     with_new_msg_id,
 )
 from tests.support.corpus_register import Sample
-from tests.support.hub import isolated_settings
+from tests.support.hub import isolated_settings, router_settings
 from tests.support.kafka import read_all
 from tests.support.shared import REPO
 from tests.support.waiting import running
@@ -178,7 +178,7 @@ def test_a_thousand_files_across_a_kill_end_in_done_or_failed_and_route_once(
     files.sort()  # bad ones among the good ones
 
     router = RouterComponent(
-        settings,
+        *router_settings(settings),
         kafka_bootstrap,
         lambda: register,
         reader,

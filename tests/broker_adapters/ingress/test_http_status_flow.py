@@ -28,7 +28,7 @@ from tests.broker_adapters.ingress.support import (
     with_new_msg_id,
 )
 from tests.support.corpus_register import Sample
-from tests.support.hub import isolated_settings, running
+from tests.support.hub import isolated_settings, router_settings, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -94,7 +94,7 @@ def test_status_follows_messages_from_accepted_to_routed_and_rejected(
         stack.enter_context(
             running(
                 RouterComponent(
-                    settings,
+                    *router_settings(settings),
                     kafka_bootstrap,
                     lambda: register,
                     reader,

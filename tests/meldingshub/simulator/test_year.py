@@ -31,7 +31,7 @@ from meldingshub.simulator.traffic import Outgoing, Traffic, principals_for
 from meldingshub.simulator.truth import Truth
 from meldingshub.simulator.verify import Verification, verify
 from schemas.reader import MessageReader
-from tests.support.hub import isolated_settings
+from tests.support.hub import isolated_settings, router_settings
 from tests.support.waiting import running, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -47,7 +47,9 @@ def accepted(store: StatisticsStore) -> int:
 def router(
     settings: Settings, bootstrap: str, index: RegisterIndex, p: Principals
 ) -> RouterComponent:
-    return RouterComponent(settings, bootstrap, lambda: index, MessageReader(settings.schemas), p)
+    return RouterComponent(
+        *router_settings(settings), bootstrap, lambda: index, MessageReader(settings.schemas), p
+    )
 
 
 def test_scaled_year_export_equals_truth_across_a_router_restart(
