@@ -11,7 +11,7 @@ a new snapshot; readers keep the one they hold.
 
 import functools
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -369,3 +369,8 @@ def _profile(profile: tuple[MessageProfile, ...]) -> _Sets:
     versioned = frozenset((p.message_type, v) for p in profile for v in p.versions)
     types = frozenset(p.message_type for p in profile)
     return any_version, versioned, types
+
+
+Snapshots = Callable[[], RegisterIndex]
+"""Where a stage gets the register in force: called once per decision, so a live register's
+changes apply from the next message (``LiveRegister.snapshot`` or ``lambda: index``)."""

@@ -8,14 +8,13 @@ writes the dead letter and, where the standard wants one, the hub's X99 AppRec t
 the sender. Events and dead letters come from :mod:`routing.events`.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
 from confluent_kafka import Message
 
-from addressregister.index import RegisterIndex
+from addressregister.index import Snapshots
 from broker_adapters.delivery.apprec import AppRecLedger, not_delivered_apprec
 from broker_adapters.delivery.backlog import Backlog, Pending
 from broker_adapters.delivery.decision import Decision, Delivered, GiveUp, Retry, WaitBehind
@@ -65,7 +64,7 @@ class Effects:
         metrics: DeliveryMetrics,
         payloads: PayloadFetcher,
         builder: OutputBuilder,
-        register: Callable[[], RegisterIndex],
+        register: Snapshots,
         ledger: AppRecLedger,
     ) -> None:
         self._delivery = delivery

@@ -38,7 +38,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from access.principals import Principals
-from addressregister.index import RegisterIndex
+from addressregister.index import Snapshots
 from addressregister.model import Endpoint as Address
 from addressregister.model import EndpointKind
 from broker_adapters.delivery.apprec import AppRecLedger, NoLedger, StoreAppRecLedger
@@ -81,11 +81,10 @@ from routing.settings import RoutingSettings
 from schemas.avro_errors import AvroDecodeError
 from schemas.records import RoutedMessage, decode
 
-__all__ = ["DeliveryComponent", "RegisterView", "build_endpoints"]
+__all__ = ["DeliveryComponent", "build_endpoints"]
 
 log = structlog.get_logger(__name__)
 
-RegisterView = Callable[[], RegisterIndex]
 
 _REPORT_INTERVAL_S = 5.0
 
@@ -111,7 +110,7 @@ class DeliveryComponent(BatchStage):
         kafka: KafkaSettings,
         routing: RoutingSettings,
         bootstrap_servers: str,
-        register: RegisterView,
+        register: Snapshots,
         endpoints: Mapping[EndpointKind, DeliveryEndpoint],
         *,
         mailbox: MailboxStore | None = None,

@@ -20,7 +20,7 @@ import structlog
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from access.principals import Principals
-from addressregister.index import RegisterIndex
+from addressregister.index import Snapshots
 from hubcore.errors import describe
 from kafka_io import (
     OutRecord,
@@ -54,7 +54,6 @@ from schemas.vocabulary import AppRecErrorCode, Family
 
 log = structlog.get_logger(__name__)
 
-RegisterView = Callable[[], RegisterIndex]
 EventObserver = Callable[[MessageEvent], None]
 
 
@@ -126,7 +125,7 @@ class RouterComponent:
         routing: RoutingSettings,
         state_dir: Path,
         bootstrap_servers: str,
-        register: RegisterView,
+        register: Snapshots,
         reader: MessageReader,
         principals: Principals | Callable[[], Principals],
         observe: EventObserver | None = None,

@@ -9,7 +9,7 @@ its verified claims (organisation numbers, optional HER-id claim) into a caller
 through the address register.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,7 +19,7 @@ from access.errors import HelseIdRefused
 from access.helseid import HelseIdVerifier
 from access.principals import Principal, Role
 from access.principals_file import PrincipalsFile
-from addressregister.index import RegisterIndex
+from addressregister.index import RegisterIndex, Snapshots
 from routing.authorisation import helseid_principal_name, organisation_parties
 
 
@@ -142,7 +142,7 @@ class HelseIdAuthenticator:
 
     scheme = "dpop"
 
-    def __init__(self, verifier: HelseIdVerifier, register: Callable[[], RegisterIndex]) -> None:
+    def __init__(self, verifier: HelseIdVerifier, register: Snapshots) -> None:
         self._verifier = verifier
         self._register = register
 

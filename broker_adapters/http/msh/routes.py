@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from access.principals import Role
-from addressregister.index import RegisterIndex
+from addressregister.index import Snapshots
 from broker_adapters.delivery.errors import MailboxError
 from broker_adapters.delivery.mailbox_store import MailboxMessage, MailboxStore
 from broker_adapters.http.ingress_api import Gate
@@ -74,7 +74,7 @@ class MshDeps:
     authenticators: Mapping[str, Authenticator]
     """By lower-case ``Authorization`` scheme (see :func:`~.caller.authenticators`)."""
     mailbox: MailboxStore
-    register: Callable[[], RegisterIndex]
+    register: Snapshots
     """The register as it is now (``LiveRegister.snapshot``)."""
     store: StatisticsStore | None = None
     recent: RecentMessages = field(default_factory=lambda: RecentMessages(100_000))
