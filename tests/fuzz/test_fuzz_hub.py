@@ -33,7 +33,9 @@ from kafka_io import headers_of
 from schemas.avro_errors import AvroDecodeError
 from schemas.records import INBOUND_HEADER, InboundMessage, MessageEvent, decode
 from schemas.vocabulary import EventType
-from tests.broker_adapters.ingress.support import wait_for, with_new_msg_id
+from tests.broker_adapters.ingress.support import (
+    with_new_msg_id,
+)
 from tests.fuzz.mutations import MUTATIONS, ODD_HEADER_VALUES
 from tests.support.corpus_register import Sample
 from tests.support.running_hub import (
@@ -43,6 +45,7 @@ from tests.support.running_hub import (
     RunningHub,
     hub_process,
 )
+from tests.support.waiting import wait_for
 
 LONG = os.environ.get("MELDINGSHUB_FUZZ", "short") == "long"
 pytestmark = [

@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry
 
 from meldingshub.supervisor import Supervisor
 from metrics.components import ComponentMetrics
-from tests.broker_adapters.ingress.support import wait_for
+from tests.support.waiting import wait_for
 
 
 class Flaky:

@@ -24,10 +24,10 @@ from tests.broker_adapters.delivery.support import (
     hub_topics,
     produce,
     routed,
-    wait_for,
     write_webhook_keys,
 )
 from tests.support.kafka import read_all
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -32,10 +32,9 @@ from tests.broker_adapters.delivery.support import (
     produce,
     read_many,
     routed,
-    running,
-    wait_for,
 )
 from tests.support.kafka import read_all
+from tests.support.waiting import running, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -20,10 +20,9 @@ from tests.broker_adapters.delivery.support import (
     party,
     produce,
     routed,
-    running,
-    wait_for,
 )
 from tests.support.kafka import read_all
+from tests.support.waiting import running, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -14,8 +14,6 @@ from schemas.envelope import read_envelope
 from schemas.records import INBOUND_HEADER, InboundMessage, decode
 from schemas.xmlparse import ParseLimits, parse_message
 from tests.support.corpus_register import Sample
-from tests.support.http import serve
-from tests.support.waiting import wait_for
 
 _MSG_ID = re.compile(rb"<(?:\w+:)?MsgId>([^<]+)</(?:\w+:)?MsgId>")
 
@@ -83,6 +81,3 @@ def msghead_samples(samples: list[Sample]) -> list[Sample]:
 def inbound_meta(record: Message) -> InboundMessage:
     """The ingress metadata header of a ``hub.inbound`` record."""
     return decode(dict(headers_of(record))[INBOUND_HEADER], InboundMessage)
-
-
-__all__ = ["serve", "wait_for"]

@@ -24,12 +24,11 @@ from tests.broker_adapters.ingress.support import (
     msghead_samples,
     sender_ids,
     sender_organisation,
-    wait_for,
     with_new_msg_id,
 )
 from tests.support.corpus_register import Sample
 from tests.support.kafka import read_all
-from tests.support.waiting import running
+from tests.support.waiting import running, wait_for
 
 pytestmark = pytest.mark.integration
 

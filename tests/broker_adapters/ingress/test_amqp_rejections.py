@@ -22,9 +22,8 @@ from schemas.reader import MessageReader
 from schemas.records import InboundMessage, RejectedMessage, encode
 from schemas.settings import SchemaSettings
 from schemas.vocabulary import SPOOFING_REASON_PREFIX, AppRecErrorCode, Family
-from tests.broker_adapters.ingress.support import wait_for
 from tests.routing.test_hub_apprec import HUB, OPEN, OWN_REGISTER, SENDER, builder, synthetic
-from tests.support.waiting import running
+from tests.support.waiting import running, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -30,14 +30,13 @@ from tests.broker_adapters.ingress.support import (
     inbound_meta,
     make_credentials,
     msghead_samples,
-    wait_for,
     with_new_msg_id,
 )
 from tests.support.corpus_register import Sample
 from tests.support.hub import isolated_settings, router_settings
 from tests.support.kafka import read_all
 from tests.support.shared import REPO
-from tests.support.waiting import running
+from tests.support.waiting import running, wait_for
 
 pytestmark = pytest.mark.integration
 

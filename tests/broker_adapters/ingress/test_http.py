@@ -29,9 +29,9 @@ from tests.broker_adapters.ingress.support import (
     make_credentials,
     msghead_samples,
     sender_organisation,
-    serve,
 )
 from tests.support.corpus_register import Sample
+from tests.support.http import serve
 from tests.support.hub import isolated_settings
 from tests.support.kafka import read_all
 

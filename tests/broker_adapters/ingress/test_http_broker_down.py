@@ -21,10 +21,10 @@ from tests.broker_adapters.ingress.support import (
     inbound_meta,
     make_credentials,
     msghead_samples,
-    serve,
     with_new_msg_id,
 )
 from tests.support.corpus_register import Sample
+from tests.support.http import serve
 from tests.support.kafka import read_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -24,10 +24,10 @@ from schemas.reader import MessageReader
 from tests.broker_adapters.ingress.support import (
     make_credentials,
     msghead_samples,
-    serve,
     with_new_msg_id,
 )
 from tests.support.corpus_register import Sample
+from tests.support.http import serve
 from tests.support.hub import isolated_settings, router_settings, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -35,11 +35,15 @@ from schemas.records import (
     decode,
     encode,
 )
-from tests.broker_adapters.ingress.support import msghead_samples, wait_for, with_new_msg_id
+from tests.broker_adapters.ingress.support import (
+    msghead_samples,
+    with_new_msg_id,
+)
 from tests.support.corpus_register import Sample
 from tests.support.hub import inbound_for
 from tests.support.kafka import read_all
 from tests.support.running_hub import KAFKA_PRINCIPAL, PRINCIPAL, RunningHub, running_hub
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -11,7 +11,6 @@ from metrics.ingress import IngressMetrics
 from tests.broker_adapters.ingress.support import (
     inbound_meta,
     msghead_samples,
-    wait_for,
     with_new_msg_id,
 )
 from tests.broker_adapters.ingress.test_amqp import (
@@ -26,6 +25,7 @@ from tests.broker_adapters.ingress.test_amqp import (
 )
 from tests.support.corpus_register import Sample
 from tests.support.kafka import read_all
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 __all__ = ["queues"]  # the fixture, imported so this module can use it
