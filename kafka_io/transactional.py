@@ -87,6 +87,11 @@ class BatchStage(ABC):
     def aborted(self, consumer: Consumer) -> None:  # noqa: B027 - most stages keep nothing
         """The batch's transaction was aborted: drop what it changed, before the rewind."""
 
+    def refused(self, message: Message, error: RecordRefusedError) -> Sequence[OutRecord]:
+        """The broker refuses what ``message`` produced, for what it is (alone in its batch):
+        what to write instead. Without anything, only its offset is committed."""
+        return []
+
     def idle(self) -> None:  # noqa: B027 - most stages have no housekeeping
         """Runs after every poll, with or without records (housekeeping)."""
 
@@ -341,13 +346,44 @@ class TransactionalLoop:
         batch = stage.process_batch(consumer, messages)
         if not batch.positions:
             return
+        if self._one_by_one:
+            self._one_by_one -= 1
         try:
             commit_batch(consumer, producer, batch.outputs, batch.positions, member)
             self.committed_batches += 1
         except KafkaException as exc:
-            abort_and_rewind(
-                consumer, producer, exc, self.name, before_rewind=lambda: stage.aborted(consumer)
-            )
+            kind = _permanent(exc)
+            if kind is None:
+                abort_and_rewind(
+                    consumer,
+                    producer,
+                    exc,
+                    self.name,
+                    before_rewind=lambda: stage.aborted(consumer),
+                )
+                return
+            producer.abort_transaction(30)
+            stage.aborted(consumer)
+            self._refused_in(consumer, producer, messages, kind, batch.positions, member)
+
+    def _refused_in(
+        self,
+        consumer: Consumer,
+        producer: Producer,
+        messages: list[Message],
+        kind: PermanentKind,
+        positions: dict[tuple[str, int], int],
+        member: str | None,
+    ) -> None:
+        """A batch whose output the broker refuses (its transaction aborted): redo it one record
+        per transaction, or, alone already, settle the record another way."""
+        consumed = [m for m in messages if m.error() is None]
+        if len(consumed) > 1:
+            log.warning("the broker refuses an output; redoing one by one", loop=self.name)
+            self._one_by_one = len(consumed)
+            rewind_to_committed(consumer)
+        else:
+            self._refuse(consumer, producer, consumed[0], kind, positions, member)
 
     def _handle_batch(
         self, consumer: Consumer, producer: Producer, messages: list[Message]
@@ -390,13 +426,7 @@ class TransactionalLoop:
                 self._recover(consumer, producer, exc)
                 return
             producer.abort_transaction(30)
-            consumed = [m for m in messages if m.error() is None]
-            if len(consumed) > 1:
-                log.warning("the broker refuses an output; redoing one by one", loop=self.name)
-                self._one_by_one = len(consumed)
-                rewind_to_committed(consumer)
-            else:
-                self._refuse(consumer, producer, consumed[0], kind, positions, member)
+            self._refused_in(consumer, producer, messages, kind, positions, member)
 
     def _refuse(
         self,
@@ -407,13 +437,18 @@ class TransactionalLoop:
         positions: dict[tuple[str, int], int],
         member: str | None,
     ) -> None:
-        """Commit ``on_error``'s records for ``message`` instead of its refused outputs.
+        """Commit ``on_error``'s (or the stage's) records for ``message`` instead of its
+        refused outputs.
 
         If the broker refuses those too, only the offset is committed (and logged): a
         record nothing can be written for must not stop its partition for ever.
         """
         refusal = RecordRefusedError(kind, f"the broker refuses this record's output ({kind})")
-        for outputs in (list(self._on_error(message, refusal)), []):
+        if isinstance(self._process, BatchStage):
+            instead = list(self._process.refused(message, refusal))
+        else:
+            instead = list(self._on_error(message, refusal))
+        for outputs in (instead, []):
             try:
                 commit_batch(consumer, producer, outputs, positions, member)
                 self.committed_batches += 1

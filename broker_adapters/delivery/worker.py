@@ -73,6 +73,7 @@ from kafka_io import (
     ensure_topics,
     producer_config,
 )
+from kafka_io.errors import RecordRefusedError
 from kafka_io.settings import KafkaSettings
 from kafka_io.transactional import Batch, BatchStage
 from metrics.delivery import AttemptResult, DeliveryMetrics
@@ -225,6 +226,24 @@ class DeliveryComponent(BatchStage):
 
     def idle(self) -> None:
         self._housekeeping()
+
+    def refused(self, message: Message, error: RecordRefusedError) -> list[OutRecord]:
+        """The broker refuses what delivering ``message`` wrote (a receiver's topic that takes
+        smaller records, say): it is given up with the reason, not tried for ever."""
+        now = datetime.now(UTC)
+        tier = self._tier_of.get(message.topic() or "")
+        try:
+            item = self._read(
+                message, tier, retry_state(message) if tier is not None else None, now
+            )
+            if not isinstance(item, Item):
+                return item
+            reason = f"the broker refuses the delivered record ({error.kind})"
+            decision = GiveUp(reason, kind=None, attempts=item.state.attempts)
+            return [*self._effects.apply(item, decision, now), *self._backlog.flush()]
+        except Exception as exc:
+            log.error("delivery failed on a refused record", error=describe(exc))
+            return self._effects.dead_letter(message, "the broker refuses its output", now)
 
     def process_batch(self, consumer: Consumer, messages: list[Message]) -> Batch:
         """Deliver or park every record; a not-yet-due retry record stops its partition."""
