@@ -20,6 +20,7 @@ from addressregister.index import RegisterIndex
 from addressregister.live import StaticRegister
 from broker_adapters.delivery.mailbox_store import MailboxStore
 from broker_adapters.ingress.base import Outcome, RefusalReason, Refused, Submission
+from broker_adapters.ingress.budget import ByteBudget
 from broker_adapters.ingress.settings import IngressSettings
 from hubstats.store import StatisticsStore
 from meldingshub.api_app import ALL_PARTS, api_app
@@ -34,6 +35,7 @@ class _NoGate:
 
     settings = IngressSettings()
     limits = Settings().schemas.parse_limits()
+    bodies = ByteBudget(settings.in_flight_bytes)
 
     def submit(self, submission: Submission) -> Outcome:
         return Refused(RefusalReason.BROKER_UNAVAILABLE, "documentation only")

@@ -10,19 +10,11 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from metrics.errors import MetricsError
+from schemas.outcomes import RefusalReason
 
 INGRESS_ADAPTERS = ("http", "amqp", "kafka", "file")
-REFUSAL_REASONS = (
-    "unauthenticated",
-    "unsupported_media_type",
-    "bad_request",
-    "too_large",
-    "not_xml",
-    "sender_not_allowed",
-    "broker_unavailable",
-    "unprocessable",
-)
-"""The values of ``broker_adapters.ingress.base.RefusalReason`` (metrics may not import it)."""
+REFUSAL_REASONS = tuple(reason.value for reason in RefusalReason)
+"""The ``reason`` label's closed set: :class:`schemas.outcomes.RefusalReason`."""
 
 WRITE_BUCKETS_S = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

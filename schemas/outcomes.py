@@ -74,3 +74,26 @@ def clean_reason_code(reason_code: str | None) -> str | None:
     if reason_code is None:
         return None
     return reason_code if reason_code in _REASON_CODES else AppRecErrorCode.X99.value
+
+
+class RefusalReason(StrEnum):
+    """Why ingress refused a message; the closed set of the ``reason`` metric label."""
+
+    UNAUTHENTICATED = "unauthenticated"
+    """No credentials, or credentials the hub does not know."""
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    BAD_REQUEST = "bad_request"
+    """The transport envelope is malformed (e.g. JSON without a base64 ``businessDocument``)."""
+    TOO_LARGE = "too_large"
+    NOT_XML = "not_xml"
+    """Empty, not well-formed, or refused by the hardened parser (DOCTYPE, depth)."""
+    SENDER_NOT_ALLOWED = "sender_not_allowed"
+    """The document's sender HER-id is not one the principal may send for (spoofing)."""
+    BROKER_UNAVAILABLE = "broker_unavailable"
+    """Kafka did not durably take the write; the sender may retry (transient)."""
+    BUSY = "busy"
+    """The process holds as many request bodies at once as its byte budget allows; the
+    sender retries after ``Retry-After`` (transient)."""
+    UNPROCESSABLE = "unprocessable"
+    """Screening failed unexpectedly, or the broker refused the record: sending it again
+    unchanged fails the same way (permanent)."""

@@ -34,6 +34,7 @@ from broker_adapters.http.status import (
     status_view,
 )
 from broker_adapters.ingress.base import Accepted, Outcome, RefusalReason, Refused, Submission
+from broker_adapters.ingress.budget import ByteBudget
 from broker_adapters.ingress.settings import IngressSettings
 from hubcore.problems import ProblemError, ProblemRoute, problem_responses
 from hubstats.store import StatisticsStore
@@ -61,6 +62,7 @@ _STATUS_FOR: dict[RefusalReason, tuple[int, str]] = {
     RefusalReason.TOO_LARGE: (413, "message too large"),
     RefusalReason.SENDER_NOT_ALLOWED: (403, "sender not allowed for this principal"),
     RefusalReason.BROKER_UNAVAILABLE: (503, "message not accepted, try again"),
+    RefusalReason.BUSY: (503, "the hub is busy receiving, try again"),
     RefusalReason.UNPROCESSABLE: (400, "message cannot be processed"),
 }
 
@@ -97,6 +99,11 @@ class Gate(Protocol):
         """The documents taken (size, depth, attributes)."""
         ...
 
+    @property
+    def bodies(self) -> ByteBudget:
+        """Request bodies held at once by every HTTP API of the process."""
+        ...
+
     def submit(self, submission: Submission) -> Outcome:
         """Screen and durably write; blocking."""
         ...
@@ -130,6 +137,12 @@ def _request_id(request: Request) -> str | None:
     """The sender's ``X-Request-Id``, kept as the transport message id when it is sane."""
     value = request.headers.get("x-request-id", "").strip()
     return value if 0 < len(value) <= _MAX_REQUEST_ID and value.isprintable() else None
+
+
+def _reservation(request: Request, cap: int) -> int:
+    """What a body may take: its declared length, or the cap when it declares none."""
+    declared = request.headers.get("content-length", "")
+    return min(int(declared), cap) if declared.isascii() and declared.isdigit() else cap
 
 
 def _refusal(reason: RefusalReason, detail: str, retry_after_s: int) -> ProblemError:
@@ -221,20 +234,26 @@ def ingress_router(deps: IngressApiDeps) -> APIRouter:
                 # The sender's header is not echoed: it is not from a closed set.
                 "send application/xml or application/json",
             )
+        cap = gate.limits.max_bytes
         if media == JSON_TYPE:
-            cap = gate.limits.max_bytes * 4 // 3 + _JSON_OVERHEAD
-            raw = business_document(await read_capped(request, cap))
-        else:
-            raw = await read_capped(request, gate.limits.max_bytes)
-        submission = Submission(
-            raw=raw,
-            principal=principal,
-            adapter="http",
-            received_at=received_at,
-            transport_message_id=_request_id(request),
-            content_type=media,
-        )
-        outcome = await run_in_threadpool(gate.submit, submission)
+            cap = cap * 4 // 3 + _JSON_OVERHEAD
+        with gate.bodies.reserve(_reservation(request, cap)) as held:
+            if not held:
+                raise refuse(
+                    RefusalReason.BUSY,
+                    "the hub holds as many documents as it may at once; send again later",
+                )
+            body = await read_capped(request, cap)
+            raw = business_document(body) if media == JSON_TYPE else body
+            submission = Submission(
+                raw=raw,
+                principal=principal,
+                adapter="http",
+                received_at=received_at,
+                transport_message_id=_request_id(request),
+                content_type=media,
+            )
+            outcome = await run_in_threadpool(gate.submit, submission)
         if isinstance(outcome, Refused):
             raise _refusal(outcome.reason, outcome.detail, limits.retry_after_s)
         assert isinstance(outcome, Accepted)

@@ -12,35 +12,15 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
 from access.principals import Principal
 from broker_adapters.ingress.settings import AdapterName
+from schemas.outcomes import RefusalReason as RefusalReason  # its home is the vocabulary
 
 ADAPTERS: tuple[AdapterName, ...] = ("http", "amqp", "kafka", "file")
 """Every ingress adapter; the closed set of the ``adapter`` metric label."""
-
-
-class RefusalReason(StrEnum):
-    """Why ingress refused a message; the closed set of the ``reason`` metric label."""
-
-    UNAUTHENTICATED = "unauthenticated"
-    """No credentials, or credentials the hub does not know."""
-    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
-    BAD_REQUEST = "bad_request"
-    """The transport envelope is malformed (e.g. JSON without a base64 ``businessDocument``)."""
-    TOO_LARGE = "too_large"
-    NOT_XML = "not_xml"
-    """Empty, not well-formed, or refused by the hardened parser (DOCTYPE, depth)."""
-    SENDER_NOT_ALLOWED = "sender_not_allowed"
-    """The document's sender HER-id is not one the principal may send for (spoofing)."""
-    BROKER_UNAVAILABLE = "broker_unavailable"
-    """Kafka did not durably take the write; the sender may retry (transient)."""
-    UNPROCESSABLE = "unprocessable"
-    """Screening failed unexpectedly, or the broker refused the record: sending it again
-    unchanged fails the same way (permanent)."""
 
 
 @dataclass(frozen=True, slots=True)

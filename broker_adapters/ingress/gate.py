@@ -28,6 +28,7 @@ from confluent_kafka import KafkaError, KafkaException, Message
 
 from addressregister.live import RegisterView
 from broker_adapters.ingress.base import Accepted, Outcome, RefusalReason, Refused, Submission
+from broker_adapters.ingress.budget import ByteBudget
 from broker_adapters.ingress.deadlines import Deadlines
 from broker_adapters.ingress.settings import IngressSettings
 from hubcore.errors import describe
@@ -125,6 +126,8 @@ class IngressGate:
         self._limits = limits or ParseLimits()
         self._last_failure = float("-inf")
         self._deadlines = Deadlines()
+        self.bodies = ByteBudget(settings.in_flight_bytes)
+        """Request bodies the HTTP APIs of this process hold at once (the ingress budget)."""
 
     @classmethod
     def create(

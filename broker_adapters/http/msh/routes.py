@@ -243,16 +243,26 @@ def msh_router(deps: MshDeps) -> APIRouter:
         if not who.send_her_ids:  # nothing it may send: refuse before reading the body
             raise MshError(403, "Not authorized for HerId(s): the caller may send for none")
         declared = request.headers.get("content-length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > cap:
+        has_length = declared.isascii() and declared.isdigit()
+        if has_length and int(declared) > cap:
             raise bad_request(f"The request is larger than the limit of {cap} bytes")
-        try:
-            body = await json_body(request, PostMessageRequest, cap)
-            raw = sending.document_of(body, gate.limits.max_bytes)
-        except MshError as exc:
-            gate.count_received("http")
-            gate.count_refused("http", Refused(RefusalReason.BAD_REQUEST, exc.error))
-            raise
-        return created(request, await submit(who, raw, source, received_at))
+        with gate.bodies.reserve(min(int(declared), cap) if has_length else cap) as held:
+            if not held:
+                gate.count_received("http")
+                gate.count_refused("http", Refused(RefusalReason.BUSY, "byte budget"))
+                raise MshError(
+                    503,
+                    "The hub holds as many documents as it may at once; send again later",
+                    headers={"Retry-After": str(limits.retry_after_s)},
+                )
+            try:
+                body = await json_body(request, PostMessageRequest, cap)
+                raw = sending.document_of(body, gate.limits.max_bytes)
+            except MshError as exc:
+                gate.count_received("http")
+                gate.count_refused("http", Refused(RefusalReason.BAD_REQUEST, exc.error))
+                raise
+            return created(request, await submit(who, raw, source, received_at))
 
     @router.get(
         "/Messages",

@@ -118,7 +118,7 @@ def test_its_turn_calls_the_endpoint_with_the_next_attempt_number() -> None:
 
 def test_a_late_answer_that_got_through_is_delivered_without_a_new_call() -> None:
     record = OutRecord(topic="receiver.topic", key=None, value=b"x")
-    facts = replace(WEBHOOK, late=base.Delivered((record,)), calling=True, breaker_open=True)
+    facts = replace(WEBHOOK, late=base.HandedOver((record,)), calling=True, breaker_open=True)
     assert turn(message(), retried(1, 0), facts, NOW, SETTINGS) == Delivered(
         "webhook", 1, (record,)
     )

@@ -24,6 +24,7 @@ from broker_adapters.http.msh.errors import MshError
 from broker_adapters.http.msh.routes import MshDeps, msh_router
 from broker_adapters.http.msh.sending import source_system
 from broker_adapters.ingress.base import Accepted, Outcome, RefusalReason, Refused, Submission
+from broker_adapters.ingress.budget import ByteBudget
 from broker_adapters.ingress.settings import IngressSettings
 from hubstats.store import StatisticsStore
 from schemas.reader import MessageReader
@@ -54,6 +55,7 @@ class RecordingGate:
 
     settings = IngressSettings()
     limits = ParseLimits()
+    bodies = ByteBudget(settings.in_flight_bytes)
 
     def __init__(self) -> None:
         self.submissions: list[Submission] = []

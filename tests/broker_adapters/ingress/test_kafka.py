@@ -85,7 +85,7 @@ def test_records_are_copied_once_and_refusals_dead_lettered(
     gate = IngressGate.create(settings.kafka, kafka_bootstrap, ingress, register_view)
 
     def adapter() -> KafkaIngress:
-        return KafkaIngress(gate, source, settings.kafka, kafka_bootstrap, ingress, "test")
+        return KafkaIngress(gate, source, settings.kafka, kafka_bootstrap, ingress)
 
     topics = settings.kafka.topics
     try:
