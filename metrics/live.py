@@ -24,6 +24,7 @@ from schemas.outcomes import (
 )
 from schemas.records import MessageEvent
 from schemas.vocabulary import (
+    INGRESS_ADAPTERS,
     SPOOFING_REASON_PREFIX,
     AddressingMode,
     AppRecErrorCode,
@@ -35,9 +36,6 @@ from schemas.vocabulary import (
 
 MAX_OPEN_MESSAGE_TYPES = 300
 """Without a catalogue, at most this many distinct message types become label values."""
-
-DEFAULT_ADAPTERS = ("http", "amqp", "kafka", "file")
-"""Ingress and delivery transports whose health is reported."""
 
 MEDICAL_FAMILIES = (Family.BASIS, Family.DIALOG, Family.PLO, Family.ERESEPT, Family.OTHER)
 
@@ -93,7 +91,7 @@ class HubMetrics:
         self,
         registry: CollectorRegistry,
         message_types: Mapping[str, Family] | None = None,
-        adapters: Iterable[str] = DEFAULT_ADAPTERS,
+        adapters: Iterable[str] = INGRESS_ADAPTERS,
         consumer_groups: Iterable[str] = (),
     ) -> None:
         types = dict(message_types or {})
