@@ -267,8 +267,9 @@ def _register_api(res: Resources) -> list[Component]:
 
 
 def _ingress_http(res: Resources) -> list[Component]:
-    """The senders' front door: message API and status, statistics, and the other adapters."""
-    app = api_app(res, ["msh", "ingress", "mailbox", "statistics"])
+    """The senders' front door: message API and status, statistics, the operator console,
+    and the other adapters."""
+    app = api_app(res, ["msh", "ingress", "mailbox", "statistics", "console"])
     return [ApiServer("ingress-http", app, res.settings.http.api_bind), *_ingress_adapters(res)]
 
 
