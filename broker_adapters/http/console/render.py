@@ -38,19 +38,19 @@ _templates = Environment(
 STYLESHEET: Final = (_HERE / "static" / "console.css").read_bytes()
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
+def _age(seconds: float) -> str:
+    """A span of time the way an operator reads it: ms, s, min or h."""
     if seconds < 1:
-        return f"+{seconds * 1000:.0f} ms"
+        return f"{seconds * 1000:.0f} ms"
     if seconds < 120:
-        return f"+{seconds:.1f} s"
+        return f"{seconds:.1f} s"
     if seconds < 7200:
-        return f"+{seconds / 60:.1f} min"
-    return f"+{seconds / 3600:.1f} h"
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
-_templates.filters["duration"] = _duration
+_templates.filters["age"] = _age
+_templates.filters["duration"] = lambda seconds: "+" + _age(seconds)
 
 
 def secure(response: Response) -> Response:
