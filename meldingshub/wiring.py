@@ -15,8 +15,9 @@ from pathlib import Path
 import structlog
 from prometheus_client import CollectorRegistry
 
-from access.principals import Principals
+from access.principals import Principal, Principals, Role
 from access.principals_file import PrincipalsFile, write_atomically
+from access.tokens import new_token, token_hash
 from addressregister.categories import CategoryTable
 from addressregister.fileformat import write_register_file
 from addressregister.generator import generate_national_register
@@ -176,6 +177,7 @@ class Resources:
             if snapshot is None:
                 raise AccessConfigError("no register to provision principals from")
             principals, tokens = provision(register_index(snapshot, self.settings.address_register))
+            principals = _with_operator(principals, tokens, self.settings.routing.hub_her_id)
             write_atomically(path.with_name("tokens.json"), json.dumps(tokens, indent=1))
             write_atomically(path, principals.to_toml())
             log.info("principals provisioned for the embedded hub", principals=len(principals))
@@ -199,6 +201,22 @@ class Resources:
     def close(self) -> None:
         for closer in reversed(self._closers):
             closer()
+
+
+EMBEDDED_OPERATOR = "operator"
+"""The embedded hub's operator principal (console, dead letters); its token is in tokens.json."""
+
+
+def _with_operator(principals: Principals, tokens: dict[str, str], hub_her_id: int) -> Principals:
+    """``principals`` and an operator acting for the hub itself, its token added to ``tokens``."""
+    token = tokens[EMBEDDED_OPERATOR] = new_token()
+    operator = Principal(
+        EMBEDDED_OPERATOR,
+        frozenset({hub_her_id}),
+        roles=frozenset({Role.OPERATOR, Role.MONITOR}),
+        token_hashes=frozenset({token_hash(token)}),
+    )
+    return Principals([*principals, operator])
 
 
 def _router(res: Resources) -> Component:
@@ -271,8 +289,9 @@ def _register_api(res: Resources) -> list[Component]:
 
 
 def _ingress_http(res: Resources) -> list[Component]:
-    """The senders' front door: message API and status, statistics, and the other adapters."""
-    app = api_app(res, ["msh", "ingress", "mailbox", "statistics"])
+    """The senders' front door: message API and status, statistics, the operator console,
+    and the other adapters."""
+    app = api_app(res, ["msh", "ingress", "mailbox", "statistics", "console"])
     return [ApiServer("ingress-http", app, res.settings.http.api_bind), *_ingress_adapters(res)]
 
 
