@@ -106,6 +106,7 @@ def _v4_events(conn: sa.Connection) -> None:
         sa.Column("principal", ident, nullable=True),
         sa.Column("endpoint_kind", code, nullable=True),
         sa.Column("attempt", sa.Integer, nullable=True),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("apprec_status", sa.String(1), nullable=True),
         sa.Column("original_msg_id", ident, nullable=True, index=True),
         sa.Column("related_hub_message_id", sa.Uuid, nullable=True),

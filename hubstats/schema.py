@@ -130,6 +130,7 @@ message_event = sa.Table(
     sa.Column("principal", sa.String(ID_LENGTH), nullable=True),
     sa.Column("endpoint_kind", sa.String(_CODE), nullable=True),
     sa.Column("attempt", sa.Integer, nullable=True),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("apprec_status", sa.String(1), nullable=True),
     sa.Column("original_msg_id", sa.String(ID_LENGTH), nullable=True, index=True),
     # a replay: the hub message id it was written back under

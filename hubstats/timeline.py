@@ -50,6 +50,8 @@ class TimelineEntry:
     principal: str | None
     endpoint_kind: str | None
     attempt: int | None
+    next_attempt_at: datetime | None
+    """When a retried delivery is tried next."""
     apprec_status: str | None
     related_hub_message_id: uuid.UUID | None
 
@@ -75,6 +77,7 @@ def _row(event: MessageEvent) -> dict[str, Any]:
         "principal": _fit(event.principal, schema.ID_LENGTH),
         "endpoint_kind": event.endpoint_kind if event.endpoint_kind in _KINDS else None,
         "attempt": event.attempt,
+        "next_attempt_at": utc(event.next_attempt_at) if event.next_attempt_at else None,
         "apprec_status": event.apprec_status.value if event.apprec_status else None,
         "original_msg_id": _fit(event.original_msg_id, schema.ID_LENGTH),
         "related_hub_message_id": None,
@@ -150,6 +153,7 @@ def _entries(rows: Iterable[sa.Row[Any]]) -> tuple[TimelineEntry, ...]:
                 principal=row.principal,
                 endpoint_kind=row.endpoint_kind,
                 attempt=row.attempt,
+                next_attempt_at=utc(row.next_attempt_at) if row.next_attempt_at else None,
                 apprec_status=row.apprec_status,
                 related_hub_message_id=row.related_hub_message_id,
             )

@@ -24,6 +24,7 @@ def _delivered_life(message: uuid.UUID) -> list[MessageEvent]:
             endpoint_kind="amqp",
             attempt=1,
             reason="connection refused",
+            next_attempt_at=T0 + timedelta(seconds=11),
         ),
         event(
             EventType.DELIVERED,
@@ -66,6 +67,8 @@ def test_timeline_lists_every_step_in_order_with_durations(store: StatisticsStor
     assert steps[0].since_previous is None
     assert steps[3].since_previous == timedelta(seconds=30)
     assert (steps[2].endpoint_kind, steps[2].attempt) == ("amqp", 1)
+    assert steps[2].next_attempt_at == T0 + timedelta(seconds=11)
+    assert steps[3].next_attempt_at is None
     assert steps[4].receiver_her_id == 200  # who answered
     assert steps[4].apprec_status == AppRecStatus.OK.value
 
