@@ -84,12 +84,12 @@ def console_deps(res: ConsoleResources) -> ConsoleDeps:
             if str(letter.message.hub_message_id) in wanted
         ]
         done: dict[uuid.UUID, uuid.UUID] = {}
-        for letter in chosen:  # one at a time, so each original is paired with its new id
-            for again in dlq.replay(settings.kafka, res.bootstrap_servers, [letter]):
-                done[letter.message.hub_message_id] = again
-                record_replay(
-                    store.engine, letter.message.hub_message_id, again, operator, datetime.now(UTC)
-                )
+
+        def note(original: uuid.UUID, again: uuid.UUID) -> None:
+            done[original] = again
+            record_replay(store.engine, original, again, operator, datetime.now(UTC))
+
+        dlq.replay(settings.kafka, res.bootstrap_servers, chosen, note)
         return done
 
     def document(hub_message_id: uuid.UUID) -> tuple[bytes, str] | None:
