@@ -113,7 +113,24 @@ def _v4_events(conn: sa.Connection) -> None:
     ).create(conn)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_mailbox, _v3_receivers, _v4_events)
+def _v5_dpop_proofs(conn: sa.Connection) -> None:
+    """The DPoP proofs every API replica has seen (replay protection across replicas).
+    Defined here as it was at version 5."""
+    sa.Table(
+        "dpop_proofs",
+        sa.MetaData(),
+        sa.Column("digest", sa.LargeBinary(16), primary_key=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    ).create(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_initial,
+    _v2_mailbox,
+    _v3_receivers,
+    _v4_events,
+    _v5_dpop_proofs,
+)
 """Step ``n`` (1-based) brings the store from version ``n - 1`` to ``n``; append only."""
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -138,3 +138,12 @@ message_event = sa.Table(
 )
 """Every event of every message, one row each (the operator console's timeline): ids,
 closed-set codes and times; no reason text (the dead letter on ``hub.rejected`` has it)."""
+
+dpop_proofs = sa.Table(
+    "dpop_proofs",
+    metadata,
+    sa.Column("digest", sa.LargeBinary(16), primary_key=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+"""DPoP proofs seen within the replay window, by a digest of key thumbprint and ``jti``
+(no client text): shared by every API replica, so a proof is taken once across them."""

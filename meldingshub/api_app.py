@@ -33,6 +33,7 @@ from broker_adapters.http.status import RecentMessages
 from hubcore.errors import MeldingshubError
 from hubcore.problems import install_problem_handlers
 from hubstats.api import statistics_router
+from hubstats.proofs import SharedProofs
 from hubstats.store import StatisticsStore
 from meldingshub import __version__
 from meldingshub.console_sources import console_deps
@@ -133,7 +134,10 @@ def msh_deps(res: ApiResources) -> MshDeps:
                 "clients reach it: DPoP proofs are checked against it, never against the "
                 "Host header a client chooses"
             )
-        schemes.append(HelseIdAuthenticator(HelseIdVerifier(helseid), res.register.snapshot))
+        # Proofs are remembered in the database every replica shares, not per process.
+        proofs = SharedProofs(res.store.engine, helseid.replay_window_s)
+        verifier = HelseIdVerifier(helseid, replay=proofs)
+        schemes.append(HelseIdAuthenticator(verifier, res.register.snapshot))
     return MshDeps(
         gate=res.gate,
         authenticators=authenticators(*schemes),
