@@ -140,6 +140,7 @@ class FileCatalogueIngress(IngressAdapter):
     """Polls every principal's inbox; moves each file to ``done/`` only after its durable write."""
 
     name = "ingress-file"
+    transport = "file"
 
     def __init__(self, gate: IngressGate, principals: PrincipalsFile, root: Path) -> None:
         self._gate = gate
