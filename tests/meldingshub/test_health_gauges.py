@@ -2,9 +2,11 @@
 
 The shipped alerts ``MeldingshubBrokerUnreachable`` and ``MeldingshubAdapterDown`` fire on a
 0, so a healthy hub must show 1 for the broker and for every ingress adapter it runs, and a
-0 exactly where a transport is gone: an AMQP server that does not answer, a broker stopped.
+0 exactly where a transport is gone: an AMQP server that does not answer, a file inbox that
+cannot be read, a broker stopped.
 """
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,6 +62,24 @@ def test_an_unreachable_amqp_server_downs_only_the_amqp_adapter(
     ) as hub:
         assert failing_checks(hub.readyz()) == ["ingress-amqp"]
         assert health(hub) == all_up() | {"amqp": 0.0}
+
+
+def test_an_unreadable_file_inbox_downs_only_the_file_adapter_until_it_is_back(
+    kafka_bootstrap: str, register: RegisterIndex, tmp_path: Path
+) -> None:
+    with running_hub(kafka_bootstrap, tmp_path, register) as hub:
+        assert health(hub) == all_up()
+        shutil.rmtree(hub.inbox)
+        hub.inbox.write_bytes(b"")  # a file where the inbox directory was
+        wait_for(
+            lambda: health(hub) == all_up() | {"file": 0.0},
+            30,
+            "meldingshub_adapter_up{adapter=file} 0, the others 1",
+        )
+        hub.inbox.unlink()
+        for directory in ("processing", "done", "failed"):
+            (hub.inbox / directory).mkdir(parents=True)
+        wait_for(lambda: health(hub) == all_up(), 30, "every gauge 1 again")
 
 
 @pytest.fixture
