@@ -16,16 +16,22 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from addressregister.index import RegisterIndex
 from meldingshub.embedded_broker import EmbeddedBroker, free_port
-from tests.broker_adapters.ingress.conftest import reader, register, samples
+from schemas.reader import MessageReader
+from schemas.settings import SchemaSettings
+from tests.support.corpus_register import accepted_samples, consistent, register_for
 from tests.support.running_hub import RunningHub, failing_checks, hub_process, running_hub
 from tests.support.waiting import wait_for
-
-__all__ = ["reader", "register", "samples"]
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ADAPTERS = {"http", "amqp", "kafka", "file"}
 """The test hub runs every ingress adapter (tests/support/running_hub.py)."""
+
+
+@pytest.fixture(scope="module")
+def register() -> RegisterIndex:
+    """The corpus parties: the hub needs a loaded register to be ready."""
+    return register_for(consistent(accepted_samples(MessageReader(SchemaSettings()))))
 
 
 def health(hub: RunningHub) -> dict[str, float]:
