@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 
 import structlog
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from access.principals import Principal, Principals, Role
@@ -26,6 +27,7 @@ from addressregister.live import LiveRegister
 from broker_adapters.delivery.mailbox_store import MailboxStore
 from broker_adapters.delivery.worker import DeliveryComponent, build_endpoints
 from broker_adapters.ingress.assemble import ingress_adapters
+from broker_adapters.ingress.base import IngressAdapter
 from broker_adapters.ingress.gate import IngressGate
 from hubcore.errors import MeldingshubError
 from hubstats.aggregator import StatisticsAggregator
@@ -67,6 +69,8 @@ class Assembly:
     components: list[Component]
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     close: Callable[[], None] = lambda: None
+    adapters: dict[str, str] = field(default_factory=dict)
+    """Ingress adapter (the ``adapter`` metric label) -> the component that runs it."""
 
 
 class Resources:
@@ -81,6 +85,8 @@ class Resources:
         self._closers: list[Callable[[], None]] = []
         self.checks: dict[str, Callable[[], bool]] = {}
         """Readiness checks of the resources created so far: each declares its own."""
+        self.adapters: dict[str, str] = {}
+        """Ingress adapters built so far -> their component's name (see :class:`Assembly`)."""
 
     @cached_property
     def metrics(self) -> HubMetrics:
@@ -271,28 +277,34 @@ def _delivery(res: Resources) -> Component:
 
 def _ingress_adapters(res: Resources) -> list[Component]:
     """The queue-, topic- and directory-driven ingress adapters the settings enable."""
-    return list(
-        ingress_adapters(
-            res.gate,
-            res.principals,
-            res.settings.kafka,
-            res.bootstrap_servers,
-            res.settings.amqp,
-            res.settings.data_dir,
-            res.settings.routing.hub_her_id,
-        )
+    components = ingress_adapters(
+        res.gate,
+        res.principals,
+        res.settings.kafka,
+        res.bootstrap_servers,
+        res.settings.amqp,
+        res.settings.data_dir,
+        res.settings.routing.hub_her_id,
     )
+    res.adapters |= {c.transport: c.name for c in components if isinstance(c, IngressAdapter)}
+    return list(components)
 
 
 def _register_api(res: Resources) -> list[Component]:
     return [ApiServer("register-api", api_app(res, ["register"]), res.settings.http.api_bind)]
 
 
+def _http_adapter(res: Resources, name: str, app: FastAPI) -> ApiServer:
+    """The API server of ``app``, which serves the HTTP ingress adapter."""
+    res.adapters["http"] = name
+    return ApiServer(name, app, res.settings.http.api_bind)
+
+
 def _ingress_http(res: Resources) -> list[Component]:
     """The senders' front door: message API and status, statistics, the operator console,
     and the other adapters."""
     app = api_app(res, ["msh", "ingress", "mailbox", "statistics", "console"])
-    return [ApiServer("ingress-http", app, res.settings.http.api_bind), *_ingress_adapters(res)]
+    return [_http_adapter(res, "ingress-http", app), *_ingress_adapters(res)]
 
 
 def _all_in_one(res: Resources) -> list[Component]:
@@ -301,7 +313,7 @@ def _all_in_one(res: Resources) -> list[Component]:
         _router(res),
         _delivery(res),
         _aggregator(res),
-        ApiServer("api", app, res.settings.http.api_bind),
+        _http_adapter(res, "api", app),
         *_ingress_adapters(res),
     ]
 
@@ -359,6 +371,6 @@ def component_factory(
         components = [component for builder in builders for component in builder(res)]
         if stream is not None:
             components.append(_stream(res, stream, list(components)))
-        return Assembly(components, dict(res.checks), res.close)
+        return Assembly(components, dict(res.checks), res.close, dict(res.adapters))
 
     return build

@@ -76,6 +76,8 @@ class IngressAdapter(ABC):
     """A transport that hands messages to the hub; a hub component (name, run, ready)."""
 
     name: ClassVar[str]
+    transport: ClassVar[AdapterName]
+    """Its value of the ``adapter`` metric label."""
 
     @abstractmethod
     def run(self, stop: threading.Event) -> None:
