@@ -85,7 +85,10 @@ def require_csrf(operator: Operator, fields: dict[str, list[str]]) -> None:
     if operator.session is None:
         return
     token = (fields.get("csrf") or [""])[0]
-    if not token or not hmac.compare_digest(token, operator.csrf):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a raise, not a no).
+    if not token or not hmac.compare_digest(
+        token.encode("utf-8", "replace"), operator.csrf.encode()
+    ):
         raise Denied(403, "the form's CSRF token is missing or wrong; reload the page")
 
 

@@ -87,4 +87,5 @@ class Sessions:
 
     def csrf_valid(self, session: Session, token: str | None) -> bool:
         """True when ``token`` is this session's CSRF token."""
-        return bool(token) and hmac.compare_digest(str(token), self.csrf_token(session))
+        expected = self.csrf_token(session).encode()
+        return bool(token) and hmac.compare_digest(str(token).encode("utf-8", "replace"), expected)
