@@ -215,6 +215,7 @@ def probe_delete_topics(broker: EmbeddedBroker, admin: AdminClient, records: int
     print(f"DeleteTopics, {records} records of {len(PAYLOAD)} bytes a round (broker MB):")
     for round_ in range(1, 4):
         topic = f"probe-rotate-{round_}"
+        before = broker.memory_bytes() or 0
         _create(admin, topic)
         _fill(broker.bootstrap_servers, topic, records)
         filled = broker.memory_bytes() or 0
@@ -222,7 +223,7 @@ def probe_delete_topics(broker: EmbeddedBroker, admin: AdminClient, records: int
         time.sleep(1)
         after = broker.memory_bytes() or 0
         print(
-            f"  round {round_}: before {baseline / MB:.0f}, filled {filled / MB:.0f}, "
+            f"  round {round_}: before {before / MB:.0f}, filled {filled / MB:.0f}, "
             f"deleted {after / MB:.0f} ({(after - baseline) / MB:+.1f} against the first baseline)"
         )
 
