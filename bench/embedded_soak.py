@@ -2,11 +2,12 @@
 
 Runs `meldingshub run` (embedded broker, simulated stream) in a fresh data
 directory for ``--minutes`` (default 10) and prints, at each minute, the
-resident memory of the hub, the embedded broker and the whole process tree, and
-the messages routed so far. At the end: growth per minute of each (from the
-first minute on, a least-squares slope), the routing rate and the broker's growth
-per routed message, with the tree's growth as a ratio of the issue's bound of
-3 MB a minute. Issue #20; the figures measured are in bench/README.md. Not part
+resident memory of the hub, the embedded broker and the whole process tree, the
+messages routed so far and the machine's load average (other work on a shared
+machine slows the hub, not its memory per message). At the end: growth per
+minute of each (from the first minute on, a least-squares slope), the routing
+rate and the broker's growth per routed message, with the tree's growth as a
+ratio of the issue's bound of 3 MB a minute. Issue #20; the figures measured are in bench/README.md. Not part
 of `make test` (it takes minutes); `make bench` runs it with the default.
 
     .venv/bin/python bench/embedded_soak.py [--minutes 10] [--rate 40] [--keep DIR]
@@ -141,7 +142,10 @@ def main() -> None:
 def _soak(process: subprocess.Popen[bytes], ops: str, minutes: float) -> list[Sample]:
     started = time.monotonic()
     samples: list[Sample] = []
-    print(f"{'min':>4} {'hub MB':>8} {'broker MB':>10} {'tree MB':>8} {'routed':>8}", flush=True)
+    print(
+        f"{'min':>4} {'hub MB':>8} {'broker MB':>10} {'tree MB':>8} {'routed':>8} {'load':>5}",
+        flush=True,
+    )
     minute = 0
     while minute <= minutes:
         time.sleep(max(0.0, started + minute * 60 - time.monotonic()))
@@ -152,7 +156,7 @@ def _soak(process: subprocess.Popen[bytes], ops: str, minutes: float) -> list[Sa
         samples.append(sample)
         print(
             f"{minute:>4} {hub / MB:>8.1f} {broker / MB:>10.1f} {tree / MB:>8.1f} "
-            f"{sample.routed:>8}",
+            f"{sample.routed:>8} {os.getloadavg()[0]:>5.1f}",
             flush=True,
         )
         minute += 1
