@@ -124,12 +124,29 @@ def _v5_dpop_proofs(conn: sa.Connection) -> None:
     ).create(conn)
 
 
+def _v6_breakers(conn: sa.Connection) -> None:
+    """Each delivery worker's open circuit breakers, for the console. As it was at version 6."""
+    code = sa.String(40)
+    sa.Table(
+        "delivery_breakers",
+        sa.MetaData(),
+        sa.Column("worker", sa.String(128), primary_key=True),
+        sa.Column("endpoint_kind", code, primary_key=True),
+        sa.Column("address", sa.String(512), primary_key=True),
+        sa.Column("state", code, nullable=False),
+        sa.Column("failures", sa.Integer, nullable=False),
+        sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    ).create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_initial,
     _v2_mailbox,
     _v3_receivers,
     _v4_events,
     _v5_dpop_proofs,
+    _v6_breakers,
 )
 """Step ``n`` (1-based) brings the store from version ``n - 1`` to ``n``; append only."""
 

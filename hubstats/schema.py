@@ -147,3 +147,17 @@ dpop_proofs = sa.Table(
 )
 """DPoP proofs seen within the replay window, by a digest of key thumbprint and ``jti``
 (no client text): shared by every API replica, so a proof is taken once across them."""
+
+delivery_breakers = sa.Table(
+    "delivery_breakers",
+    metadata,
+    sa.Column("worker", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("endpoint_kind", sa.String(_CODE), primary_key=True),
+    sa.Column("address", sa.String(512), primary_key=True),
+    sa.Column("state", sa.String(_CODE), nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Each delivery worker's circuit breakers that are not closed (endpoint kind and address,
+as the register gives them), replaced every few seconds: the console's view of them."""

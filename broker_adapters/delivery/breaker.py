@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from addressregister.model import Endpoint
+from addressregister.model import Endpoint, EndpointKind
 from broker_adapters.delivery.settings import BreakerSettings
 
 
@@ -92,6 +92,21 @@ class Breakers:
         else:
             return
         breaker.retry_at = self._clock() + breaker.open_for_s
+
+    def held(self) -> list[tuple[str, str, str, int, float | None]]:
+        """``(kind, address, state, failures, seconds until the next probe)`` of every breaker
+        held (those with failures), for the operator console."""
+        now = self._clock()
+        return [
+            (
+                kind,
+                address,
+                self.state(Endpoint(EndpointKind(kind), address)).value,
+                breaker.failures,
+                None if breaker.retry_at is None else max(0.0, breaker.retry_at - now),
+            )
+            for (kind, address), breaker in self._breakers.items()
+        ]
 
     def counts(self) -> Counter[tuple[str, BreakerState]]:
         """How many held breakers are in each state, per endpoint kind."""

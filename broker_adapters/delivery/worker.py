@@ -65,6 +65,7 @@ from broker_adapters.delivery.payloads import PayloadFetcher, PayloadUnavailable
 from broker_adapters.delivery.retry import DueGate, RetryState, delivery_topics, retry_state
 from broker_adapters.delivery.settings import DeliverySettings
 from hubcore.errors import describe
+from hubstats.breakers import publish_breakers
 from kafka_io import (
     OutRecord,
     TransactionalLoop,
@@ -176,6 +177,8 @@ class DeliveryComponent(BatchStage):
         self._gate = DueGate()
         self._last_report = 0.0
         self._last_prune = 0.0
+        self._last_breakers = 0.0
+        self._worker_id = f"{delivery.group_id}-{kafka.instance_id}"
 
     # -- component ----------------------------------------------------------------------------
 
@@ -450,6 +453,12 @@ class DeliveryComponent(BatchStage):
                 {(kind, state.value): n for (kind, state), n in self._breakers.counts().items()}
             )
             self._metrics.depth(self._tier_depths(), self._backlog.size())
+        if self._mailbox is not None and now - self._last_breakers >= _REPORT_INTERVAL_S:
+            self._last_breakers = now
+            try:  # the console's view only: delivery goes on without it
+                publish_breakers(self._mailbox.engine, self._worker_id, self._breakers.held())
+            except Exception as exc:
+                log.warning("breaker states not published", error=type(exc).__name__)
         if self._mailbox is not None and now - self._last_prune >= (
             self._delivery.mailbox_prune_interval_s
         ):

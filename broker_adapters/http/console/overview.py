@@ -2,8 +2,8 @@
 
 A receiver's row is what ``hub.events`` said, read from the statistics store: the
 endpoint kind of its latest attempt, its last success, failed attempts since, and its
-backlog (routed, neither delivered nor given up). A circuit breaker lives in the
-delivery process; the row's failures-since-success is its symptom as events show it.
+backlog (routed, neither delivered nor given up); and the circuit breaker of its endpoint,
+which the delivery worker holding it publishes to the store every few seconds.
 """
 
 from typing import Annotated
@@ -16,6 +16,7 @@ from broker_adapters.http.console.deps import ConsoleDeps
 from broker_adapters.http.console.guard import ConsoleGuard, Operator
 from broker_adapters.http.console.render import page
 from broker_adapters.http.console.route import ConsoleRoute
+from hubstats.breakers import breaker_states
 from hubstats.search import receiver_overview
 from schemas.identifiers import MAX_HER_ID
 
@@ -30,6 +31,7 @@ def routes(deps: ConsoleDeps, guard: ConsoleGuard) -> APIRouter:
     def receivers(operator: Annotated[Operator, Depends(guard)], lookup: str = "") -> Response:
         register = deps.register()
         rows = receiver_overview(deps.store.engine)
+        breakers = breaker_states(deps.store.engine)
         lookup = lookup.strip()[:100]
         found: tuple[CommunicationParty, ...] = ()
         if lookup.isdigit() and 0 < int(lookup) <= MAX_HER_ID:
@@ -42,6 +44,7 @@ def routes(deps: ConsoleDeps, guard: ConsoleGuard) -> APIRouter:
             operator=operator,
             rows=rows,
             parties={row.receiver_her_id: register.get(row.receiver_her_id) for row in rows},
+            breakers=breakers,
             lookup=lookup,
             found=found,
         )

@@ -1,0 +1,38 @@
+"""Delivery workers publish their circuit breakers; the console reads the live ones."""
+
+from datetime import UTC, datetime, timedelta
+
+from hubstats.breakers import STALE_AFTER, breaker_states, publish_breakers
+from hubstats.store import StatisticsStore
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def test_each_worker_replaces_its_own_rows_and_stale_ones_are_not_shown(
+    store: StatisticsStore,
+) -> None:
+    publish_breakers(
+        store.engine,
+        "delivery-a",
+        [
+            ("webhook", "https://down.example/hook", "open", 5, 30.0),
+            ("amqp", "1_async", "half_open", 6, 0.0),
+        ],
+        NOW,
+    )
+    publish_breakers(store.engine, "delivery-b", [("file", "outbox/2", "open", 5, 10.0)], NOW)
+    states = breaker_states(store.engine, NOW)
+    assert set(states) == {
+        ("webhook", "https://down.example/hook"),
+        ("amqp", "1_async"),
+        ("file", "outbox/2"),
+    }
+    webhook = states[("webhook", "https://down.example/hook")]
+    assert (webhook.state, webhook.failures) == ("open", 5)
+    assert webhook.retry_at == NOW + timedelta(seconds=30)
+
+    later = NOW + timedelta(seconds=5)
+    publish_breakers(store.engine, "delivery-a", [], later)  # its breakers closed meanwhile
+    assert set(breaker_states(store.engine, later)) == {("file", "outbox/2")}
+    gone = later + STALE_AFTER + timedelta(seconds=1)  # delivery-b stopped publishing
+    assert breaker_states(store.engine, gone) == {}
