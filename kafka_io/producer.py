@@ -127,6 +127,7 @@ class DurableProducer:
         remaining = self.flush(timeout_s)
         self._closing.set()
         self._poller.join(timeout_s)
+        self._producer.close()  # its threads and connections go now, not when collected
         if remaining:
             log.error("producer closed with undelivered records", undelivered=remaining)
 

@@ -326,6 +326,7 @@ class TransactionalLoop:
         finally:
             consumer.close()
             producer.flush(5)
+            producer.close()
             log.info("transactional loop stopped", loop=self.name, batches=self.committed_batches)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
