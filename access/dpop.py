@@ -137,7 +137,7 @@ def check_proof(
         raise ProofError(Refusal.STALE_PROOF, "the DPoP proof's iat is outside the accepted window")
     ath = claims.get("ath")
     if not isinstance(ath, str) or not hmac.compare_digest(
-        ath.encode("utf-8"), access_token_hash(access_token).encode("ascii")
+        ath.encode("utf-8", "replace"), access_token_hash(access_token).encode("ascii")
     ):
         raise ProofError(Refusal.INVALID_PROOF, "the DPoP proof's ath does not match the token")
     nonce = claims.get("nonce")

@@ -35,7 +35,7 @@ from access.helseid_token import (
 )
 from access.jwks import IssuerKeys, JwksUnavailable, UnknownKey
 from access.jws import JwsError, read_compact, registry, signature_valid
-from access.replay import ReplayCache, ReplayStoreFull
+from access.replay import ReplayCache, ReplayStore, ReplayStoreFull
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +71,10 @@ class HelseIdVerifier:
         keys: IssuerKeys | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        replay: ReplayStore | None = None,
     ) -> None:
+        """``replay`` defaults to this process's memory; give the shared store when several
+        replicas serve the API, so a proof one of them took is refused by the others."""
         if settings.issuer is None:
             raise ValueError("HelseID is not configured: no issuer")
         self._settings = settings
@@ -84,7 +87,9 @@ class HelseIdVerifier:
             settings.nonce_secret.get_secret_value().encode() if settings.nonce_secret else None
         )
         self._nonces = NonceIssuer(settings.nonce_lifetime_s, secret, clock)
-        self._replay = ReplayCache(settings.replay_window_s, settings.replay_max_entries, monotonic)
+        self._replay = replay or ReplayCache(
+            settings.replay_window_s, settings.replay_max_entries, monotonic
+        )
         self._public_url = settings.public_url.rstrip("/") if settings.public_url else None
 
     @property

@@ -12,10 +12,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 
 class ReplayStoreFull(Exception):  # noqa: N818  (a state, not a programming error)
     """Every slot holds a live entry; the caller should answer 503 and let the client retry."""
+
+
+class ReplayStore(Protocol):
+    """Where the proofs already used are kept: this process's memory, or a store every
+    replica shares (``hubstats.proofs.SharedProofs``)."""
+
+    def first_use(self, key_thumbprint: str, jti: str) -> bool:
+        """Record the pair and return True, or return False when it was seen in the window."""
+        ...
 
 
 class ReplayCache:

@@ -2,12 +2,15 @@
 
 Runs `meldingshub run` (embedded broker, simulated stream) in a fresh data
 directory for ``--minutes`` (default 10) and prints, at each minute, the
-resident memory of the hub, the embedded broker and the whole process tree, and
-the messages routed so far. At the end: growth per minute of each (from the
-first minute on, a least-squares slope), the routing rate and the broker's growth
-per routed message, with the tree's growth as a ratio of the issue's bound of
-3 MB a minute. Issue #20; the figures measured are in bench/README.md. Not part
-of `make test` (it takes minutes); `make bench` runs it with the default.
+resident memory of the hub, the embedded broker and the whole process tree, the
+messages routed so far and the machine's load average (other work on a shared
+machine slows the hub, not its memory per message). At the end: growth per
+minute of each (from the first minute on, a least-squares slope), the routing
+rate and the broker's growth per routed message, with the tree's growth as a
+ratio of the issue's bound of 3 MB a minute, and the records the broker holds by
+topic (where its memory goes). Issue #20; the figures measured are in
+bench/README.md. Not part of `make test` (it takes minutes); `make bench` runs
+it with the default.
 
     .venv/bin/python bench/embedded_soak.py [--minutes 10] [--rate 40] [--keep DIR]
 """
@@ -25,6 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from meldingshub.embedded_process import children, command_name, free_port, rss_bytes
 
@@ -85,6 +91,30 @@ def _wait_ready(ops: str, process: subprocess.Popen[bytes], timeout_s: float) ->
     raise SystemExit(f"meldingshub run was not ready within {timeout_s:g} s")
 
 
+def _records_per_topic(bootstrap: str) -> dict[str, int]:
+    """Records the broker holds per topic (sum of high watermarks; it frees none)."""
+    config: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap, "log_level": 0}
+    metadata = AdminClient(config).list_topics(timeout=10)
+    consumer = Consumer({**config, "group.id": "soak-census"})
+    held: dict[str, int] = {}
+    try:
+        for name, topic in metadata.topics.items():
+            held[name] = sum(
+                int(consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1])
+                for p in topic.partitions
+            )
+    finally:
+        consumer.close()
+    return held
+
+
+def _print_held(held: dict[str, int]) -> None:
+    total = sum(held.values()) or 1
+    print("records the broker holds, by topic (largest first):")
+    for name, count in sorted(held.items(), key=lambda item: -item[1])[:15]:
+        print(f"  {name:<40} {count:>9} {count / total:6.1%}")
+
+
 def slope(points: list[tuple[float, float]]) -> float:
     """Least-squares slope of ``(x, y)`` points (0 for fewer than two)."""
     if len(points) < 2:
@@ -105,10 +135,11 @@ def main() -> None:
     data_dir = args.keep or Path(tempfile.mkdtemp(prefix="meldingshub-soak-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     ops = f"127.0.0.1:{free_port()}"
+    broker_port = free_port()
     env = {
         **os.environ,
         "MELDINGSHUB_DATA_DIR": str(data_dir),
-        "MELDINGSHUB_KAFKA__EMBEDDED_PORT": str(free_port()),
+        "MELDINGSHUB_KAFKA__EMBEDDED_PORT": str(broker_port),
         "MELDINGSHUB_HTTP__API_BIND": f"127.0.0.1:{free_port()}",
         "MELDINGSHUB_HTTP__OPS_BIND": ops,
         "MELDINGSHUB_LOG__FORMAT": "json",
@@ -126,6 +157,7 @@ def main() -> None:
         try:
             _wait_ready(f"http://{ops}", process, timeout_s=300)
             samples = _soak(process, f"http://{ops}", args.minutes)
+            held = _records_per_topic(f"127.0.0.1:{broker_port}")
         finally:
             process.send_signal(signal.SIGINT)
             try:
@@ -136,12 +168,16 @@ def main() -> None:
             if args.keep is None:
                 shutil.rmtree(data_dir, ignore_errors=True)
     _summary(samples)
+    _print_held(held)
 
 
 def _soak(process: subprocess.Popen[bytes], ops: str, minutes: float) -> list[Sample]:
     started = time.monotonic()
     samples: list[Sample] = []
-    print(f"{'min':>4} {'hub MB':>8} {'broker MB':>10} {'tree MB':>8} {'routed':>8}", flush=True)
+    print(
+        f"{'min':>4} {'hub MB':>8} {'broker MB':>10} {'tree MB':>8} {'routed':>8} {'load':>5}",
+        flush=True,
+    )
     minute = 0
     while minute <= minutes:
         time.sleep(max(0.0, started + minute * 60 - time.monotonic()))
@@ -152,7 +188,7 @@ def _soak(process: subprocess.Popen[bytes], ops: str, minutes: float) -> list[Sa
         samples.append(sample)
         print(
             f"{minute:>4} {hub / MB:>8.1f} {broker / MB:>10.1f} {tree / MB:>8.1f} "
-            f"{sample.routed:>8}",
+            f"{sample.routed:>8} {os.getloadavg()[0]:>5.1f}",
             flush=True,
         )
         minute += 1

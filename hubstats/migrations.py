@@ -84,7 +84,53 @@ def _v3_receivers(conn: sa.Connection) -> None:
     ).create(conn)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_mailbox, _v3_receivers)
+def _v4_events(conn: sa.Connection) -> None:
+    """Every event of every message, for the operator console's timeline. Defined here as
+    it was at version 4."""
+    code, ident = sa.String(40), sa.String(128)
+    sa.Table(
+        "message_event",
+        sa.MetaData(),
+        sa.Column("event_id", sa.Uuid, primary_key=True),
+        sa.Column("hub_message_id", sa.Uuid, nullable=False, index=True),
+        sa.Column("stage", code, nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("msg_id", ident, nullable=True, index=True),
+        sa.Column("family", code, nullable=True),
+        sa.Column("message_type", code, nullable=True),
+        sa.Column("sender_her_id", sa.BigInteger, nullable=True, index=True),
+        sa.Column("receiver_her_id", sa.BigInteger, nullable=True, index=True),
+        sa.Column("is_copy", sa.Boolean, nullable=False),
+        sa.Column("reason_code", code, nullable=True),
+        sa.Column("adapter", code, nullable=True),
+        sa.Column("principal", ident, nullable=True),
+        sa.Column("endpoint_kind", code, nullable=True),
+        sa.Column("attempt", sa.Integer, nullable=True),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("apprec_status", sa.String(1), nullable=True),
+        sa.Column("original_msg_id", ident, nullable=True, index=True),
+        sa.Column("related_hub_message_id", sa.Uuid, nullable=True),
+    ).create(conn)
+
+
+def _v5_dpop_proofs(conn: sa.Connection) -> None:
+    """The DPoP proofs every API replica has seen (replay protection across replicas).
+    Defined here as it was at version 5."""
+    sa.Table(
+        "dpop_proofs",
+        sa.MetaData(),
+        sa.Column("digest", sa.LargeBinary(16), primary_key=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    ).create(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_initial,
+    _v2_mailbox,
+    _v3_receivers,
+    _v4_events,
+    _v5_dpop_proofs,
+)
 """Step ``n`` (1-based) brings the store from version ``n - 1`` to ``n``; append only."""
 
 LATEST_VERSION = len(MIGRATIONS)

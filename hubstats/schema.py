@@ -109,3 +109,41 @@ message_receiver = sa.Table(
 )
 """Transport state per message and receiving organisation (MSH API ``/status``): flags that
 only ever turn on, so events may arrive in any order and twice."""
+
+message_event = sa.Table(
+    "message_event",
+    metadata,
+    sa.Column("event_id", sa.Uuid, primary_key=True),
+    sa.Column("hub_message_id", sa.Uuid, nullable=False, index=True),
+    # an event type (schemas.vocabulary.EventType) or "replayed"
+    sa.Column("stage", sa.String(_CODE), nullable=False),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("msg_id", sa.String(ID_LENGTH), nullable=True, index=True),
+    sa.Column("family", sa.String(_CODE), nullable=True),
+    sa.Column("message_type", sa.String(_CODE), nullable=True),
+    sa.Column("sender_her_id", sa.BigInteger, nullable=True, index=True),
+    sa.Column("receiver_her_id", sa.BigInteger, nullable=True, index=True),
+    sa.Column("is_copy", sa.Boolean, nullable=False, default=False),
+    sa.Column("reason_code", sa.String(_CODE), nullable=True),
+    # the ingress adapter (http, amqp, kafka, file, hub) and the endpoint kind: closed sets
+    sa.Column("adapter", sa.String(_CODE), nullable=True),
+    sa.Column("principal", sa.String(ID_LENGTH), nullable=True),
+    sa.Column("endpoint_kind", sa.String(_CODE), nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=True),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("apprec_status", sa.String(1), nullable=True),
+    sa.Column("original_msg_id", sa.String(ID_LENGTH), nullable=True, index=True),
+    # a replay: the hub message id it was written back under
+    sa.Column("related_hub_message_id", sa.Uuid, nullable=True),
+)
+"""Every event of every message, one row each (the operator console's timeline): ids,
+closed-set codes and times; no reason text (the dead letter on ``hub.rejected`` has it)."""
+
+dpop_proofs = sa.Table(
+    "dpop_proofs",
+    metadata,
+    sa.Column("digest", sa.LargeBinary(16), primary_key=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+"""DPoP proofs seen within the replay window, by a digest of key thumbprint and ``jti``
+(no client text): shared by every API replica, so a proof is taken once across them."""

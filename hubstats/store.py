@@ -21,7 +21,7 @@ import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from hubstats import migrations, schema
+from hubstats import migrations, schema, timeline
 from hubstats.errors import StoreError
 from hubstats.fold import Deltas, fold, utc
 from schemas.records import MessageEvent
@@ -205,6 +205,7 @@ class StatisticsStore:
             # batch order, not RETURNING order: the first event to name a field wins
             new_events = tuple(e for i, e in unique.items() if i in new_ids)
             self._write(conn, fold(new_events, self.zone), now)
+            timeline.write_events(conn, self._insert, new_events)
         return ApplyResult(new_events, len(events) - len(new_events))
 
     def _write(self, conn: sa.Connection, deltas: Deltas, now: datetime) -> None:
@@ -355,6 +356,9 @@ class StatisticsStore:
                     schema.message_receiver.c.updated_at < cutoff
                 )
             )
+            conn.execute(
+                sa.delete(schema.message_event).where(schema.message_event.c.occurred_at < cutoff)
+            )
         return int(removed or 0)
 
     # -- reading ------------------------------------------------------------------------------
@@ -404,7 +408,7 @@ _COUNT_COLUMNS = (
 _SENDER_COLUMNS = ("day", "sender_her_id", "family", "message_type")
 
 
-def _transport_state(row: sa.Row[Any]) -> TransportState:
+def transport_state(row: sa.Row[Any]) -> TransportState:
     if row.duplicate:
         return "duplicate"
     if row.rejected:
@@ -446,7 +450,7 @@ def _status_of(
         family=row.family,
         message_type=row.message_type,
         received_at=_aware(row.received_at),
-        transport_state=_transport_state(row),
+        transport_state=transport_state(row),
         reason_code=row.reason_code,
         receivers_routed=row.routed,
         receivers_delivered=row.delivered,

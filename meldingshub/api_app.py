@@ -5,10 +5,11 @@ committed OpenAPI document (from stand-ins, :mod:`meldingshub.openapi`), so the 
 is the served API by construction.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, Protocol
 
 from fastapi import Depends, FastAPI
+from prometheus_client import CollectorRegistry
 
 from access.helseid import HelseIdVerifier
 from access.principals import Role
@@ -18,6 +19,7 @@ from addressregister.live import RegisterView
 from broker_adapters.delivery.mailbox_api import mailbox_router
 from broker_adapters.delivery.mailbox_store import MailboxStore
 from broker_adapters.http.auth import bearer_principal
+from broker_adapters.http.console import console_router
 from broker_adapters.http.ingress_api import Gate, IngressApiDeps, ingress_router
 from broker_adapters.http.msh.caller import (
     Authenticator,
@@ -31,13 +33,22 @@ from broker_adapters.http.status import RecentMessages
 from hubcore.errors import MeldingshubError
 from hubcore.problems import install_problem_handlers
 from hubstats.api import statistics_router
+from hubstats.proofs import SharedProofs
 from hubstats.store import StatisticsStore
 from meldingshub import __version__
+from meldingshub.console_sources import console_deps
 from meldingshub.settings import Settings
 from metrics.register import RegisterMetrics
 
-ApiPart = Literal["msh", "ingress", "mailbox", "register", "statistics"]
-ALL_PARTS: tuple[ApiPart, ...] = ("msh", "ingress", "mailbox", "register", "statistics")
+ApiPart = Literal["msh", "ingress", "mailbox", "register", "statistics", "console"]
+ALL_PARTS: tuple[ApiPart, ...] = (
+    "msh",
+    "ingress",
+    "mailbox",
+    "register",
+    "statistics",
+    "console",
+)
 
 
 class ApiResources(Protocol):
@@ -63,6 +74,15 @@ class ApiResources(Protocol):
 
     @property
     def gate(self) -> Gate: ...
+
+    @property
+    def bootstrap_servers(self) -> str: ...
+
+    @property
+    def registry(self) -> CollectorRegistry: ...
+
+    @property
+    def checks(self) -> dict[str, Callable[[], bool]]: ...
 
 
 def api_app(res: ApiResources, parts: Sequence[ApiPart]) -> FastAPI:
@@ -97,6 +117,8 @@ def api_app(res: ApiResources, parts: Sequence[ApiPart]) -> FastAPI:
                 )
             )
         )
+    if "console" in parts:
+        app.include_router(console_router(console_deps(res)))
     return app
 
 
@@ -112,7 +134,10 @@ def msh_deps(res: ApiResources) -> MshDeps:
                 "clients reach it: DPoP proofs are checked against it, never against the "
                 "Host header a client chooses"
             )
-        schemes.append(HelseIdAuthenticator(HelseIdVerifier(helseid), res.register.snapshot))
+        # Proofs are remembered in the database every replica shares, not per process.
+        proofs = SharedProofs(res.store.engine, helseid.replay_window_s)
+        verifier = HelseIdVerifier(helseid, replay=proofs)
+        schemes.append(HelseIdAuthenticator(verifier, res.register.snapshot))
     return MshDeps(
         gate=res.gate,
         authenticators=authenticators(*schemes),

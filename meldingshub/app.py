@@ -24,6 +24,7 @@ from meldingshub.settings import Settings
 from meldingshub.supervisor import Supervisor
 from metrics.components import ComponentMetrics
 from metrics.embedded_broker import EmbeddedBrokerMetrics
+from metrics.health import HealthMetrics
 
 if TYPE_CHECKING:
     from meldingshub.wiring import Assembly
@@ -86,10 +87,19 @@ class Hub:
         metrics = ComponentMetrics(self.registry, [c.name for c in components])
         supervisors = [Supervisor(c, metrics) for c in components]
         self.supervisors = {s.component.name: s for s in supervisors}
+
+        def broker_answers() -> bool:
+            return bool(admin.list_topics(kafka.topics.inbound.name, timeout=2).brokers)
+
+        HealthMetrics(
+            self.registry,
+            broker_answers,
+            {label: self.supervisors[name].ready for label, name in assembly.adapters.items()},
+        )
         ops = OpsServer(
             self.settings.http.ops_bind,
             self.registry,
-            {"broker": lambda: bool(admin.list_topics(timeout=2).brokers)}
+            {"broker": broker_answers}
             | assembly.checks
             | {s.component.name: s.ready for s in supervisors},
         )

@@ -100,11 +100,19 @@ def selector(
     return chosen
 
 
+Replayed = Callable[[uuid.UUID, uuid.UUID], None]
+"""Told ``(original hub id, id it was written back under)`` after each durable write."""
+
+
 def replay(
-    kafka: KafkaSettings, bootstrap_servers: str, letters: list[DeadLetter]
+    kafka: KafkaSettings,
+    bootstrap_servers: str,
+    letters: list[DeadLetter],
+    on_replayed: Replayed | None = None,
 ) -> list[uuid.UUID]:
     """Write ``letters`` back to their stage durably; return the hub message ids written
-    (new ones for ``hub.inbound``, the original ones for ``hub.outbound``)."""
+    (new ones for ``hub.inbound``, the original ones for ``hub.outbound``). ``on_replayed``
+    notes each on the original's timeline (whoever replays: the console or the CLI)."""
     producer = DurableProducer(producer_config(kafka, bootstrap_servers))
     replayed = []
     try:
@@ -115,6 +123,8 @@ def replay(
                 if again is not None:
                     producer.send_and_wait(again)
                     replayed.append(original.hub_message_id)
+                    if on_replayed is not None:
+                        on_replayed(original.hub_message_id, original.hub_message_id)
                 continue
             inbound = replace(
                 original.ingress,
@@ -130,6 +140,8 @@ def replay(
                 )
             )
             replayed.append(inbound.hub_message_id)
+            if on_replayed is not None:
+                on_replayed(original.hub_message_id, inbound.hub_message_id)
     finally:
         producer.close()
     return replayed

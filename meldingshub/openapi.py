@@ -9,6 +9,7 @@ touch Kafka or a database, so it is what ``meldingshub run`` serves at ``/openap
 
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,9 @@ class _DocumentResources:
         self.mailbox = MailboxStore.open(dsn)
         self.principals = PrincipalsFile.fixed(Principals.open())
         self.gate = _NoGate()
+        self.bootstrap_servers = ""
+        self.registry = CollectorRegistry()
+        self.checks: dict[str, Callable[[], bool]] = {}
 
 
 def api_openapi() -> dict[str, Any]:

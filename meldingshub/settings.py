@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -39,6 +39,9 @@ class HttpSettings(BaseModel):
     api_bind: str = Field(default="127.0.0.1:8080", pattern=r"^[^:\s]+:\d{1,5}$")
     ops_bind: str = Field(default="127.0.0.1:9464", pattern=r"^[^:\s]+:\d{1,5}$")
     """Serves ``/metrics``, ``/livez`` and ``/readyz``."""
+    console_session_key: SecretStr | None = None
+    """Signs the operator console's session cookies; give every API replica the same one.
+    Empty: a random key per process (sessions end when it restarts)."""
 
 
 class LogSettings(BaseModel):

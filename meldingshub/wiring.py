@@ -13,10 +13,12 @@ from functools import cached_property
 from pathlib import Path
 
 import structlog
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from access.principals import Principals
+from access.principals import Principal, Principals, Role
 from access.principals_file import PrincipalsFile, write_atomically
+from access.tokens import new_token, token_hash
 from addressregister.categories import CategoryTable
 from addressregister.fileformat import write_register_file
 from addressregister.generator import generate_national_register
@@ -25,6 +27,7 @@ from addressregister.live import LiveRegister
 from broker_adapters.delivery.mailbox_store import MailboxStore
 from broker_adapters.delivery.worker import DeliveryComponent, build_endpoints
 from broker_adapters.ingress.assemble import ingress_adapters
+from broker_adapters.ingress.base import IngressAdapter
 from broker_adapters.ingress.gate import IngressGate
 from hubcore.errors import MeldingshubError
 from hubstats.aggregator import StatisticsAggregator
@@ -66,6 +69,8 @@ class Assembly:
     components: list[Component]
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     close: Callable[[], None] = lambda: None
+    adapters: dict[str, str] = field(default_factory=dict)
+    """Ingress adapter (the ``adapter`` metric label) -> the component that runs it."""
 
 
 class Resources:
@@ -80,6 +85,8 @@ class Resources:
         self._closers: list[Callable[[], None]] = []
         self.checks: dict[str, Callable[[], bool]] = {}
         """Readiness checks of the resources created so far: each declares its own."""
+        self.adapters: dict[str, str] = {}
+        """Ingress adapters built so far -> their component's name (see :class:`Assembly`)."""
 
     @cached_property
     def metrics(self) -> HubMetrics:
@@ -176,6 +183,7 @@ class Resources:
             if snapshot is None:
                 raise AccessConfigError("no register to provision principals from")
             principals, tokens = provision(register_index(snapshot, self.settings.address_register))
+            principals = _with_operator(principals, tokens, self.settings.routing.hub_her_id)
             write_atomically(path.with_name("tokens.json"), json.dumps(tokens, indent=1))
             write_atomically(path, principals.to_toml())
             log.info("principals provisioned for the embedded hub", principals=len(principals))
@@ -199,6 +207,22 @@ class Resources:
     def close(self) -> None:
         for closer in reversed(self._closers):
             closer()
+
+
+EMBEDDED_OPERATOR = "operator"
+"""The embedded hub's operator principal (console, dead letters); its token is in tokens.json."""
+
+
+def _with_operator(principals: Principals, tokens: dict[str, str], hub_her_id: int) -> Principals:
+    """``principals`` and an operator acting for the hub itself, its token added to ``tokens``."""
+    token = tokens[EMBEDDED_OPERATOR] = new_token()
+    operator = Principal(
+        EMBEDDED_OPERATOR,
+        frozenset({hub_her_id}),
+        roles=frozenset({Role.OPERATOR, Role.MONITOR}),
+        token_hashes=frozenset({token_hash(token)}),
+    )
+    return Principals([*principals, operator])
 
 
 def _router(res: Resources) -> Component:
@@ -253,27 +277,34 @@ def _delivery(res: Resources) -> Component:
 
 def _ingress_adapters(res: Resources) -> list[Component]:
     """The queue-, topic- and directory-driven ingress adapters the settings enable."""
-    return list(
-        ingress_adapters(
-            res.gate,
-            res.principals,
-            res.settings.kafka,
-            res.bootstrap_servers,
-            res.settings.amqp,
-            res.settings.data_dir,
-            res.settings.routing.hub_her_id,
-        )
+    components = ingress_adapters(
+        res.gate,
+        res.principals,
+        res.settings.kafka,
+        res.bootstrap_servers,
+        res.settings.amqp,
+        res.settings.data_dir,
+        res.settings.routing.hub_her_id,
     )
+    res.adapters |= {c.transport: c.name for c in components if isinstance(c, IngressAdapter)}
+    return list(components)
 
 
 def _register_api(res: Resources) -> list[Component]:
     return [ApiServer("register-api", api_app(res, ["register"]), res.settings.http.api_bind)]
 
 
+def _http_adapter(res: Resources, name: str, app: FastAPI) -> ApiServer:
+    """The API server of ``app``, which serves the HTTP ingress adapter."""
+    res.adapters["http"] = name
+    return ApiServer(name, app, res.settings.http.api_bind)
+
+
 def _ingress_http(res: Resources) -> list[Component]:
-    """The senders' front door: message API and status, statistics, and the other adapters."""
-    app = api_app(res, ["msh", "ingress", "mailbox", "statistics"])
-    return [ApiServer("ingress-http", app, res.settings.http.api_bind), *_ingress_adapters(res)]
+    """The senders' front door: message API and status, statistics, the operator console,
+    and the other adapters."""
+    app = api_app(res, ["msh", "ingress", "mailbox", "statistics", "console"])
+    return [_http_adapter(res, "ingress-http", app), *_ingress_adapters(res)]
 
 
 def _all_in_one(res: Resources) -> list[Component]:
@@ -282,7 +313,7 @@ def _all_in_one(res: Resources) -> list[Component]:
         _router(res),
         _delivery(res),
         _aggregator(res),
-        ApiServer("api", app, res.settings.http.api_bind),
+        _http_adapter(res, "api", app),
         *_ingress_adapters(res),
     ]
 
@@ -340,6 +371,6 @@ def component_factory(
         components = [component for builder in builders for component in builder(res)]
         if stream is not None:
             components.append(_stream(res, stream, list(components)))
-        return Assembly(components, dict(res.checks), res.close)
+        return Assembly(components, dict(res.checks), res.close, dict(res.adapters))
 
     return build

@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from metrics.errors import MetricsError
 from schemas.outcomes import RefusalReason
+from schemas.vocabulary import INGRESS_ADAPTERS
 
-INGRESS_ADAPTERS = ("http", "amqp", "kafka", "file")
 REFUSAL_REASONS = tuple(reason.value for reason in RefusalReason)
 """The ``reason`` label's closed set: :class:`schemas.outcomes.RefusalReason`."""
 

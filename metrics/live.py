@@ -13,7 +13,6 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from metrics.errors import MetricsError
 from schemas.catalogue import Catalogue
 from schemas.outcomes import (
     UNKNOWN_MESSAGE_TYPE,
@@ -35,9 +34,6 @@ from schemas.vocabulary import (
 
 MAX_OPEN_MESSAGE_TYPES = 300
 """Without a catalogue, at most this many distinct message types become label values."""
-
-DEFAULT_ADAPTERS = ("http", "amqp", "kafka", "file")
-"""Ingress and delivery transports whose health is reported."""
 
 MEDICAL_FAMILIES = (Family.BASIS, Family.DIALOG, Family.PLO, Family.ERESEPT, Family.OTHER)
 
@@ -93,7 +89,6 @@ class HubMetrics:
         self,
         registry: CollectorRegistry,
         message_types: Mapping[str, Family] | None = None,
-        adapters: Iterable[str] = DEFAULT_ADAPTERS,
         consumer_groups: Iterable[str] = (),
     ) -> None:
         types = dict(message_types or {})
@@ -104,7 +99,6 @@ class HubMetrics:
             else tuple(code.rstrip("*") for code in types if code.endswith("*"))
         )
         self._open_types: set[str] = set()
-        self._adapters = frozenset(adapters)
 
         self.events = Counter(
             "meldingshub_events",
@@ -170,17 +164,6 @@ class HubMetrics:
             ["group"],
             registry=registry,
         )
-        self.adapter_up = Gauge(
-            "meldingshub_adapter_up",
-            "1 when a transport adapter can serve, 0 when it cannot.",
-            ["adapter"],
-            registry=registry,
-        )
-        self.broker_up = Gauge(
-            "meldingshub_broker_up",
-            "1 when the Kafka broker answered the last check, 0 otherwise.",
-            registry=registry,
-        )
         self.aggregator_events = Counter(
             "meldingshub_aggregator_events",
             "Events the statistics aggregator read, by result.",
@@ -222,8 +205,6 @@ class HubMetrics:
                         )
         for status in AppRecStatus:
             self.apprec_round_trip.labels(status.value)
-        for adapter in sorted(self._adapters):
-            self.adapter_up.labels(adapter)
         for group in consumer_groups:
             self.consumer_lag.labels(group)
         for result in ("applied", "already_applied", "undecodable"):
@@ -310,19 +291,6 @@ class HubMetrics:
     def set_consumer_lag(self, group: str, lag: int) -> None:
         """Report the lag of consumer ``group`` (a configured group name, never an id)."""
         self.consumer_lag.labels(group).set(max(0, lag))
-
-    def set_adapter_health(self, adapter: str, up: bool) -> None:
-        """Report whether transport ``adapter`` can serve right now."""
-        if adapter not in self._adapters:
-            raise MetricsError(
-                f"adapter {adapter!r} is not one of {sorted(self._adapters)}; "
-                "pass it to HubMetrics(adapters=...) so its series exists from the start"
-            )
-        self.adapter_up.labels(adapter).set(1 if up else 0)
-
-    def set_broker_reachable(self, up: bool) -> None:
-        """Report the outcome of the last broker check."""
-        self.broker_up.set(1 if up else 0)
 
 
 def message_types_of(catalogue: Catalogue) -> dict[str, Family]:

@@ -207,6 +207,7 @@ def delivery_event(
     attempt: int,
     reason: str | None = None,
     label: str = "",
+    next_attempt_at: datetime | None = None,
 ) -> MessageEvent:
     """The event of one delivery outcome; ``receiver_her_id`` is the receiver's organisation."""
     return MessageEvent(
@@ -233,6 +234,7 @@ def delivery_event(
         endpoint_kind=endpoint_kind,
         attempt=attempt,
         source_system=message.ingress.source_system,
+        next_attempt_at=next_attempt_at,
     )
 
 

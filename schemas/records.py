@@ -366,6 +366,8 @@ class MessageEvent:
     attempt: int | None = None
     source_system: str | None = None
     """The sending client system (MSH API ``nhn-source-system``), sanitised."""
+    next_attempt_at: datetime | None = None
+    """When the next delivery attempt is due (``delivery_retried`` events)."""
 
     def to_avro(self) -> dict[str, Any]:
         """The value as the Avro schema names it."""
@@ -396,6 +398,7 @@ class MessageEvent:
             "endpoint_kind": self.endpoint_kind,
             "attempt": self.attempt,
             "source_system": self.source_system,
+            "next_attempt_at": _opt_millis(self.next_attempt_at, "next_attempt_at"),
         }
 
     @classmethod
@@ -429,6 +432,7 @@ class MessageEvent:
             endpoint_kind=value["endpoint_kind"],
             attempt=value["attempt"],
             source_system=value.get("source_system"),
+            next_attempt_at=value.get("next_attempt_at"),
         )
 
 

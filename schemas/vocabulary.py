@@ -5,6 +5,11 @@ dimensions, so they live in one leaf module that anyone may import.
 """
 
 from enum import StrEnum
+from typing import Literal, get_args
+
+IngressAdapterName = Literal["http", "amqp", "kafka", "file"]
+"""The ways into the hub: a setting's values, ``InboundMessage.adapter`` and a metric label."""
+INGRESS_ADAPTERS: tuple[IngressAdapterName, ...] = get_args(IngressAdapterName)
 
 
 class Family(StrEnum):

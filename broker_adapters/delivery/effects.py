@@ -9,7 +9,7 @@ the sender. Events and dead letters come from :mod:`routing.events`.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import structlog
 from confluent_kafka import Message
@@ -143,7 +143,16 @@ class Effects:
         outcome = DeliveryOutcome.RETRIED
         return [
             self._retry_record(item, decision.state(state)),
-            self._event(message, outcome, now, kind, attempts, reason, position(item.consumed)),
+            self._event(
+                message,
+                outcome,
+                now,
+                kind,
+                attempts,
+                reason,
+                position(item.consumed),
+                datetime.fromtimestamp(decision.due_ms / 1000, UTC),
+            ),
             self._status(message, outcome, now, kind, attempts, reason, decision.due_ms),
         ]
 
@@ -229,6 +238,7 @@ class Effects:
         attempts: int,
         reason: str | None = None,
         label: str = "",
+        next_attempt_at: datetime | None = None,
     ) -> OutRecord:
         event = delivery_event(
             message,
@@ -238,6 +248,7 @@ class Effects:
             attempt=attempts,
             reason=reason,
             label=label,
+            next_attempt_at=next_attempt_at,
         )
         return OutRecord(
             topic=self._topics.events.name, key=event.event_id.bytes, value=encode(event)

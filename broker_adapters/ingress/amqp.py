@@ -85,6 +85,7 @@ class AmqpIngress(IngressAdapter):
     """Consumes every principal's inbound queue on one connection."""
 
     name = "ingress-amqp"
+    transport = "amqp"
 
     def __init__(
         self,

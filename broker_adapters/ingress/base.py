@@ -18,8 +18,9 @@ from uuid import UUID
 from access.principals import Principal
 from broker_adapters.ingress.settings import AdapterName
 from schemas.outcomes import RefusalReason as RefusalReason  # its home is the vocabulary
+from schemas.vocabulary import INGRESS_ADAPTERS
 
-ADAPTERS: tuple[AdapterName, ...] = ("http", "amqp", "kafka", "file")
+ADAPTERS: tuple[AdapterName, ...] = INGRESS_ADAPTERS
 """Every ingress adapter; the closed set of the ``adapter`` metric label."""
 
 
@@ -75,6 +76,8 @@ class IngressAdapter(ABC):
     """A transport that hands messages to the hub; a hub component (name, run, ready)."""
 
     name: ClassVar[str]
+    transport: ClassVar[AdapterName]
+    """Its value of the ``adapter`` metric label."""
 
     @abstractmethod
     def run(self, stop: threading.Event) -> None:

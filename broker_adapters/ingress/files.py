@@ -140,6 +140,7 @@ class FileCatalogueIngress(IngressAdapter):
     """Polls every principal's inbox; moves each file to ``done/`` only after its durable write."""
 
     name = "ingress-file"
+    transport = "file"
 
     def __init__(self, gate: IngressGate, principals: PrincipalsFile, root: Path) -> None:
         self._gate = gate
@@ -154,10 +155,15 @@ class FileCatalogueIngress(IngressAdapter):
         self._write_wait_s = settings.write_timeout_s + _CONFIRM_MARGIN_S
         self._resume_at = 0.0
         self._running = threading.Event()
+        self._inboxes_readable = True
 
     def ready(self) -> bool:
-        """Polling, and Kafka took the last writes."""
-        return self._running.is_set() and time.monotonic() >= self._resume_at
+        """Polling, the last pass could read every inbox, and Kafka took the last writes."""
+        return (
+            self._running.is_set()
+            and self._inboxes_readable
+            and time.monotonic() >= self._resume_at
+        )
 
     def run(self, stop: threading.Event) -> None:
         """Poll until ``stop`` is set, sending what earlier runs left in ``processing/`` first."""
@@ -172,7 +178,9 @@ class FileCatalogueIngress(IngressAdapter):
                 if time.monotonic() < self._resume_at:
                     stop.wait(min(self._poll_s, self._resume_at - time.monotonic()))
                     continue
-                moved = sum(self._guarded_pass(box) for box in boxes)
+                passes = [self._guarded_pass(box) for box in boxes]
+                self._inboxes_readable = None not in passes
+                moved = sum(n for n in passes if n is not None)
                 if not moved:
                     stop.wait(self._poll_s)
         finally:
@@ -187,15 +195,16 @@ class FileCatalogueIngress(IngressAdapter):
         log.info("file catalogue watching", inboxes=len(boxes))
         return boxes
 
-    def _guarded_pass(self, box: Inbox) -> int:
-        """One pass; an unexpected error (a full disk, a bug) is logged, the next poll retries."""
+    def _guarded_pass(self, box: Inbox) -> int | None:
+        """One pass; an unexpected error (an inbox gone or unreadable, a full disk, a bug) is
+        logged and gives None, and the next poll retries."""
         try:
             return self._pass(box)
         except Exception as exc:
             log.error(
                 "file catalogue pass failed", principal=box.principal.name, error=describe(exc)
             )
-            return 0
+            return None
 
     def _pass(self, box: Inbox) -> int:
         """Send what is in ``processing/`` (left over or just claimed); return files finished."""

@@ -65,6 +65,7 @@ class KafkaIngress(IngressAdapter):
     """Transactional copy from the ingress topic to ``hub.inbound`` (and ``hub.rejected``)."""
 
     name = "ingress-kafka"
+    transport = "kafka"
 
     def __init__(
         self,

@@ -1,11 +1,12 @@
 """Typed settings of the ingress adapters (``MELDINGSHUB_INGRESS__*``)."""
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-AdapterName = Literal["http", "amqp", "kafka", "file"]
+from schemas.vocabulary import IngressAdapterName
+
+AdapterName = IngressAdapterName
 
 
 class IngressSettings(BaseModel):

@@ -1,5 +1,7 @@
 """``meldingshub dlq list|replay``: the dead-letter topic for operators."""
 
+import getpass
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -7,6 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from hubstats.store import StatisticsStore
+from hubstats.timeline import record_replay
 from kafka_io import wait_until_reachable
 from meldingshub.cli.common import main, settings_from
 from meldingshub.dlq import read_dead_letters, replay, selector
@@ -112,5 +116,14 @@ def replay_(
     if dry_run:
         click.echo(f"would replay {len(letters)} messages")
         return
-    replayed = replay(settings.kafka, bootstrap, letters)
+    store = StatisticsStore.open(settings.store.dsn)
+    operator = f"cli:{getpass.getuser()}"
+    try:
+
+        def note(original: uuid.UUID, again: uuid.UUID) -> None:
+            record_replay(store.engine, original, again, operator, datetime.now(UTC))
+
+        replayed = replay(settings.kafka, bootstrap, letters, note)
+    finally:
+        store.close()
     click.echo(f"replayed {len(replayed)} messages into {settings.kafka.topics.inbound.name}")

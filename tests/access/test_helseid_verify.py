@@ -16,6 +16,8 @@ from access.helseid import (
 )
 from access.helseid_settings import HelseIdSettings
 from access.helseid_token import HelseIdIdentity
+from hubstats.proofs import SharedProofs
+from hubstats.store import StatisticsStore
 from tests.support.helseid import (
     API_URL,
     CHILD_ORG_NUMBER,
@@ -334,6 +336,30 @@ def test_a_replayed_proof_is_refused(world: World) -> None:
     assert world.call(token, proof).org_number == ORG_NUMBER
     refused = world.refused(token, proof)
     assert_refused(refused, 401, Refusal.REPLAYED_PROOF, "invalid_dpop_proof")
+
+
+def test_replicas_sharing_the_database_refuse_a_proof_the_other_took(tmp_path: Path) -> None:
+    store = StatisticsStore.open(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    try:
+        one = World(tmp_path, nonce_secret="shared-secret")  # replicas share the nonce secret
+        shared = SharedProofs(store.engine, one.settings.replay_window_s)
+        one.verifier = HelseIdVerifier(
+            one.settings, clock=one.clock, monotonic=one.clock, replay=shared
+        )
+        other = HelseIdVerifier(
+            one.settings,
+            clock=one.clock,
+            monotonic=one.clock,
+            replay=SharedProofs(store.engine, one.settings.replay_window_s),
+        )
+        token = one.issuer.token(one.client)
+        proof = one.client.proof(token, nonce=one.nonce())
+        assert one.call(token, proof).org_number == ORG_NUMBER
+        with pytest.raises(HelseIdRefused) as caught:
+            other.verify("POST", API_URL, f"DPoP {token}", proof)
+        assert_refused(caught.value, 401, Refusal.REPLAYED_PROOF, "invalid_dpop_proof")
+    finally:
+        store.close()
 
 
 def test_a_refused_request_does_not_use_up_its_jti(world: World) -> None:

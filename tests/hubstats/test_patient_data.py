@@ -29,7 +29,7 @@ NAME = "Kari Nordmann"
 ALLOWED_TEXT_COLUMNS = {
     # closed sets and codes
     "family", "message_type", "sender_category", "receiver_category", "addressing_mode",
-    "outcome", "reason_code", "apprec_status",
+    "outcome", "reason_code", "apprec_status", "stage", "adapter", "endpoint_kind",
     # ids chosen by the sending system or the hub's configuration, never by a patient
     "msg_id", "original_msg_id", "principal",
 }  # fmt: skip

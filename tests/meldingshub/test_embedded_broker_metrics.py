@@ -4,6 +4,8 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -13,6 +15,7 @@ from meldingshub.cli.live_view import broker_line, plain_line, read_snapshot
 from meldingshub.embedded_broker import MEMORY_ONLY, EmbeddedBroker, free_port
 from meldingshub.embedded_process import children, command_name, rss_bytes
 from metrics.embedded_broker import DURABLE, MEMORY, STORAGE, EmbeddedBrokerMetrics
+from tests.support.hub_process import HubProcess
 
 
 def test_memory_is_read_when_scraped() -> None:
@@ -110,3 +113,38 @@ def test_broker_start_logs_memory_only_and_its_memory_is_measured() -> None:
     finally:
         broker.stop()
     assert broker.memory_bytes() is None
+
+
+def _scrape(ops_bind: str) -> str:
+    with urllib.request.urlopen(f"http://{ops_bind}/metrics", timeout=5) as answer:
+        return str(answer.read().decode())
+
+
+def _sample(exposition: str, name: str) -> float | None:
+    for line in exposition.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    return None
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_running_hub_warns_memory_only_and_serves_the_brokers_memory(tmp_path: Path) -> None:
+    hub = HubProcess(tmp_path)
+    try:
+        broker_pid = hub.wait_for("embedded broker ready", 30)["pid"]
+        warning = hub.wait_for(MEMORY_ONLY, 10)
+        assert warning["level"] == "warning"
+        hub.wait_for("hub ready", 60)
+        exposition = _scrape(hub.env["MELDINGSHUB_HTTP__OPS_BIND"])
+        served = _sample(exposition, MEMORY)
+        measured = rss_bytes(broker_pid)
+        assert served is not None and measured is not None
+        # The same process's resident memory, read a moment apart: close, and not the hub's.
+        assert 0.5 * measured < served < 2 * measured
+        assert served < (rss_bytes(hub.process.pid) or 0)
+        assert _sample(exposition, DURABLE) == 0
+        assert _sample(exposition, STORAGE) is None
+    finally:
+        hub.process.kill()
+        hub.process.wait()

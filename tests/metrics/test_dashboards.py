@@ -14,6 +14,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 import metrics
+from metrics.health import HealthMetrics
 from metrics.live import HubMetrics
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
@@ -39,13 +40,14 @@ def exported_metric_names() -> set[str]:
     package that takes only a registry (HubMetrics, the register's, delivery's, ...)."""
     registry = CollectorRegistry()
     HubMetrics(registry, consumer_groups=["hub.router"])  # a labelled gauge needs a child
+    HealthMetrics(registry, lambda: True, {"http": lambda: True})
     for info in pkgutil.iter_modules(metrics.__path__):
         module = importlib.import_module(f"metrics.{info.name}")
         for item in vars(module).values():
             if (
                 not isinstance(item, type)
                 or item.__module__ != module.__name__
-                or item is HubMetrics
+                or item in (HubMetrics, HealthMetrics)
             ):
                 continue
             try:

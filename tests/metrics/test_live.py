@@ -8,7 +8,6 @@ import uuid
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from metrics.errors import MetricsError
 from metrics.live import (
     BY_CATEGORY_OUTCOMES,
     MAX_OPEN_MESSAGE_TYPES,
@@ -134,7 +133,6 @@ def test_dashboards_see_zeros_not_gaps_before_any_traffic() -> None:
         == 0
     )
     assert sample(registry, "meldingshub_consumer_lag_messages", group="hub.router") == 0
-    assert sample(registry, "meldingshub_adapter_up", adapter="amqp") == 0
     assert sample(registry, "meldingshub_ingress_to_delivered_seconds_count", family="dialog") == 0
 
 
@@ -163,17 +161,11 @@ def test_without_a_catalogue_message_types_are_capped() -> None:
     assert metrics.message_type_label("lower case text") == "UNKNOWN"
 
 
-def test_health_gauges_are_fed_by_callers() -> None:
+def test_consumer_lag_is_fed_by_its_owner() -> None:
     registry = CollectorRegistry()
     metrics = HubMetrics(registry, consumer_groups=["hub.router"])
-    metrics.set_adapter_health("http", True)
-    metrics.set_broker_reachable(True)
     metrics.set_consumer_lag("hub.router", 42)
-    assert sample(registry, "meldingshub_adapter_up", adapter="http") == 1
-    assert sample(registry, "meldingshub_broker_up") == 1
     assert sample(registry, "meldingshub_consumer_lag_messages", group="hub.router") == 42
-    with pytest.raises(MetricsError, match="not one of"):
-        metrics.set_adapter_health("carrier-pigeon", True)
 
 
 def national_traffic(count: int, seed: int = 2019) -> list[MessageEvent]:

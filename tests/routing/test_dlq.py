@@ -1,13 +1,17 @@
 """Dead-letter replay: after a register fix a replayed message routes, and only once."""
 
+import getpass
 import threading
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from access.principals import Principals
 from addressregister.index import RegisterIndex
+from hubstats.store import StatisticsStore
+from hubstats.timeline import REPLAYED, timeline
 from meldingshub.cli import main
 from meldingshub.components.router import RouterComponent
 from meldingshub.dlq import read_dead_letters, replay, selector
@@ -22,7 +26,9 @@ from tests.support.kafka import read_all
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_replay_after_register_fix_routes_once(kafka_bootstrap: str) -> None:
+def test_replay_after_register_fix_routes_once(
+    kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     reader = MessageReader(SchemaSettings())
     samples = consistent(accepted_samples(reader))
     full = register_for(samples)
@@ -79,6 +85,23 @@ def test_replay_after_register_fix_routes_once(kafka_bootstrap: str) -> None:
     assert kinds[EventType.ROUTED] == 1
     assert kinds[EventType.REJECTED] == 1
     assert kinds[EventType.DUPLICATE] == 1
+
+    # A replay from the CLI is on the original's timeline too, with who did it.
+    store = tmp_path / "store.sqlite3"
+    monkeypatch.setenv("MELDINGSHUB_KAFKA__BOOTSTRAP_SERVERS", kafka_bootstrap)
+    monkeypatch.setenv("MELDINGSHUB_STORE__DSN", f"sqlite:///{store}")
+    for topic in ("inbound", "rejected"):
+        name = getattr(kafka.topics, topic).name
+        monkeypatch.setenv(f"MELDINGSHUB_KAFKA__TOPICS__{topic.upper()}__NAME", name)
+    result = CliRunner().invoke(main, ["dlq", "replay", "--id", str(original.hub_message_id)])
+    assert result.exit_code == 0, result.output
+    opened = StatisticsStore.open(f"sqlite:///{store}")
+    try:
+        steps = [s for s in timeline(opened.engine, original.hub_message_id) if s.stage == REPLAYED]
+    finally:
+        opened.close()
+    assert [s.principal for s in steps] == [f"cli:{getpass.getuser()}"]
+    assert steps[0].related_hub_message_id not in (None, original.hub_message_id, first)
 
 
 def test_cli_lists_and_refuses_an_unselected_replay(

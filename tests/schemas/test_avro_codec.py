@@ -136,7 +136,7 @@ def test_every_schema_fingerprint_is_the_spec_crc64_of_its_canonical_form(
 RELEASED_FINGERPRINTS = {
     "no.meldingshub.DeliveryStatus": ["c5212e5745db76c8"],
     "no.meldingshub.InboundMessage": ["3b0d5678e5ebf896", "0a6a2a1f64383628"],
-    "no.meldingshub.MessageEvent": ["6b06bbe26c4edb57", "e31afb0391abf6e6"],
+    "no.meldingshub.MessageEvent": ["6b06bbe26c4edb57", "e31afb0391abf6e6", "f60093da63aeb026"],
     "no.meldingshub.RejectedMessage": [
         "3a26c8abdb9a4d72",
         "56e6e830e988bb27",

@@ -113,6 +113,16 @@ def test_an_outage_is_ridden_out_in_order_while_others_are_served_at_once(
         retried = [e for e in events if e.event_type is EventType.DELIVERY_RETRIED]
         assert retried
         assert {e.endpoint_kind for e in retried} == {"webhook"}
+        # each says when it is tried next: a tier's delay (1 s, 2 s) or the breaker's (<= 4 s)
+        assert all(
+            e.next_attempt_at is not None
+            and 0.5 <= (e.next_attempt_at - e.occurred_at).total_seconds() <= 4.5
+            for e in retried
+        ), [
+            (e.next_attempt_at - e.occurred_at).total_seconds()
+            for e in retried
+            if e.next_attempt_at
+        ]
         assert not [e for e in events if e.event_type is EventType.DELIVERY_FAILED]
 
 

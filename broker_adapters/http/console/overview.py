@@ -1,0 +1,53 @@
+"""Receivers (delivery state from the events, the register entry) and the process's health.
+
+A receiver's row is what ``hub.events`` said, read from the statistics store: the
+endpoint kind of its latest attempt, its last success, failed attempts since, and its
+backlog (routed, neither delivered nor given up). A circuit breaker lives in the
+delivery process; the row's failures-since-success is its symptom as events show it.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from addressregister.model import CommunicationParty
+from broker_adapters.http.console.deps import ConsoleDeps
+from broker_adapters.http.console.guard import ConsoleGuard, Operator
+from broker_adapters.http.console.render import page
+from broker_adapters.http.console.route import ConsoleRoute
+from hubstats.search import receiver_overview
+from schemas.identifiers import MAX_HER_ID
+
+LOOKUP_LIMIT = 20
+
+
+def routes(deps: ConsoleDeps, guard: ConsoleGuard) -> APIRouter:
+    """``/receivers`` (with a register look-up by HER-id or name) and ``/health``."""
+    router = APIRouter(route_class=ConsoleRoute)
+
+    @router.get("/receivers")
+    def receivers(operator: Annotated[Operator, Depends(guard)], lookup: str = "") -> Response:
+        register = deps.register()
+        rows = receiver_overview(deps.store.engine)
+        lookup = lookup.strip()[:100]
+        found: tuple[CommunicationParty, ...] = ()
+        if lookup.isdigit() and 0 < int(lookup) <= MAX_HER_ID:
+            party = register.get(int(lookup))
+            found = () if party is None else (party,)
+        elif lookup:
+            found = register.search(name=lookup, limit=LOOKUP_LIMIT).items
+        return page(
+            "receivers.html",
+            operator=operator,
+            rows=rows,
+            parties={row.receiver_her_id: register.get(row.receiver_her_id) for row in rows},
+            lookup=lookup,
+            found=found,
+        )
+
+    @router.get("/health")
+    def health(operator: Annotated[Operator, Depends(guard)]) -> Response:
+        return page("health.html", operator=operator, items=deps.health())
+
+    return router
