@@ -41,7 +41,7 @@ lint: $(VENV)/.installed-dev ## ruff (style and bug patterns) and the import con
 	$(BIN)/lint-imports --no-cache
 
 .PHONY: typecheck
-typecheck: $(VENV)/.installed-dev ## mypy --strict over every package
+typecheck: $(VENV)/.installed-dev ## mypy --strict over every package and the tests
 	$(BIN)/mypy
 
 .PHONY: test

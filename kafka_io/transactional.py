@@ -329,6 +329,10 @@ class TransactionalLoop:
             producer.close()
             log.info("transactional loop stopped", loop=self.name, batches=self.committed_batches)
 
+    def ready(self) -> bool:
+        """Whether partitions were assigned since ``run`` started (the components' readiness)."""
+        return self.assigned.is_set()
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("partitions assigned", loop=self.name, count=len(partitions))
         if self._assign_hook is not None:

@@ -4,6 +4,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import pytest
 from joserfc import jwk
@@ -24,10 +25,16 @@ from tests.support.helseid import (
 )
 
 
+class _Tuning(TypedDict, total=False):
+    jwks_timeout_s: float
+
+
 class Served:
     """An issuer whose JWKS a local HTTP server publishes, and a verifier fetching it."""
 
-    def __init__(self, server: JwksServer, clock: FakeClock, issuer: Issuer, **settings: float):
+    def __init__(
+        self, server: JwksServer, clock: FakeClock, issuer: Issuer, **settings: Unpack[_Tuning]
+    ) -> None:
         self.server = server
         self.clock = clock
         self.issuer = issuer
@@ -146,7 +153,7 @@ def test_refresh_loads_the_keys_at_start(served: Served) -> None:
 # --- the key set itself ------------------------------------------------------------------------
 
 
-def _document(*keys: dict[str, object]) -> bytes:
+def _document(*keys: object) -> bytes:
     return json.dumps({"keys": list(keys)}).encode()
 
 

@@ -108,7 +108,7 @@ def test_a_valid_token_and_proof_give_the_callers_identity(world: World) -> None
 
 def test_sub_unit_and_her_id_claims_narrow_the_identity(world: World) -> None:
     token = world.issuer.token(
-        world.client, **{ORGNR_CHILD: CHILD_ORG_NUMBER, HERID: "8094166-8094167"}
+        world.client, extra_claims={ORGNR_CHILD: CHILD_ORG_NUMBER, HERID: "8094166-8094167"}
     )
     identity = world.call(token)
     assert identity.child_org_number == CHILD_ORG_NUMBER
@@ -116,7 +116,7 @@ def test_sub_unit_and_her_id_claims_narrow_the_identity(world: World) -> None:
 
 
 def test_herid_zero_means_every_her_id_of_the_organisation(world: World) -> None:
-    assert world.call(world.issuer.token(world.client, **{HERID: "0"})).her_ids is None
+    assert world.call(world.issuer.token(world.client, extra_claims={HERID: "0"})).her_ids is None
 
 
 def test_an_rsa_pss_client_key_and_scope_as_text_and_audience_list_are_accepted(
@@ -218,7 +218,7 @@ def test_a_token_with_an_unknown_kid_is_refused(world: World) -> None:
 
 def test_a_tampered_token_is_refused(world: World) -> None:
     header, payload, signature = world.issuer.token(world.client).split(".")
-    other = world.issuer.token(world.client, **{ORGNR_PARENT: "974633698"}).split(".")[1]
+    other = world.issuer.token(world.client, extra_claims={ORGNR_PARENT: "974633698"}).split(".")[1]
     refused = world.refused(f"{header}.{other}.{signature}")
     assert_refused(refused, 401, Refusal.INVALID_SIGNATURE)
     assert payload != other
@@ -232,8 +232,9 @@ def test_alg_none_tokens_are_refused(world: World) -> None:
 
 
 def test_hs256_tokens_keyed_with_the_issuers_public_key_are_refused(world: World) -> None:
-    public = world.issuer.key.as_dict(private=False)
-    secret = jwk.import_key(public["n"].encode(), "oct")
+    modulus = world.issuer.key.as_dict(private=False)["n"]
+    assert isinstance(modulus, str)
+    secret = jwk.import_key(modulus.encode(), "oct")
     header = {"alg": "HS256", "kid": world.issuer.key.kid}
     token = jwt.encode(header, world.issuer.claims(world.client), secret, algorithms=["HS256"])
     assert_refused(world.refused(token), 401, Refusal.INVALID_SIGNATURE, "invalid_token")

@@ -198,6 +198,9 @@ def test_not_loaded_register_answers_503() -> None:
         def snapshot(self) -> RegisterIndex:
             return RegisterIndex.empty()
 
+        def usable(self) -> bool:
+            return False
+
     with serve(create_app(Loading())) as url:
         response = httpx.get(f"{url}/v1/parties/{s.RF}")
         problem(response, 503)

@@ -38,6 +38,7 @@ from tests.broker_adapters.ingress.support import (
 )
 from tests.fuzz.mutations import MUTATIONS, ODD_HEADER_VALUES
 from tests.support.corpus_register import Sample
+from tests.support.kafka import ProducedHeaders
 from tests.support.running_hub import (
     KAFKA_PRINCIPAL,
     PRINCIPAL,
@@ -234,23 +235,21 @@ def amqp_headers(item: Input) -> dict[str, object]:
     return {} if item.header is None else {"fromHerId": item.header}
 
 
-def kafka_header(item: Input) -> list[tuple[str, bytes]]:
+def kafka_header(item: Input) -> ProducedHeaders:
     if item.header is None:
         return [("principal", KAFKA_PRINCIPAL.encode())]
     value = item.header if isinstance(item.header, bytes) else str(item.header).encode()
     return [("principal", value)]
 
 
-def inbound_headers(item: Input) -> list[tuple[str, bytes]]:
+def inbound_headers(item: Input) -> ProducedHeaders:
     if item.header is None:
         return [("principal", PRINCIPAL.encode())]
     value = item.header if isinstance(item.header, bytes) else str(item.header).encode()
     return [("principal", value), (INBOUND_HEADER, value)]  # an undecodable metadata header
 
 
-def produce(
-    hub: RunningHub, topic: str, records: list[tuple[bytes, list[tuple[str, bytes]]]]
-) -> None:
+def produce(hub: RunningHub, topic: str, records: list[tuple[bytes, ProducedHeaders]]) -> None:
     producer = Producer({"bootstrap.servers": hub.bootstrap, "message.max.bytes": 60_000_000})
     failed: list[KafkaError] = []
 

@@ -10,18 +10,21 @@ import json
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 import structlog
 from prometheus_client import CollectorRegistry, generate_latest
 
 from access.principals import Principals
+from addressregister.index import RegisterIndex
 from hubstats.aggregator import StatisticsAggregator
 from hubstats.export import StatisticsQuery, query_counts, render
 from hubstats.report import build_report, report_csv
 from hubstats.store import StatisticsStore
 from meldingshub.components.router import RouterComponent
 from meldingshub.logging import configure_logging
+from meldingshub.settings import Settings
 from metrics.live import HubMetrics, message_types_of
 from routing.outputs import OutputBuilder
 from routing.pipeline import decide
@@ -154,30 +157,35 @@ def test_metrics_store_and_export_agree_exactly_and_hold_no_patient_data(
     structlog.reset_defaults()
 
 
+class _Known(TypedDict):
+    events: Counter[EventType]
+    export: Counter[tuple[str, str]]
+
+
 def _known_counts(
     documents: list[bytes],
     sent: list[InboundMessage],
     reader: MessageReader,
-    register: object,
-    settings: object,
-) -> dict[str, Counter[object]]:
+    register: RegisterIndex,
+    settings: Settings,
+) -> _Known:
     """Counts from the pure pipeline over the same inputs, in the same (single-partition) order."""
-    builder = OutputBuilder(settings.routing, Principals.open())  # type: ignore[attr-defined]
+    builder = OutputBuilder(settings.routing, Principals.open())
     seen: dict[str, str] = {}
     sent_index: dict[str, datetime] = {}
-    events: Counter[object] = Counter()
-    export: Counter[object] = Counter()
+    events: Counter[EventType] = Counter()
+    export: Counter[tuple[str, str]] = Counter()
     for raw, meta in zip(documents, sent, strict=True):
         decision = decide(
             reader.read(raw), meta, register, Principals.open(), seen.get, meta.received_at
-        )  # type: ignore[arg-type]
+        )
         envelope = decision.envelope
         original = None
         if envelope is not None and envelope.family is Family.APPREC and envelope.original_msg_id:
             original = sent_index.get(
                 f"{envelope.receiver.organisation_her_id}|{envelope.original_msg_id}"
             )
-        out = builder.build(decision, meta, raw, register, meta.received_at, original)  # type: ignore[arg-type]
+        out = builder.build(decision, meta, raw, register, meta.received_at, original)
         if out.remember:
             seen.setdefault(*out.remember)
         for record in out.sent:

@@ -164,7 +164,7 @@ def test_batches_are_bounded_by_bytes_and_a_larger_record_is_a_batch_of_its_own(
     finally:
         consumer.close()
     assert [size for batch in batches for size in batch] == sizes  # all, in order
-    for batch in batches:  # the budget, passed by the last record taken at most
-        assert sum(batch[:-1]) < 1024 * kib, batches
+    for taken in batches:  # the budget, passed by the last record taken at most
+        assert sum(taken[:-1]) < 1024 * kib, batches
     assert [2048 * kib] in batches or any(b[-1] == 2048 * kib for b in batches)
     assert max(len(b) for b in batches) <= 4

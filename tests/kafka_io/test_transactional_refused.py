@@ -11,8 +11,9 @@ from kafka_io import OutRecord, TransactionalLoop, consumer_config, producer_con
 from kafka_io.errors import RecordRefusedError
 from kafka_io.transactional import Batch, BatchStage
 from tests.conftest import TopicFactory
-from tests.kafka_io.test_transactional_loop import hub_settings, produce, running
+from tests.kafka_io.test_transactional_loop import hub_settings, produce
 from tests.support.kafka import read_all
+from tests.support.waiting import running
 
 pytestmark = pytest.mark.integration
 

@@ -82,7 +82,13 @@ class Canary:
         ]
         self.snapshot = tmp_path / "register.json"
         write_register_file(self.snapshot, parties)
-        senders = sorted({s.envelope.sender.organisation_her_id for s in samples})
+        senders = sorted(
+            {
+                her_id
+                for s in samples
+                if (her_id := s.envelope.sender.organisation_her_id) is not None
+            }
+        )
         self.spoofed = self.documents[0].replace(base.envelope.msg_id.encode(), _uuid())
         run = uuid.uuid4().hex[:8]
         self.queue = f"canary-{run}.to-hub"
@@ -240,14 +246,15 @@ def send_all(canary: Canary, bootstrap: str, api: str) -> tuple[list[str], list[
         )
         assert spoof.status_code == 403, spoof.text  # the gate refuses a spoofed sender today
         answers.append(spoof.text)
-        for bad in (
-            {"content": json.dumps({"businessDocument": f"{canary.marker}'\"!"})},
-            {"content": canary.documents[0], "ctype": f"text/{canary.marker}"},
-        ):
+        bad: tuple[tuple[str | bytes, str], ...] = (
+            (json.dumps({"businessDocument": f"{canary.marker}'\"!"}), "application/json"),
+            (canary.documents[0], f"text/{canary.marker}"),
+        )
+        for content, content_type in bad:
             refused = client.post(
                 "/v1/messages",
-                content=bad["content"],
-                headers={**headers, "Content-Type": bad.get("ctype", "application/json")},
+                content=content,
+                headers={**headers, "Content-Type": content_type},
             )
             assert refused.status_code in (400, 415), refused.text
             answers.append(refused.text + json.dumps(dict(refused.headers)))

@@ -38,7 +38,8 @@ def test_unreachable_broker_error_names_the_setting() -> None:
 def test_broker_starts_answers_and_stops() -> None:
     broker = EmbeddedBroker(port=free_port())
     with broker:
-        assert broker.pid is not None
+        started = broker.pid  # a local, so mypy does not keep the narrowing past ``with``
+        assert started is not None
         wait_until_reachable(broker.bootstrap_servers, timeout_s=5)
     assert broker.pid is None
     with pytest.raises(BrokerUnreachableError):

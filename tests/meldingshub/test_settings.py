@@ -1,6 +1,7 @@
 """Settings: environment, config file, defaults, and one clear message for bad values."""
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 from click.testing import CliRunner
@@ -106,11 +107,15 @@ def test_amqp_prefetch_is_the_byte_budget_in_largest_documents() -> None:
     from addressregister.index import RegisterIndex
     from addressregister.live import StaticRegister
     from broker_adapters.ingress import IngressGate, IngressSettings
+    from kafka_io import DurableProducer
     from schemas.xmlparse import ParseLimits
+
+    def no_producer(on_error: object) -> DurableProducer:
+        return cast(DurableProducer, _NoProducer(on_error))
 
     def prefetch(settings: IngressSettings, limits: ParseLimits) -> int:
         register = StaticRegister(RegisterIndex([]))
-        gate = IngressGate(_NoProducer, "hub.inbound", settings, register, limits=limits)
+        gate = IngressGate(no_producer, "hub.inbound", settings, register, limits=limits)
         return gate.amqp_prefetch()
 
     assert prefetch(IngressSettings(), ParseLimits()) == (256 << 20) // (35 << 20)
@@ -135,12 +140,12 @@ def test_helseid_without_the_public_url_refuses_to_serve(tmp_path: Path) -> None
     from meldingshub.openapi import _DocumentResources
 
     resources = _DocumentResources(tmp_path)
-    helseid = {"issuer": "https://helseid.example", "jwks_file": tmp_path / "jwks.json"}
-    resources.settings.access.helseid = HelseIdSettings(**helseid)
+    issuer, jwks_file = "https://helseid.example", tmp_path / "jwks.json"
+    resources.settings.access.helseid = HelseIdSettings(issuer=issuer, jwks_file=jwks_file)
     with pytest.raises(MeldingshubError, match="PUBLIC_URL"):
         msh_deps(resources)
     resources.settings.access.helseid = HelseIdSettings(
-        **helseid, public_url="https://msh.example.no"
+        issuer=issuer, jwks_file=jwks_file, public_url="https://msh.example.no"
     )
     assert "dpop" in msh_deps(resources).authenticators
     resources.store.close()

@@ -22,7 +22,7 @@ from meldingshub.settings import Settings
 from routing.outputs import OutputBuilder
 from routing.pipeline import decide
 from schemas.reader import MessageReader
-from schemas.records import MessageEvent, RoutedMessage, decode
+from schemas.records import InboundMessage, MessageEvent, RoutedMessage, decode
 from schemas.vocabulary import EventType, Family
 from tests.support.corpus_register import accepted_samples, consistent, register_for
 from tests.support.hub import isolated_settings, send_inbound
@@ -145,7 +145,7 @@ def test_sigkill_of_one_of_two_routers_neither_loses_nor_duplicates(
     ]
     builder = OutputBuilder(settings.routing, Principals.open())
     now = datetime.now(UTC)
-    sent = []
+    sent: list[tuple[bytes, InboundMessage]] = []
     for p in range(PRINCIPALS):
         batch = documents[p::PRINCIPALS]
         metas = send_inbound(kafka_bootstrap, settings.kafka.topics.inbound.name, batch, f"epj-{p}")

@@ -167,7 +167,7 @@ def test_every_code_both_versions_every_family_validates_officially(
                     register,
                     answer_to=sender,
                     apprec_id=uuid4(),
-                    version=version,  # type: ignore[arg-type]
+                    version=version,
                     code=code,
                     reason=f"{family.value}: a reason with <markup> & æøå",
                     original_type="TYPE",

@@ -1,6 +1,7 @@
 """The pure routing pipeline: real corpus messages, a register built for them, no Kafka."""
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -109,12 +110,10 @@ def without(register: RegisterIndex, her_id: int) -> RegisterIndex:
     return RegisterIndex(p for p in register if p.her_id != her_id and p.parent_her_id != her_id)
 
 
-def replaced(register: RegisterIndex, her_id: int, **changes: object) -> RegisterIndex:
-    parties: list[CommunicationParty] = [
-        dataclasses.replace(p, **changes) if p.her_id == her_id else p
-        for p in register  # type: ignore[arg-type]
-    ]
-    return RegisterIndex(parties)
+def replaced(
+    register: RegisterIndex, her_id: int, change: Callable[[CommunicationParty], CommunicationParty]
+) -> RegisterIndex:
+    return RegisterIndex(change(p) if p.her_id == her_id else p for p in register)
 
 
 def reject(
@@ -150,7 +149,9 @@ def test_inactive_receiver_is_rejected(
     sample = first_of(samples, Family.PLO)
     org = sample.envelope.receiver.organisation_her_id
     assert org is not None
-    decision = reject(reader, sample.raw, replaced(register, org, active=False))
+    decision = reject(
+        reader, sample.raw, replaced(register, org, lambda p: dataclasses.replace(p, active=False))
+    )
     assert decision.code in {AppRecErrorCode.E21, AppRecErrorCode.X99}
     assert "inactive" in decision.reason
 
@@ -162,9 +163,13 @@ def test_receiver_that_does_not_accept_the_type_is_t10(
     receiver = sample.envelope.receiver
     target = receiver.person_her_id or receiver.service_her_id or receiver.organisation_her_id
     assert target is not None
-    changed = replaced(register, target, receives=())
+    changed = replaced(register, target, lambda p: dataclasses.replace(p, receives=()))
     if receiver.organisation_her_id != target:
-        changed = replaced(changed, receiver.organisation_her_id or 0, receives=())
+        changed = replaced(
+            changed,
+            receiver.organisation_her_id or 0,
+            lambda p: dataclasses.replace(p, receives=()),
+        )
     assert reject(reader, sample.raw, changed).code is AppRecErrorCode.T10
 
 
@@ -201,7 +206,9 @@ def test_a_helseid_client_routes_for_its_organisation_and_no_other(
     sample = first_of(samples, Family.DIALOG)
     sender = sample.envelope.sender.organisation_her_id
     assert sender is not None
-    numbered = replaced(register, sender, organisation_number="974703475")
+    numbered = replaced(
+        register, sender, lambda p: dataclasses.replace(p, organisation_number="974703475")
+    )
     nobody = Principals([])
     own = helseid_principal_name("974703475", "vendor-client")
     decision = decide(

@@ -2,12 +2,14 @@
 
 import dataclasses
 from collections import Counter
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
 from access.principals import Principal, Principals
 from addressregister.index import RegisterIndex
+from addressregister.model import CommunicationParty
 from broker_adapters.delivery.payloads import PayloadFetcher, PayloadUnavailableError
 from kafka_io.config import consumer_config
 from meldingshub.settings import Settings
@@ -119,11 +121,19 @@ def _disjoint(samples: list[Sample], families: list[Family]) -> list[Sample]:
     return chosen
 
 
-def _modified(register: RegisterIndex, changes: dict[int, dict[str, object]]) -> RegisterIndex:
-    return RegisterIndex(
-        dataclasses.replace(p, **changes[p.her_id]) if p.her_id in changes else p  # type: ignore[arg-type]
-        for p in register
-    )
+def _modified(
+    register: RegisterIndex,
+    changes: Mapping[int, Callable[[CommunicationParty], CommunicationParty]],
+) -> RegisterIndex:
+    return RegisterIndex(changes[p.her_id](p) if p.her_id in changes else p for p in register)
+
+
+def _inactive(party: CommunicationParty) -> CommunicationParty:
+    return dataclasses.replace(party, active=False)
+
+
+def _receiving_nothing(party: CommunicationParty) -> CommunicationParty:
+    return dataclasses.replace(party, receives=())
 
 
 def test_each_rejection_reason_gives_one_rejection_one_apprec_one_event(
@@ -137,7 +147,7 @@ def test_each_rejection_reason_gives_one_rejection_one_apprec_one_event(
     changed = _modified(
         register,
         {
-            h: {"active": False}
+            h: _inactive
             for h in (
                 basis_receiver.person_her_id,
                 basis_receiver.service_her_id,
@@ -146,7 +156,7 @@ def test_each_rejection_reason_gives_one_rejection_one_apprec_one_event(
             if h is not None
         }
         | {
-            h: {"receives": ()}
+            h: _receiving_nothing
             for h in (
                 eresept_receiver.person_her_id,
                 eresept_receiver.service_her_id,
@@ -215,18 +225,18 @@ def test_each_rejection_reason_gives_one_rejection_one_apprec_one_event(
             assert "inactive" in record.reason, name
     assert routed and all(r.family is Family.APPREC for r in routed)
     assert len(routed) == answers, "one AppRec per rejection that has a MsgId to answer"
-    answered_codes = []
+    answered_codes: list[str] = []
+    spoof_answer: list[RoutedMessage] = []
     for apprec in routed:
         answer = reader.read(apprec.payload)
         assert answer.accepted and answer.envelope is not None, answer.problem
         assert answer.envelope.original_msg_id in {r.msg_id for r in rejected}
         answered_codes.extend(answer.envelope.apprec_error_codes)
+        if answer.envelope.apprec_error_codes == ("X99",):
+            spoof_answer.append(apprec)
     assert sorted(answered_codes) == sorted(
         record.code.value for case, record in zip(cases, rejected, strict=True) if case[4]
     )
-    spoof_answer = [
-        r for r in routed if reader.read(r.payload).envelope.apprec_error_codes == ("X99",)
-    ]  # type: ignore[union-attr]
     assert [r.receiver_her_id for r in spoof_answer] == [plo.envelope.sender.organisation_her_id]
     rejected_events = [e for e in seen if e.event_type is EventType.REJECTED]
     assert sorted(e.reason_code or "" for e in rejected_events) == sorted(

@@ -65,6 +65,8 @@ def mark(raw: bytes, marker: str, reader: MessageReader) -> bytes | None:
             slots.setdefault(path, []).append((element, None))
             element.text = f'{element.text} O\'Brien "{marker}"'
         for attribute in element.attrib:
+            # lxml's stubs say str | bytes; lxml itself only ever gives str names
+            assert isinstance(attribute, str)
             if etree.QName(attribute).namespace is None:
                 slots.setdefault(f"{path}/@{attribute}", []).append((element, attribute))
                 element.set(attribute, f"{element.get(attribute)} {marker}")
@@ -77,12 +79,12 @@ def mark(raw: bytes, marker: str, reader: MessageReader) -> bytes | None:
         where = result.problem.reason.split(": ", 1)[0]
         if where not in slots:
             return None
-        for element, attribute in slots.pop(where):
+        for element, slot in slots.pop(where):
             was = by_position[element]
-            if attribute is None:
+            if slot is None:
                 element.text = was.text
             else:
-                element.set(attribute, was.get(attribute) or "")
+                element.set(slot, was.get(slot) or "")
     else:
         return None
     marked = bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))

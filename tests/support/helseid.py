@@ -8,7 +8,7 @@ import base64
 import json
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -73,7 +73,7 @@ class Issuer:
         path.write_text(json.dumps(self.jwks(*extra)))
         return path
 
-    def claims(self, client: "Client", **overrides: Any) -> dict[str, Any]:
+    def claims(self, client: "Client", /, **overrides: Any) -> dict[str, Any]:
         now = int(self.clock())
         claims: dict[str, Any] = {
             "iss": ISSUER,
@@ -91,13 +91,26 @@ class Issuer:
         return {k: v for k, v in claims.items() if v is not None}
 
     def token(
-        self, client: "Client", *, key: Key | None = None, alg: str | None = None, **claims: Any
+        self,
+        client: "Client",
+        *,
+        key: Key | None = None,
+        alg: str | None = None,
+        extra_claims: Mapping[str, object] | None = None,
+        **claims: Any,
     ) -> str:
-        """An access token for ``client``; a claim given as None is left out."""
+        """An access token for ``client``; a claim given as None is left out.
+
+        ``extra_claims`` carries the claims whose names are no Python identifier
+        (``helseid://claims/...``, ``nhn:msh/...``)."""
         signing_key = key or self.key
-        header = {"alg": alg or self.alg, "typ": "at+jwt", "kid": signing_key.kid}
+        algorithm = alg or self.alg
+        header = {"alg": algorithm, "typ": "at+jwt", "kid": signing_key.kid}
         return jwt.encode(
-            header, self.claims(client, **claims), signing_key, algorithms=[header["alg"]]
+            header,
+            self.claims(client, **claims, **(extra_claims or {})),
+            signing_key,
+            algorithms=[algorithm],
         )
 
 
@@ -132,7 +145,11 @@ class Client:
         body.update(claims)
         body = {k: v for k, v in body.items() if v is not None}
         signing_key = key or self.key
-        head = {"typ": "dpop+jwt", "alg": self.alg, "jwk": self.key.as_dict(private=False)}
+        head: dict[str, Any] = {
+            "typ": "dpop+jwt",
+            "alg": self.alg,
+            "jwk": self.key.as_dict(private=False),
+        }
         head.update(header or {})
         head = {k: v for k, v in head.items() if v is not None}
         return jwt.encode(head, body, signing_key, algorithms=[head["alg"]], default_type=None)

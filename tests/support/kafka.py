@@ -5,6 +5,9 @@ import time
 from confluent_kafka import Consumer, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+ProducedHeaders = list[tuple[str, str | bytes | None]]
+"""Record headers as ``Producer.produce`` takes them (a list, so the element type must match)."""
+
 
 def read_all(
     bootstrap: str,

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import httpx
 import pika
@@ -346,7 +347,20 @@ def _environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _where(settings: Settings, token: str) -> dict[str, object]:
+class _Where(TypedDict):
+    """The fields of ``RunningHub``: where a hub's ingress paths are."""
+
+    settings: Settings
+    api: str
+    ops: str
+    token: str
+    inbox: Path
+    amqp_queue: str
+    amqp_error_queue: str
+    kafka_topic: str
+
+
+def _where(settings: Settings, token: str) -> _Where:
     principal = read_principals(settings.access.principals_file or Path()).get(PRINCIPAL)
     assert principal is not None and principal.file_inbox is not None
     assert principal.amqp_inbound_queue and principal.amqp_error_queue

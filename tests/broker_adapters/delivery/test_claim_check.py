@@ -5,7 +5,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Message, Producer
 
 from addressregister.index import RegisterIndex
 from addressregister.model import EndpointKind
@@ -31,21 +31,20 @@ TO_FILE, TO_MAILBOX = 9_400_001, 9_400_002
 
 def _write_inbound(bootstrap: str, topic: str, document: bytes) -> PayloadRef:
     """The document on the inbound topic, as the gate writes it; where it landed."""
-    landed: list[PayloadRef] = []
+    landed: list[Message] = []
     producer = Producer(
         {"bootstrap.servers": bootstrap, "acks": "all", "message.max.bytes": 8 << 20}
     )
     producer.produce(
         topic,
         value=document,
-        on_delivery=lambda err, msg: (
-            landed.append(PayloadRef(msg.topic(), msg.partition(), msg.offset()))
-            if err is None
-            else None
-        ),
+        on_delivery=lambda err, msg: landed.append(msg) if err is None else None,
     )
     assert producer.flush(30) == 0
-    return landed[0]
+    where = landed[0]
+    landed_topic, partition, offset = where.topic(), where.partition(), where.offset()
+    assert landed_topic is not None and partition is not None and offset is not None
+    return PayloadRef(landed_topic, partition, offset)
 
 
 def test_each_receiver_gets_the_whole_document_its_claim_check_names(

@@ -208,7 +208,12 @@ def test_a_dripping_and_a_refusing_receiver_never_hold_up_a_healthy_one(
                 while time.monotonic() < round_ends:
                     look()
                     time.sleep(0.05)
-            wait_for(lambda: (look(), seen_at.keys() >= sent_at.keys())[1], 20, "healthy ones")
+
+            def all_seen() -> bool:
+                look()
+                return seen_at.keys() >= sent_at.keys()
+
+            wait_for(all_seen, 20, "healthy ones")
         late = {
             msg_id: round(seen_at[msg_id] - at, 1)
             for msg_id, at in sent_at.items()

@@ -57,9 +57,9 @@ def test_a_refused_delivery_record_is_given_up_with_its_reason(
         worker = component(hub, kafka_bootstrap, register, mailbox, tmp_path / "outbox")
         instead = worker.refused(consumed, RecordRefusedError("too_large", "refused"))
     by_topic = {record.topic: record for record in instead}
-    rejected = decode(by_topic[hub.rejected].value, RejectedMessage)
+    rejected = decode(by_topic[hub.rejected].value or b"", RejectedMessage)
     assert rejected.hub_message_id == message.hub_message_id
     assert "refuses" in rejected.reason and "too_large" in rejected.reason
-    events = [decode(r.value, MessageEvent) for r in instead if r.topic == hub.events]
+    events = [decode(r.value or b"", MessageEvent) for r in instead if r.topic == hub.events]
     assert [e.event_type for e in events][:1] == [EventType.DELIVERY_FAILED]
     assert receiver_topic not in by_topic  # what was refused is not written again

@@ -5,7 +5,7 @@ status per receiver, and the AppRec the hub writes for a receiver."""
 import base64
 import dataclasses
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -81,7 +81,11 @@ class Api:
     register: RegisterIndex
 
     def get(self, path: str, token: str = RECEIVER, **params: object) -> httpx.Response:
-        return self.client.get(path, headers=client_headers(token), params=params)
+        # starlette types TestClient against httpx2 (not installed), so its calls are Any here
+        response: httpx.Response = self.client.get(
+            path, headers=client_headers(token), params=params
+        )
+        return response
 
 
 @pytest.fixture
@@ -176,7 +180,9 @@ def test_the_api_version_and_source_system_headers_are_required(api: Api) -> Non
         headers = {k: v for k, v in client_headers(RECEIVER).items() if k != missing}
         body = assert_error(api.client.get(url, headers=headers), 400)
         assert body["errorCode"] == 1000
-        assert any(missing in str(e) for e in body["validationErrors"])
+        errors = body["validationErrors"]
+        assert isinstance(errors, list)
+        assert any(missing in str(e) for e in errors)
     wrong = {**client_headers(RECEIVER), "api-version": "1"}
     assert "version 2" in str(assert_error(api.client.get(url, headers=wrong), 400))
 
@@ -199,7 +205,10 @@ def test_a_principal_without_the_role_is_refused(api: Api) -> None:
 
 
 def post(api: Api, body: object, token: str = SENDER) -> httpx.Response:
-    return api.client.post("/Messages", headers=client_headers(token), json=body)
+    response: httpx.Response = api.client.post(
+        "/Messages", headers=client_headers(token), json=body
+    )
+    return response
 
 
 def message_body(raw: bytes) -> dict[str, object]:
@@ -323,7 +332,7 @@ def test_unknown_and_malformed_ids(api: Api) -> None:
 
 
 def _events(hub_id: uuid.UUID, msg_id: str) -> list[MessageEvent]:
-    def one(kind: EventType, receiver: int, **extra: object) -> MessageEvent:
+    def one(kind: EventType, receiver: int, is_copy: bool = False) -> MessageEvent:
         made = event(
             kind,
             hub_id,
@@ -331,7 +340,7 @@ def _events(hub_id: uuid.UUID, msg_id: str) -> list[MessageEvent]:
             sender=(SENDER_ORG, Category.HELSEFORETAK),
             receiver=(receiver, Category.HELSEFORETAK),
             msg_id=msg_id,
-            **extra,
+            is_copy=is_copy,
         )
         return dataclasses.replace(made, principal="sender")
 
@@ -384,11 +393,12 @@ def test_status_and_apprec_per_receiver_and_copy_receiver(api: Api) -> None:
 
 
 def _answer(
-    api: Api, message: uuid.UUID, her_id: int, body: dict[str, object], token: str = RECEIVER
+    api: Api, message: uuid.UUID, her_id: int, body: Mapping[str, object], token: str = RECEIVER
 ) -> httpx.Response:
-    return api.client.post(
+    response: httpx.Response = api.client.post(
         f"/Messages/{message}/apprec/{her_id}", headers=client_headers(token), json=body
     )
+    return response
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,9 @@ class World:
     ) -> httpx.Response:
         proof = self.client.proof(token, method="GET", url=URL, nonce=nonce)
         headers = {"Authorization": f"DPoP {token}", "DPoP": proof, **HEADERS}
-        return self.http.get("/Messages", params=params, headers=headers)
+        # starlette types TestClient against httpx2 (not installed), so its calls are Any here
+        response: httpx.Response = self.http.get("/Messages", params=params, headers=headers)
+        return response
 
 
 def _register() -> RegisterIndex:
@@ -104,7 +106,7 @@ def test_the_organisations_client_reads_its_own_her_ids_only(world: World) -> No
 
 
 def test_the_her_id_claim_narrows_the_organisation(world: World) -> None:
-    token = world.issuer.token(world.client, **{HERID_CLAIM: str(RECEIVER_SERVICE)})
+    token = world.issuer.token(world.client, extra_claims={HERID_CLAIM: str(RECEIVER_SERVICE)})
     nonce = _nonce(world, token)
     assert world.call(token, {"ReceiverHerIds": RECEIVER_SERVICE}, nonce).status_code == 200
     assert world.call(token, {"ReceiverHerIds": RECEIVER_ORG}, nonce).status_code == 403
@@ -128,7 +130,7 @@ def test_a_client_with_nothing_to_send_for_is_refused_before_its_body_is_read(
     world: World,
 ) -> None:
     token = world.issuer.token(
-        world.client, **{"helseid://claims/client/claims/orgnr_parent": "811111112"}
+        world.client, extra_claims={"helseid://claims/client/claims/orgnr_parent": "811111112"}
     )
     nonce = _nonce(world, token)
     proof = world.client.proof(token, method="POST", url=URL, nonce=nonce)

@@ -56,7 +56,7 @@ def test_an_ack_on_a_closed_channel_does_not_raise() -> None:
     outcome: Outcome = Accepted(uuid.uuid4(), 0, 0)
     amqp._settled.append((delivery, outcome))
     amqp._in_flight = 1
-    amqp._drain(ClosedChannel(), ClosedChannel())  # type: ignore[arg-type]
+    amqp._drain(ClosedChannel(), ClosedChannel())
     assert amqp._in_flight == 0 and not amqp._settled
 
 

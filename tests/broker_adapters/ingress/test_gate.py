@@ -24,7 +24,8 @@ from broker_adapters.ingress.gate import ErrorCallback
 from broker_adapters.settings import AmqpSettings
 from kafka_io import DurableProducer
 from kafka_io.settings import KafkaSettings
-from metrics.ingress import INGRESS_ADAPTERS, REFUSAL_REASONS, IngressMetrics
+from metrics.ingress import REFUSAL_REASONS, IngressMetrics
+from schemas.vocabulary import INGRESS_ADAPTERS
 from schemas.xmlparse import ParseLimits
 from tests.support.corpus_register import Sample
 

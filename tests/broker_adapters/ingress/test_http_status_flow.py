@@ -28,7 +28,8 @@ from tests.broker_adapters.ingress.support import (
 )
 from tests.support.corpus_register import Sample
 from tests.support.http import serve
-from tests.support.hub import isolated_settings, router_settings, running
+from tests.support.hub import isolated_settings, router_settings
+from tests.support.waiting import running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

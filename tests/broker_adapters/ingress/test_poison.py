@@ -26,6 +26,9 @@ from addressregister.index import RegisterIndex
 from broker_adapters.delivery.worker import DeliveryComponent
 from kafka_io import headers_of
 from meldingshub.openapi import COMMITTED
+from schemas import envelope as envelope_module
+from schemas.catalogue import Catalogue
+from schemas.envelope import EnvelopeReading
 from schemas.records import (
     INBOUND_HEADER,
     InboundMessage,
@@ -42,7 +45,7 @@ from tests.broker_adapters.ingress.support import (
 )
 from tests.support.corpus_register import Sample
 from tests.support.hub import inbound_for
-from tests.support.kafka import read_all
+from tests.support.kafka import ProducedHeaders, read_all
 from tests.support.running_hub import KAFKA_PRINCIPAL, PRINCIPAL, RunningHub, running_hub
 from tests.support.waiting import wait_for
 
@@ -63,12 +66,10 @@ def poisoned(raw: bytes) -> bytes:
 def hub(
     kafka_bootstrap: str, register: RegisterIndex, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningHub]:
-    original = gate_module.read_envelope
-
-    def read_envelope(root: etree._Element, *args: object, **kwargs: object) -> object:
+    def read_envelope(root: etree._Element, catalogue: Catalogue) -> EnvelopeReading:
         if any(node.text == "poison" for node in root.itersiblings(preceding=True)):
             raise ValueError("planted fault")
-        return original(root, *args, **kwargs)  # type: ignore[arg-type]
+        return envelope_module.read_envelope(root, catalogue)
 
     process = DeliveryComponent._read
 
@@ -154,7 +155,7 @@ def test_amqp_puts_it_on_the_error_queue_and_goes_on(hub: RunningHub, document: 
 
 
 def produce(
-    hub: RunningHub, topic: str, records: list[tuple[bytes, list[tuple[str, bytes]]]]
+    hub: RunningHub, topic: str, records: list[tuple[bytes, ProducedHeaders]]
 ) -> list[Message]:
     """Produce and return the delivered messages (with their positions)."""
     producer = Producer({"bootstrap.servers": hub.bootstrap, "message.max.bytes": 50_000_000})
@@ -171,7 +172,7 @@ def produce(
 
 
 def test_kafka_copy_dead_letters_it_and_goes_on(hub: RunningHub, document: bytes) -> None:
-    header = [("principal", KAFKA_PRINCIPAL.encode())]
+    header: ProducedHeaders = [("principal", KAFKA_PRINCIPAL.encode())]
     bad, good = produce(
         hub, hub.kafka_topic, [(poisoned(fresh(document)), header), (fresh(document), header)]
     )
@@ -247,7 +248,7 @@ def test_delivery_dead_letters_a_record_it_fails_on_and_goes_on(hub: RunningHub)
 
 def test_records_with_an_impossible_timestamp_are_settled(hub: RunningHub, document: bytes) -> None:
     """A timestamp no datetime holds: the Kafka copy and the router settle the record anyway."""
-    header = [("principal", KAFKA_PRINCIPAL.encode())]
+    header: ProducedHeaders = [("principal", KAFKA_PRINCIPAL.encode())]
     producer = Producer({"bootstrap.servers": hub.bootstrap})
     delivered: list[Message] = []
 

@@ -21,11 +21,10 @@ from tests.broker_adapters.ingress.test_amqp import (
     publish,
     queues,
     ready_count,
-    running,
 )
 from tests.support.corpus_register import Sample
 from tests.support.kafka import read_all
-from tests.support.waiting import wait_for
+from tests.support.waiting import running, wait_for
 
 pytestmark = pytest.mark.integration
 __all__ = ["queues"]  # the fixture, imported so this module can use it
