@@ -48,6 +48,7 @@ def test_an_open_breaker_is_published_and_cleared_when_the_receiver_is_back(
                 30,
                 "the open breaker published",
             )
+            assert opened is not None
             assert opened.state in ("open", "half_open") and opened.failures >= 2
             down[0] = False
             wait_for(

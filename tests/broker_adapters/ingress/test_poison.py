@@ -296,10 +296,27 @@ def _held_upload(api: str, path: str, token: str, length: int) -> socket.socket:
 
 
 def _answer(held: socket.socket, within_s: float) -> bytes:
-    """What the hub answered on ``held`` within ``within_s`` (empty: nothing yet)."""
+    """The whole answer on ``held`` if one starts within ``within_s`` (empty: nothing yet)."""
     held.settimeout(within_s)
     try:
-        return held.recv(65536)
+        answer = held.recv(65536)
+        while answer and b"\r\n\r\n" not in answer:
+            answer += held.recv(65536)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":", 1)[1])
+                for line in head.lower().split(b"\r\n")
+                if line.startswith(b"content-length:")
+            ),
+            0,
+        )
+        while len(body) < length:
+            more = held.recv(65536)
+            if not more:
+                break
+            body += more
+        return head + b"\r\n\r\n" + body
     except TimeoutError:
         return b""
 
