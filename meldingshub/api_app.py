@@ -5,22 +5,18 @@ committed OpenAPI document (from stand-ins, :mod:`meldingshub.openapi`), so the 
 is the served API by construction.
 """
 
-from collections.abc import Callable, Sequence
-from typing import Literal, Protocol
+from collections.abc import Sequence
+from typing import Literal
 
 from fastapi import Depends, FastAPI
-from prometheus_client import CollectorRegistry
 
 from access.helseid import HelseIdVerifier
 from access.principals import Role
-from access.principals_file import PrincipalsFile
 from addressregister.api import create_router as register_router
-from addressregister.live import RegisterView
 from broker_adapters.delivery.mailbox_api import mailbox_router
-from broker_adapters.delivery.mailbox_store import MailboxStore
 from broker_adapters.http.auth import bearer_principal
 from broker_adapters.http.console import console_router
-from broker_adapters.http.ingress_api import Gate, IngressApiDeps, ingress_router
+from broker_adapters.http.ingress_api import IngressApiDeps, ingress_router
 from broker_adapters.http.msh.caller import (
     Authenticator,
     BearerAuthenticator,
@@ -34,11 +30,9 @@ from hubcore.errors import MeldingshubError
 from hubcore.problems import install_problem_handlers
 from hubstats.api import statistics_router
 from hubstats.proofs import SharedProofs
-from hubstats.store import StatisticsStore
 from meldingshub import __version__
+from meldingshub.api_resources import ApiResources
 from meldingshub.console_sources import console_deps
-from meldingshub.settings import Settings
-from metrics.register import RegisterMetrics
 
 ApiPart = Literal["msh", "ingress", "mailbox", "register", "statistics", "console"]
 ALL_PARTS: tuple[ApiPart, ...] = (
@@ -49,40 +43,6 @@ ALL_PARTS: tuple[ApiPart, ...] = (
     "statistics",
     "console",
 )
-
-
-class ApiResources(Protocol):
-    """What the API's routers need; :class:`meldingshub.wiring.Resources` has it."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def register(self) -> RegisterView: ...
-
-    @property
-    def register_metrics(self) -> RegisterMetrics: ...
-
-    @property
-    def store(self) -> StatisticsStore: ...
-
-    @property
-    def mailbox(self) -> MailboxStore: ...
-
-    @property
-    def principals(self) -> PrincipalsFile: ...
-
-    @property
-    def gate(self) -> Gate: ...
-
-    @property
-    def bootstrap_servers(self) -> str: ...
-
-    @property
-    def registry(self) -> CollectorRegistry: ...
-
-    @property
-    def checks(self) -> dict[str, Callable[[], bool]]: ...
 
 
 def api_app(res: ApiResources, parts: Sequence[ApiPart]) -> FastAPI:

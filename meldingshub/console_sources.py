@@ -8,9 +8,8 @@ this process how it is happen here, and reach the pages as the callables of
 
 import secrets
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 import httpx
 import structlog
@@ -18,14 +17,12 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry
 
-from access.principals_file import PrincipalsFile
-from addressregister.live import RegisterView
-from broker_adapters.delivery.mailbox_store import MailboxStore, mailbox_id
+from broker_adapters.delivery.mailbox_store import mailbox_id
 from broker_adapters.http.console import ConsoleDeps, HealthItem
-from hubstats.store import StatisticsStore
 from hubstats.timeline import record_replay
 from kafka_io import client_config
 from meldingshub import dlq
+from meldingshub.api_resources import ApiResources
 from meldingshub.settings import Settings
 from schemas.avro_errors import AvroDecodeError
 from schemas.records import INBOUND_HEADER, InboundMessage, RejectedMessage, decode
@@ -38,35 +35,7 @@ INBOUND_SCAN_MAX = 5_000
 """Records read per partition at most when looking for one document on ``hub.inbound``."""
 
 
-class ConsoleResources(Protocol):
-    """What the console's sources need; :class:`meldingshub.wiring.Resources` has it."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def bootstrap_servers(self) -> str: ...
-
-    @property
-    def registry(self) -> CollectorRegistry: ...
-
-    @property
-    def checks(self) -> dict[str, Callable[[], bool]]: ...
-
-    @property
-    def register(self) -> RegisterView: ...
-
-    @property
-    def store(self) -> StatisticsStore: ...
-
-    @property
-    def mailbox(self) -> MailboxStore: ...
-
-    @property
-    def principals(self) -> PrincipalsFile: ...
-
-
-def console_deps(res: ConsoleResources) -> ConsoleDeps:
+def console_deps(res: ApiResources) -> ConsoleDeps:
     """The console's dependencies in this process."""
     settings = res.settings
     key = settings.http.console_session_key
@@ -158,7 +127,7 @@ def _inbound_document(
     return None
 
 
-def health(res: ConsoleResources) -> list[HealthItem]:
+def health(res: ApiResources) -> list[HealthItem]:
     """What this process knows cheaply and truly about itself."""
     items = [_broker(res)]
     for name, check in sorted(res.checks.items()):
@@ -174,7 +143,7 @@ def health(res: ConsoleResources) -> list[HealthItem]:
     return items
 
 
-def _broker(res: ConsoleResources) -> HealthItem:
+def _broker(res: ApiResources) -> HealthItem:
     try:
         admin = AdminClient({**client_config(res.settings.kafka, res.bootstrap_servers)})
         brokers = len(admin.list_topics(timeout=2).brokers)
