@@ -29,10 +29,13 @@ NAME = "Kari Nordmann"
 ALLOWED_TEXT_COLUMNS = {
     # closed sets and codes
     "family", "message_type", "sender_category", "receiver_category", "addressing_mode",
-    "outcome", "reason_code", "apprec_status", "stage", "adapter", "endpoint_kind",
+    "outcome", "reason_code", "apprec_status", "stage", "adapter", "endpoint_kind", "state",
     # ids chosen by the sending system or the hub's configuration, never by a patient
-    "msg_id", "original_msg_id", "principal",
+    "msg_id", "original_msg_id", "principal", "worker",
 }  # fmt: skip
+LONGER_COLUMNS = {"delivery_breakers.address": 512}
+"""A receiver's endpoint address as the address register holds it (queue, topic, URL; the
+register refuses one that carries a fødselsnummer)."""
 
 
 def planted_events() -> list[MessageEvent]:
@@ -92,5 +95,7 @@ def test_the_store_has_no_free_text_column() -> None:
     for table in schema.metadata.sorted_tables:
         for column in table.columns:
             if isinstance(column.type, sa.String):
-                assert column.name in ALLOWED_TEXT_COLUMNS, f"{table.name}.{column.name}"
-                assert column.type.length is not None and column.type.length <= schema.ID_LENGTH
+                name = f"{table.name}.{column.name}"
+                longest = LONGER_COLUMNS.get(name, schema.ID_LENGTH)
+                assert column.name in ALLOWED_TEXT_COLUMNS or name in LONGER_COLUMNS, name
+                assert column.type.length is not None and column.type.length <= longest
