@@ -110,7 +110,7 @@ def _text_condition(q: str) -> sa.ColumnElement[bool] | None:
     found: list[sa.ColumnElement[bool]] = [status.msg_id == q]
     with contextlib.suppress(ValueError):
         found.append(status.hub_message_id == uuid.UUID(q))
-    if q.isdigit() and 0 < int(q) <= MAX_HER_ID:
+    if q.isascii() and q.isdigit() and len(q) <= 12 and 0 < int(q) <= MAX_HER_ID:
         her_id = int(q)
         found.append(status.sender_her_id == her_id)
         found.append(
