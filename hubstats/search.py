@@ -123,6 +123,10 @@ def _text_condition(q: str) -> sa.ColumnElement[bool] | None:
 
 def search_messages(engine: sa.Engine, query: MessageQuery) -> MessagePage:
     """The page ``query.page`` (1-based) of matching messages, newest first."""
+    page = max(1, query.page)
+    texts = (query.q, query.family or "", query.message_type or "")
+    if any("\x00" in text for text in texts):  # no column holds NUL (PostgreSQL refuses it)
+        return MessagePage(rows=(), page=page, more=False)
     status = schema.message_status
     conditions: list[sa.ColumnElement[bool]] = []
     text = _text_condition(query.q)
@@ -138,7 +142,6 @@ def search_messages(engine: sa.Engine, query: MessageQuery) -> MessagePage:
         conditions.append(status.c.received_at >= utc(query.since))
     if query.until:
         conditions.append(status.c.received_at < utc(query.until))
-    page = max(1, query.page)
     statement = (
         sa.select(status)
         .where(*conditions)
