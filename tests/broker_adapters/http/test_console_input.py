@@ -29,3 +29,14 @@ def console(tmp_path: Path) -> TestClient:
 def test_odd_query_values_are_answered_not_a_server_error(console: TestClient, path: str) -> None:
     answer = console.get(path, headers={"Authorization": f"Bearer {OPERATOR}"})
     assert answer.status_code == 200, answer.text[:300]
+
+
+def test_a_form_with_too_many_fields_is_refused_not_a_server_error(console: TestClient) -> None:
+    """Unauthenticated: the log-in form with more fields than the console parses."""
+    fields = "&".join(f"f{n}=x" for n in range(1500)).encode()
+    answer = console.post(
+        "/console/login",
+        content=fields,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 401, answer.text[:300]
