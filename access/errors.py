@@ -31,6 +31,7 @@ class Refusal(StrEnum):
     INSUFFICIENT_SCOPE = "insufficient_scope"
     ISSUER_KEYS_UNAVAILABLE = "issuer_keys_unavailable"
     REPLAY_STORE_FULL = "replay_store_full"
+    REPLAY_STORE_UNAVAILABLE = "replay_store_unavailable"
 
 
 class HelseIdRefused(MeldingshubError):  # noqa: N818  (reads as what happened)

@@ -35,7 +35,7 @@ from access.helseid_token import (
 )
 from access.jwks import IssuerKeys, JwksUnavailable, UnknownKey
 from access.jws import JwsError, read_compact, registry, signature_valid
-from access.replay import ReplayCache, ReplayStore, ReplayStoreFull
+from access.replay import ReplayCache, ReplayStore, ReplayStoreFull, ReplayStoreUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -206,6 +206,14 @@ class HelseIdVerifier:
         except ReplayStoreFull:
             raise self._refuse(
                 503, Refusal.REPLAY_STORE_FULL, None, "too many requests; try again", retry=True
+            ) from None
+        except ReplayStoreUnavailable:
+            raise self._refuse(
+                503,
+                Refusal.REPLAY_STORE_UNAVAILABLE,
+                None,
+                "the replay store is unavailable; try again",
+                retry=True,
             ) from None
         if not first:
             raise self._refuse(

@@ -19,12 +19,17 @@ class ReplayStoreFull(Exception):  # noqa: N818  (a state, not a programming err
     """Every slot holds a live entry; the caller should answer 503 and let the client retry."""
 
 
+class ReplayStoreUnavailable(Exception):  # noqa: N818  (a state, not a programming error)
+    """The shared store did not answer; the proof is refused (fail closed) with a 503 to retry."""
+
+
 class ReplayStore(Protocol):
     """Where the proofs already used are kept: this process's memory, or a store every
     replica shares (``hubstats.proofs.SharedProofs``)."""
 
     def first_use(self, key_thumbprint: str, jti: str) -> bool:
-        """Record the pair and return True, or return False when it was seen in the window."""
+        """Record the pair and return True, or return False when it was seen in the window;
+        :class:`ReplayStoreFull` or :class:`ReplayStoreUnavailable` when it cannot say."""
         ...
 
 

@@ -10,8 +10,9 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from access.replay import ReplayStoreUnavailable
 from hubstats import schema
 
 _PURGE_EVERY = 1000
@@ -27,7 +28,14 @@ class SharedProofs:
         self._taken = 0
 
     def first_use(self, key_thumbprint: str, jti: str) -> bool:
-        """Record the pair and return True, or return False when it is live already."""
+        """Record the pair and return True, or return False when it is live already;
+        :class:`ReplayStoreUnavailable` when the database does not answer (fail closed)."""
+        try:
+            return self._first_use(key_thumbprint, jti)
+        except SQLAlchemyError as exc:
+            raise ReplayStoreUnavailable(type(exc).__name__) from None
+
+    def _first_use(self, key_thumbprint: str, jti: str) -> bool:
         digest = hashlib.sha256(f"{key_thumbprint}\n{jti}".encode()).digest()[:16]
         now = datetime.now(UTC)
         table = schema.dpop_proofs

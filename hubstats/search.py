@@ -110,7 +110,7 @@ def _text_condition(q: str) -> sa.ColumnElement[bool] | None:
     found: list[sa.ColumnElement[bool]] = [status.msg_id == q]
     with contextlib.suppress(ValueError):
         found.append(status.hub_message_id == uuid.UUID(q))
-    if q.isdigit() and 0 < int(q) <= MAX_HER_ID:
+    if q.isascii() and q.isdigit() and len(q) <= 12 and 0 < int(q) <= MAX_HER_ID:
         her_id = int(q)
         found.append(status.sender_her_id == her_id)
         found.append(
@@ -123,6 +123,10 @@ def _text_condition(q: str) -> sa.ColumnElement[bool] | None:
 
 def search_messages(engine: sa.Engine, query: MessageQuery) -> MessagePage:
     """The page ``query.page`` (1-based) of matching messages, newest first."""
+    page = max(1, query.page)
+    texts = (query.q, query.family or "", query.message_type or "")
+    if any("\x00" in text for text in texts):  # no column holds NUL (PostgreSQL refuses it)
+        return MessagePage(rows=(), page=page, more=False)
     status = schema.message_status
     conditions: list[sa.ColumnElement[bool]] = []
     text = _text_condition(query.q)
@@ -138,7 +142,6 @@ def search_messages(engine: sa.Engine, query: MessageQuery) -> MessagePage:
         conditions.append(status.c.received_at >= utc(query.since))
     if query.until:
         conditions.append(status.c.received_at < utc(query.until))
-    page = max(1, query.page)
     statement = (
         sa.select(status)
         .where(*conditions)

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from joserfc import jwk, jwt
 from structlog.testing import capture_logs
 
@@ -488,3 +489,24 @@ def test_refusals_and_logs_never_carry_the_token_or_proof(world: World) -> None:
         "reason": "wrong_audience",
         "log_level": "info",
     }
+
+
+def test_a_shared_replay_store_that_does_not_answer_is_a_503_to_retry(tmp_path: Path) -> None:
+    """Fail closed, and say so: the proof is not taken, the client is told to try again."""
+    world = World(tmp_path)
+    unreachable = sa.create_engine(
+        "postgresql+psycopg://postgres@127.0.0.1:1/test", connect_args={"connect_timeout": 2}
+    )
+    try:
+        world.verifier = HelseIdVerifier(
+            world.settings,
+            clock=world.clock,
+            monotonic=world.clock,
+            replay=SharedProofs(unreachable, world.settings.replay_window_s),
+        )
+        refused = world.refused()
+    finally:
+        unreachable.dispose()
+    assert refused.status == 503
+    assert refused.reason is Refusal.REPLAY_STORE_UNAVAILABLE
+    assert refused.headers["Retry-After"]

@@ -144,3 +144,10 @@ def test_receiver_overview_from_events(store: StatisticsStore) -> None:
     assert (rows[200].backlog, rows[200].failures_since_success) == (0, 0)
     assert (rows[500].backlog, rows[500].failures_since_success) == (1, 1)
     assert rows[500].last_success is None and rows[500].endpoint_kind == "webhook"
+
+
+def test_a_search_value_no_column_can_hold_finds_nothing(store: StatisticsStore) -> None:
+    """PostgreSQL text cannot hold NUL: a query with one matches nothing (not a DataError)."""
+    store.apply(_delivered_life(uuid.uuid4()))
+    for query in (MessageQuery(q="m-1\x00"), MessageQuery(message_type="\x00")):
+        assert search_messages(store.engine, query).rows == ()

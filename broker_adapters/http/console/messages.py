@@ -22,14 +22,15 @@ _FAILED_STAGES = frozenset({"rejected", "delivery_failed"})
 
 
 def _moment(text: str) -> datetime | None:
-    """A ``datetime-local`` field (taken as UTC), or ``None`` when empty or malformed."""
+    """A ``datetime-local`` field (taken as UTC), or ``None`` when empty, malformed or out of
+    range once in UTC (year 1 at +01:00)."""
     try:
         moment = datetime.fromisoformat(text.strip()) if text.strip() else None
-    except ValueError:
+        if moment is None or moment.tzinfo is None:
+            return None if moment is None else moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if moment is not None and moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
 
 
 def _state(text: str) -> TransportState | None:
@@ -132,4 +133,7 @@ def routes(deps: ConsoleDeps, guard: ConsoleGuard) -> APIRouter:
 
 
 def _page_number(page: str = "1") -> int:
-    return int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    # isascii: '²' is a digit to isdigit() but not to int(); five digits: int()'s limit is far
+    return (
+        int(page) if page.isascii() and page.isdigit() and 0 < len(page) <= 5 and int(page) else 1
+    )

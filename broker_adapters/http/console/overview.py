@@ -34,7 +34,7 @@ def routes(deps: ConsoleDeps, guard: ConsoleGuard) -> APIRouter:
         breakers = breaker_states(deps.store.engine)
         lookup = lookup.strip()[:100]
         found: tuple[CommunicationParty, ...] = ()
-        if lookup.isdigit() and 0 < int(lookup) <= MAX_HER_ID:
+        if lookup.isascii() and lookup.isdigit() and 0 < int(lookup) <= MAX_HER_ID:
             party = register.get(int(lookup))
             found = () if party is None else (party,)
         elif lookup:

@@ -69,13 +69,17 @@ def page(template: str, http_status: int = 200, /, **context: Any) -> HTMLRespon
 
 
 async def form(request: Request) -> dict[str, list[str]]:
-    """The fields of an ``application/x-www-form-urlencoded`` body (bounded)."""
+    """The fields of an ``application/x-www-form-urlencoded`` body (bounded); none when it
+    is larger or has more fields than a console form."""
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             return {}
-    return parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=1000)
+    try:
+        return parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=1000)
+    except ValueError:  # more fields than that: no console form has them
+        return {}
 
 
 def first(fields: dict[str, list[str]], name: str) -> str:
