@@ -359,13 +359,7 @@ class TransactionalLoop:
         except KafkaException as exc:
             kind = _permanent(exc)
             if kind is None:
-                abort_and_rewind(
-                    consumer,
-                    producer,
-                    exc,
-                    self.name,
-                    before_rewind=lambda: stage.aborted(consumer),
-                )
+                self._recover(consumer, producer, exc)  # the stage drops what the batch changed
                 return
             producer.abort_transaction(30)
             stage.aborted(consumer)
@@ -471,4 +465,6 @@ class TransactionalLoop:
                 producer.abort_transaction(30)
 
     def _recover(self, consumer: Consumer, producer: Producer, exc: KafkaException) -> None:
-        abort_and_rewind(consumer, producer, exc, self.name)
+        stage = self._process if isinstance(self._process, BatchStage) else None
+        before = None if stage is None else (lambda: stage.aborted(consumer))
+        abort_and_rewind(consumer, producer, exc, self.name, before_rewind=before)
