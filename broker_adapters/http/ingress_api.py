@@ -34,7 +34,7 @@ from broker_adapters.http.status import (
     status_view,
 )
 from broker_adapters.ingress.base import Accepted, Outcome, RefusalReason, Refused, Submission
-from broker_adapters.ingress.budget import ByteBudget
+from broker_adapters.ingress.budget import ByteBudget, Holding
 from broker_adapters.ingress.settings import IngressSettings
 from hubcore.problems import ProblemError, ProblemRoute, problem_responses
 from hubstats.store import StatisticsStore
@@ -139,12 +139,6 @@ def _request_id(request: Request) -> str | None:
     return value if 0 < len(value) <= _MAX_REQUEST_ID and value.isprintable() else None
 
 
-def _reservation(request: Request, cap: int) -> int:
-    """What a body may take: its declared length, or the cap when it declares none."""
-    declared = request.headers.get("content-length", "")
-    return min(int(declared), cap) if declared.isascii() and declared.isdigit() else cap
-
-
 def _refusal(reason: RefusalReason, detail: str, retry_after_s: int) -> ProblemError:
     status, title = _STATUS_FOR[reason]
     headers = {"Retry-After": str(retry_after_s)} if status == 503 else None
@@ -185,7 +179,7 @@ def ingress_router(deps: IngressApiDeps) -> APIRouter:
     )
     reader = bearer_principal(deps.principals, Role.SENDER)
 
-    async def read_capped(request: Request, cap: int) -> bytes:
+    async def read_capped(request: Request, cap: int, holding: Holding) -> bytes:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise refuse(RefusalReason.TOO_LARGE, f"the body is {declared} bytes; limit {cap}")
@@ -195,6 +189,11 @@ def ingress_router(deps: IngressApiDeps) -> APIRouter:
             size += len(chunk)
             if size > cap:
                 raise refuse(RefusalReason.TOO_LARGE, f"the body is over the limit of {cap} bytes")
+            if not holding.take(len(chunk)):
+                raise refuse(
+                    RefusalReason.BUSY,
+                    "the hub holds as many documents as it may at once; send again later",
+                )
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -237,13 +236,8 @@ def ingress_router(deps: IngressApiDeps) -> APIRouter:
         cap = gate.limits.max_bytes
         if media == JSON_TYPE:
             cap = cap * 4 // 3 + _JSON_OVERHEAD
-        with gate.bodies.reserve(_reservation(request, cap)) as held:
-            if not held:
-                raise refuse(
-                    RefusalReason.BUSY,
-                    "the hub holds as many documents as it may at once; send again later",
-                )
-            body = await read_capped(request, cap)
+        with gate.bodies.hold() as holding:
+            body = await read_capped(request, cap, holding)
             raw = business_document(body) if media == JSON_TYPE else body
             submission = Submission(
                 raw=raw,

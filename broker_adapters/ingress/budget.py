@@ -2,13 +2,30 @@
 
 A HTTP server takes requests concurrently, and each holds its body (and a parse of it) until
 the durable write is done: without a shared bound, a burst of legal-size uploads could take
-the process's memory. A request reserves what its body may be before it reads it; when the
-budget has no room, it is answered "busy, try again" at once instead of waiting in memory.
+the process's memory. A request takes its bytes from the budget as they arrive, so what it
+holds is what it sent (a slow or idle upload holds next to nothing); when the budget has no
+room for a chunk, the request is answered "busy, try again" at once and gives back what it
+held.
 """
 
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+
+class Holding:
+    """What one request holds of a :class:`ByteBudget`."""
+
+    def __init__(self, budget: "ByteBudget") -> None:
+        self._budget = budget
+        self.bytes = 0
+
+    def take(self, size: int) -> bool:
+        """Hold ``size`` more bytes; False (holding no more) when they do not fit now."""
+        if self._budget._take(size, self.bytes):
+            self.bytes += size
+            return True
+        return False
 
 
 class ByteBudget:
@@ -21,21 +38,24 @@ class ByteBudget:
 
     @property
     def held(self) -> int:
-        """Bytes reserved right now."""
+        """Bytes held right now."""
         return self._held
 
-    @contextmanager
-    def reserve(self, size: int) -> Iterator[bool]:
-        """Hold ``size`` bytes for the block: yields False (holding nothing) if they do not
-        fit now. One reservation larger than the whole budget fits only when nothing else is
-        held, so a single largest document is always taken."""
+    def _take(self, size: int, mine: int) -> bool:
         with self._lock:
-            fits = self._held == 0 or self._held + size <= self.limit
-            if fits:
+            # A request that holds everything held may always go on, so one document larger
+            # than the whole budget still passes when it is alone.
+            if self._held + size <= self.limit or self._held == mine:
                 self._held += size
+                return True
+            return False
+
+    @contextmanager
+    def hold(self) -> Iterator[Holding]:
+        """A request's holding for the block; everything it took is given back after."""
+        holding = Holding(self)
         try:
-            yield fits
+            yield holding
         finally:
-            if fits:
-                with self._lock:
-                    self._held -= size
+            with self._lock:
+                self._held -= holding.bytes

@@ -27,7 +27,7 @@ class IngressSettings(BaseModel):
     in_flight_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     """Bytes of documents one AMQP or file adapter holds at once: file batches stop at it,
     and the AMQP prefetch is as many largest documents as fit (RabbitMQ counts
-    deliveries, not bytes)."""
+    deliveries, not bytes). The HTTP APIs of the process share it for request bodies."""
 
     file_root: Path = Path("inbox")
     """Default directory of the file catalogue, relative to the data directory:

@@ -187,6 +187,7 @@ def hub_settings(
     register: RegisterIndex,
     extra: Sequence[Principal] = (),
     amqp_url: str = AMQP_URL,
+    in_flight_bytes: int = IngressSettings().in_flight_bytes,
 ) -> tuple[Settings, str]:
     """Settings of a hub whose every topic, group, queue and directory is new; and its token.
 
@@ -226,6 +227,7 @@ def hub_settings(
             kafka_topic_prefix=kafka_prefix,
             kafka_group_id=f"ingress-{run}",
             file_poll_interval_s=0.1,
+            in_flight_bytes=in_flight_bytes,
         ),
         delivery=DeliverySettings(
             group_id=f"delivery-{run}",
@@ -240,10 +242,16 @@ def hub_settings(
 
 @contextmanager
 def running_hub(
-    bootstrap: str, data_dir: Path, register: RegisterIndex, extra: Sequence[Principal] = ()
+    bootstrap: str,
+    data_dir: Path,
+    register: RegisterIndex,
+    extra: Sequence[Principal] = (),
+    in_flight_bytes: int = IngressSettings().in_flight_bytes,
 ) -> Iterator[InProcessHub]:
     """Start the all-in-one hub; yield once it is ready; stop it (and check it stopped)."""
-    settings, token = hub_settings(bootstrap, data_dir, register, extra)
+    settings, token = hub_settings(
+        bootstrap, data_dir, register, extra, in_flight_bytes=in_flight_bytes
+    )
     registry = CollectorRegistry()
     hub = Hub(settings, component_factory(settings, [], registry), registry)
     stop = threading.Event()

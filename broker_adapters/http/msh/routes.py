@@ -51,6 +51,7 @@ from broker_adapters.http.msh.models import (
 )
 from broker_adapters.http.status import RecentMessages
 from broker_adapters.ingress.base import RefusalReason, Refused, Submission
+from broker_adapters.ingress.budget import Holding
 from hubstats.store import MessageStatus, StatisticsStore
 from schemas.identifiers import STRICT_HER_ID
 
@@ -155,7 +156,11 @@ def msh_router(deps: MshDeps) -> APIRouter:
     as_receiver = Annotated[Caller, Depends(in_role(Role.RECEIVER))]
     source_header = Annotated[str, Depends(client_system)]
 
-    async def json_body(request: Request, model: type[BaseModel], cap: int) -> Any:
+    async def json_body(
+        request: Request, model: type[BaseModel], cap: int, holding: Holding | None = None
+    ) -> Any:
+        """The body as ``model``; with ``holding``, its bytes are taken from the process's
+        budget as they arrive (a document's body; small bodies need none)."""
         media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media not in ("application/json", "text/json") and not media.endswith("+json"):
             raise bad_request("Model validation error occurred", "send the body as JSON")
@@ -164,6 +169,12 @@ def msh_router(deps: MshDeps) -> APIRouter:
             size += len(chunk)
             if size > cap:
                 raise bad_request(f"The request is larger than the limit of {cap} bytes")
+            if holding is not None and not holding.take(len(chunk)):
+                raise MshError(
+                    503,
+                    "The hub holds as many documents as it may at once; send again later",
+                    headers={"Retry-After": str(limits.retry_after_s)},
+                )
             chunks.append(chunk)
         try:
             return model.model_validate(json.loads(b"".join(chunks)))
@@ -243,24 +254,16 @@ def msh_router(deps: MshDeps) -> APIRouter:
         if not who.send_her_ids:  # nothing it may send: refuse before reading the body
             raise MshError(403, "Not authorized for HerId(s): the caller may send for none")
         declared = request.headers.get("content-length", "")
-        has_length = declared.isascii() and declared.isdigit()
-        if has_length and int(declared) > cap:
+        if declared.isascii() and declared.isdigit() and int(declared) > cap:
             raise bad_request(f"The request is larger than the limit of {cap} bytes")
-        with gate.bodies.reserve(min(int(declared), cap) if has_length else cap) as held:
-            if not held:
-                gate.count_received("http")
-                gate.count_refused("http", Refused(RefusalReason.BUSY, "byte budget"))
-                raise MshError(
-                    503,
-                    "The hub holds as many documents as it may at once; send again later",
-                    headers={"Retry-After": str(limits.retry_after_s)},
-                )
+        with gate.bodies.hold() as holding:
             try:
-                body = await json_body(request, PostMessageRequest, cap)
+                body = await json_body(request, PostMessageRequest, cap, holding)
                 raw = sending.document_of(body, gate.limits.max_bytes)
             except MshError as exc:
+                reason = RefusalReason.BUSY if exc.status == 503 else RefusalReason.BAD_REQUEST
                 gate.count_received("http")
-                gate.count_refused("http", Refused(RefusalReason.BAD_REQUEST, exc.error))
+                gate.count_refused("http", Refused(reason, exc.error))
                 raise
             return created(request, await submit(who, raw, source, received_at))
 
