@@ -19,19 +19,26 @@ from prometheus_client import CollectorRegistry
 
 from broker_adapters.delivery.mailbox_store import mailbox_id
 from broker_adapters.http.console import ConsoleDeps, HealthItem
-from hubstats.timeline import record_replay
+from hubstats.timeline import record_replay, timeline
 from kafka_io import client_config
 from meldingshub import dlq
 from meldingshub.api_resources import ApiResources
 from meldingshub.settings import Settings
 from schemas.avro_errors import AvroDecodeError
 from schemas.records import INBOUND_HEADER, InboundMessage, RejectedMessage, decode
+from schemas.vocabulary import EventType
 
 log = structlog.get_logger(__name__)
 
 INBOUND_WINDOW = timedelta(seconds=60)
 """How far past its received-at a message's record on ``hub.inbound`` is looked for."""
 INBOUND_SCAN_MAX = 5_000
+LISTED_PER_PARTITION = 500
+"""The dead-letter page reads the newest this many records of each partition, documents
+dropped as read (any sender decides how large a dead letter is)."""
+DEAD_LETTER_WINDOW = timedelta(seconds=60)
+"""How far from its rejected event a message's dead letter is looked for."""
+GIVEN_UP = frozenset({EventType.REJECTED.value, EventType.DELIVERY_FAILED.value})
 """Records read per partition at most when looking for one document on ``hub.inbound``."""
 
 
@@ -42,16 +49,44 @@ def console_deps(res: ApiResources) -> ConsoleDeps:
     store, mailbox = res.store, res.mailbox
 
     def dead_letters() -> list[RejectedMessage]:
-        letters = dlq.read_dead_letters(settings.kafka, res.bootstrap_servers)
+        letters = dlq.read_dead_letters(
+            settings.kafka, res.bootstrap_servers, newest=LISTED_PER_PARTITION, keep_payload=False
+        )
         return [letter.message for letter in letters]
 
-    def replay(ids: Sequence[uuid.UUID], operator: str) -> Mapping[uuid.UUID, uuid.UUID]:
-        wanted = {str(i) for i in ids}
-        chosen = [
-            letter
-            for letter in dlq.read_dead_letters(settings.kafka, res.bootstrap_servers)
-            if str(letter.message.hub_message_id) in wanted
+    def letters_of(hub_message_id: uuid.UUID) -> list[dlq.DeadLetter]:
+        """Read around the times the message's events say it was given up; without such an
+        event, the newest records only. Only the message's own letters are kept."""
+        times = [
+            step.occurred_at
+            for step in timeline(store.engine, hub_message_id)
+            if step.stage in GIVEN_UP and step.hub_message_id == hub_message_id
         ]
+        reads = [
+            dlq.read_dead_letters(
+                settings.kafka,
+                res.bootstrap_servers,
+                since=at - DEAD_LETTER_WINDOW,
+                until=at + DEAD_LETTER_WINDOW,
+            )
+            for at in times
+        ] or [
+            dlq.read_dead_letters(
+                settings.kafka, res.bootstrap_servers, newest=LISTED_PER_PARTITION
+            )
+        ]
+        found: dict[tuple[int, int], dlq.DeadLetter] = {}
+        for read in reads:
+            for letter in read:
+                if letter.message.hub_message_id == hub_message_id:
+                    found[(letter.partition, letter.offset)] = letter
+        return list(found.values())
+
+    def dead_letter(hub_message_id: uuid.UUID) -> list[RejectedMessage]:
+        return [letter.message for letter in letters_of(hub_message_id)]
+
+    def replay(ids: Sequence[uuid.UUID], operator: str) -> Mapping[uuid.UUID, uuid.UUID]:
+        chosen = [letter for wanted in dict.fromkeys(ids) for letter in letters_of(wanted)]
         done: dict[uuid.UUID, uuid.UUID] = {}
 
         def note(original: uuid.UUID, again: uuid.UUID) -> None:
@@ -62,8 +97,8 @@ def console_deps(res: ApiResources) -> ConsoleDeps:
         return done
 
     def document(hub_message_id: uuid.UUID) -> tuple[bytes, str] | None:
-        for letter in dead_letters():
-            if letter.hub_message_id == hub_message_id and letter.payload:
+        for letter in dead_letter(hub_message_id):
+            if letter.payload:
                 return letter.payload, "the dead letter on hub.rejected"
         status = store.message_status(hub_message_id)
         for receiver in () if status is None else status.receivers:
@@ -83,6 +118,7 @@ def console_deps(res: ApiResources) -> ConsoleDeps:
         store=store,
         register=res.register.snapshot,
         dead_letters=dead_letters,
+        dead_letter=dead_letter,
         replay=replay,
         document=document,
         health=lambda: health(res),

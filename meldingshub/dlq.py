@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from kafka_io import DurableProducer, OutRecord, client_config, producer_config
@@ -42,40 +42,94 @@ class DeadLetter:
 
 
 def read_dead_letters(
-    kafka: KafkaSettings, bootstrap_servers: str, timeout_s: float = 10.0
+    kafka: KafkaSettings,
+    bootstrap_servers: str,
+    timeout_s: float = 10.0,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    newest: int | None = None,
+    keep_payload: bool = True,
 ) -> Iterator[DeadLetter]:
-    """Every record on the dead-letter topic, oldest first per partition."""
+    """Records on the dead-letter topic, oldest first per partition: all of them, those
+    written from ``since`` up to ``until`` (record time), or the ``newest`` per partition.
+
+    Senders decide how large dead letters get, so a reader that needs only the metadata
+    (a listing) says ``keep_payload=False`` and each document is dropped as it is read.
+    """
     config = client_config(kafka, bootstrap_servers)
     topic = kafka.topics.rejected.name
     metadata = AdminClient(config).list_topics(topic, timeout=timeout_s)
     if topic not in metadata.topics or metadata.topics[topic].error is not None:
         return
-    consumer = Consumer({**config, "group.id": "dlq-reader", "enable.auto.commit": False})
-    try:
-        partitions = list(metadata.topics[topic].partitions)
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout_s)[1]
-            for p in partitions
+    # The end of a partition is where the broker says it is (an EOF event), not its high
+    # watermark: Tansu reports one below the last records of a batch.
+    consumer = Consumer(
+        {
+            **config,
+            "group.id": "dlq-reader",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
         }
-        pending = {p for p, end in ends.items() if end > 0}
-        consumer.assign([TopicPartition(topic, p, 0) for p in pending])
+    )
+    try:
+        starts = _starts(consumer, topic, list(metadata.topics[topic].partitions), timeout_s,
+                         since, newest)  # fmt: skip
+        consumer.assign([TopicPartition(topic, p, start) for p, start in starts.items()])
+        stop_ms = None if until is None else int(until.timestamp() * 1000)
+        # offsets_for_times only saves reading; the records' own times decide
+        start_ms = None if since is None else int(since.timestamp() * 1000)
+        pending = set(starts)
         while pending:
             batch = consumer.consume(500, timeout_s)
             if not batch:
                 break
             for record in batch:
-                partition, offset = record.partition(), record.offset()
-                if record.error() is not None or partition is None or offset is None:
-                    continue
-                if offset + 1 >= ends[partition]:
+                partition, offset, error = record.partition(), record.offset(), record.error()
+                if error is not None and error.code() == KafkaError._PARTITION_EOF:
                     pending.discard(partition)
+                if error is not None or partition not in pending or offset is None:
+                    continue
+                written_ms = record.timestamp()[1]
+                if stop_ms is not None and written_ms > stop_ms:
+                    pending.discard(partition)
+                    continue
+                if start_ms is not None and written_ms < start_ms:
+                    continue
                 try:
                     rejected = decode(record.value() or b"", RejectedMessage)
                 except AvroDecodeError:
                     continue
+                if not keep_payload:
+                    rejected = replace(rejected, payload=b"")
                 yield DeadLetter(partition, offset, rejected)
     finally:
         consumer.close()
+
+
+def _starts(
+    consumer: Consumer,
+    topic: str,
+    partitions: list[int],
+    timeout_s: float,
+    since: datetime | None,
+    newest: int | None,
+) -> dict[int, int]:
+    """``partition -> first offset to read``, for the partitions with anything to read."""
+    starts = {}
+    for p in partitions:
+        low, end = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout_s)
+        starts[p] = low if newest is None else max(low, end - newest)
+    if since is not None:
+        at = int(since.timestamp() * 1000)
+        found = consumer.offsets_for_times(
+            [TopicPartition(topic, p, at) for p in partitions], timeout=timeout_s
+        )
+        # a partition with no record that late has nothing to read
+        starts = {
+            tp.partition: max(starts[tp.partition], tp.offset) for tp in found if tp.offset >= 0
+        }
+    return starts
 
 
 Selector = Callable[[RejectedMessage], bool]

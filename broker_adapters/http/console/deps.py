@@ -29,7 +29,10 @@ class HealthItem:
 
 
 ReadDeadLetters = Callable[[], Sequence[RejectedMessage]]
-"""Every dead letter on ``hub.rejected``, oldest first."""
+"""The newest dead letters on ``hub.rejected`` (a bounded number), without their documents."""
+ReadDeadLetter = Callable[[uuid.UUID], Sequence[RejectedMessage]]
+"""One message's dead letters (one per receiver given up), with their documents: found near
+the time the message's events say it was rejected, not by reading the whole topic."""
 Replay = Callable[[Sequence[uuid.UUID], str], Mapping[uuid.UUID, uuid.UUID]]
 """Replay the dead letters with these hub message ids for the named operator; returns
 original id -> the id it was written back under."""
@@ -45,6 +48,7 @@ class ConsoleDeps:
     store: StatisticsStore
     register: Callable[[], RegisterIndex]
     dead_letters: ReadDeadLetters
+    dead_letter: ReadDeadLetter
     replay: Replay
     document: ReadDocument
     health: Callable[[], Sequence[HealthItem]]

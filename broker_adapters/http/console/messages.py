@@ -97,11 +97,7 @@ def routes(deps: ConsoleDeps, guard: ConsoleGuard) -> APIRouter:
             )
         reasons = {}
         if any(step.stage in _FAILED_STAGES for step in steps):
-            reasons = {
-                letter.code.value: letter.reason
-                for letter in deps.dead_letters()
-                if letter.hub_message_id == wanted
-            }
+            reasons = {letter.code.value: letter.reason for letter in deps.dead_letter(wanted)}
         return page(
             "message.html",
             operator=operator,

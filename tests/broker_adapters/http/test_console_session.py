@@ -45,6 +45,7 @@ def client(store: StatisticsStore, principals: list[Principal]) -> tuple[TestCli
         store=store,
         register=RegisterIndex.empty,
         dead_letters=list,
+        dead_letter=lambda _id: [],
         replay=replay,
         document=lambda _id: None,
         health=lambda: [HealthItem("check", True, HOSTILE)],
