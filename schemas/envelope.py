@@ -13,6 +13,7 @@ from typing import Literal
 
 from lxml import etree
 
+from schemas.attachments import Base64Text, measure
 from schemas.catalogue import Catalogue, CatalogueEntry, Classification, PartyLayout
 from schemas.catalogue_data import MSGHEAD_NAMESPACE
 from schemas.identifiers import parse_her_id
@@ -73,6 +74,9 @@ class EnvelopeReading:
     classification: Classification
     payload: etree._Element | None = field(repr=False)
     """The payload element (MsgHead) or the root (basis, AppRec); for validation only."""
+    attachments: tuple[Base64Text, ...] = field(default=(), repr=False, compare=False)
+    """The MsgHead's base64 attachments that hold only text: the validator checks these
+    itself (:mod:`schemas.attachments`)."""
 
 
 def _split(tag: object) -> tuple[str, str]:
@@ -91,22 +95,41 @@ def _text(element: etree._Element | None) -> str | None:
 
 
 class _Reader:
-    """Navigation helpers bound to one namespace (every standard qualifies its elements)."""
+    """Navigation helpers bound to one namespace (every standard qualifies its elements).
 
-    __slots__ = ("ns",)
+    One reader serves one document: the children of each element it visits are indexed
+    by tag once, because the envelope asks the same few elements (MsgInfo, Organisation,
+    Ident) for a dozen children each, and every lxml child search costs a microsecond.
+    """
+
+    __slots__ = ("_index", "ns")
 
     def __init__(self, namespace: str) -> None:
         self.ns = "{" + namespace + "}" if namespace else ""
+        self._index: dict[etree._Element, dict[object, list[etree._Element]]] = {}
+
+    def _children_by_tag(self, element: etree._Element) -> dict[object, list[etree._Element]]:
+        index = self._index.get(element)
+        if index is None:
+            index = self._index[element] = {}
+            for child in element:
+                found = index.get(child.tag)
+                if found is None:
+                    index[child.tag] = [child]
+                else:
+                    found.append(child)
+        return index
 
     def child(self, element: etree._Element | None, name: str) -> etree._Element | None:
         if element is None:
             return None
-        return next(element.iterchildren(self.ns + name), None)
+        found = self._children_by_tag(element).get(self.ns + name)
+        return found[0] if found else None
 
     def children(self, element: etree._Element | None, name: str) -> list[etree._Element]:
         if element is None:
             return []
-        return list(element.iterchildren(self.ns + name))
+        return list(self._children_by_tag(element).get(self.ns + name, ()))
 
     def text(self, element: etree._Element | None, name: str) -> str | None:
         return _text(self.child(element, name))
@@ -300,16 +323,12 @@ def _first_element(element: etree._Element | None) -> etree._Element | None:
     return None
 
 
-def _attachment_size(reader: _Reader, document: etree._Element) -> int | None:
+def _attachment(reader: _Reader, document: etree._Element) -> tuple[int | None, Base64Text | None]:
     content = reader.child(reader.child(document, "RefDoc"), "Content")
     body = _first_element(content)
     if body is None or _split(body.tag)[1] != "Base64Container":
-        return None
-    text = body.text or ""
-    # Decoded size from the encoded length, without decoding megabytes of attachment.
-    encoded = len(text) - sum(text.count(blank) for blank in " \t\r\n")
-    padding = text.rstrip().endswith("==") + text.rstrip().endswith("=")
-    return max(encoded * 3 // 4 - padding, 0)
+        return None, None
+    return measure(body)
 
 
 def read_envelope(root: etree._Element, catalogue: Catalogue) -> EnvelopeReading:
@@ -405,6 +424,7 @@ def _read_msghead(root: etree._Element, catalogue: Catalogue) -> EnvelopeReading
         if party != _NO_PARTY
     )
     conversation = reader.child(info, "ConversationRef")
+    attachments = [_attachment(reader, document) for document in documents[1:]]
     envelope = Envelope(
         family=classification.family,
         message_type=message_type,
@@ -424,12 +444,13 @@ def _read_msghead(root: etree._Element, catalogue: Catalogue) -> EnvelopeReading
         payload_root=payload_root or None,
         payload_namespace=payload_namespace or None,
         attachment_count=max(len(documents) - 1, 0),
-        attachment_sizes=tuple(_attachment_size(reader, document) for document in documents[1:]),
+        attachment_sizes=tuple(size for size, _ in attachments),
         is_msghead=True,
         apprec_version=entry.apprec_version if entry else None,
         unknown_reason=classification.reason,
     )
-    return EnvelopeReading(envelope, classification, payload)
+    plain = tuple(text for _, text in attachments if text is not None)
+    return EnvelopeReading(envelope, classification, payload, plain)
 
 
 def patient_identifiers(root: etree._Element) -> tuple[tuple[str, str], ...]:
