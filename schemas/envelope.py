@@ -8,6 +8,7 @@ answer it). Patient identifiers are never part of an :class:`Envelope`; callers
 that need them ask :func:`patient_identifiers` explicitly.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -102,11 +103,12 @@ class _Reader:
     Ident) for a dozen children each, and every lxml child search costs a microsecond.
     """
 
-    __slots__ = ("_index", "ns")
+    __slots__ = ("_idents", "_index", "ns")
 
     def __init__(self, namespace: str) -> None:
         self.ns = "{" + namespace + "}" if namespace else ""
         self._index: dict[etree._Element, dict[object, list[etree._Element]]] = {}
+        self._idents: dict[etree._Element, list[tuple[str | None, str | None]]] = {}
 
     def _children_by_tag(self, element: etree._Element) -> dict[object, list[etree._Element]]:
         index = self._index.get(element)
@@ -126,10 +128,10 @@ class _Reader:
         found = self._children_by_tag(element).get(self.ns + name)
         return found[0] if found else None
 
-    def children(self, element: etree._Element | None, name: str) -> list[etree._Element]:
+    def children(self, element: etree._Element | None, name: str) -> Sequence[etree._Element]:
         if element is None:
-            return []
-        return list(self._children_by_tag(element).get(self.ns + name, ()))
+            return ()
+        return self._children_by_tag(element).get(self.ns + name, ())
 
     def text(self, element: etree._Element | None, name: str) -> str | None:
         return _text(self.child(element, name))
@@ -149,12 +151,22 @@ class _Reader:
         return _text(found) or (found.get("V") or "").strip() or None
 
     # --- MsgHead Organisation tree ----------------------------------------------------------
+    def ident_pairs(self, element: etree._Element | None) -> list[tuple[str | None, str | None]]:
+        """(TypeId/@V, Id) of each Ident of an Organisation or professional, read once."""
+        if element is None:
+            return []
+        pairs = self._idents.get(element)
+        if pairs is None:
+            pairs = self._idents[element] = [
+                (self.code(ident, "TypeId"), self.text(ident, "Id"))
+                for ident in self.children(element, "Ident")
+            ]
+        return pairs
+
     def idents(self, element: etree._Element | None) -> dict[str, str]:
         """TypeId/@V -> Id for the Ident elements of an Organisation or professional."""
         found: dict[str, str] = {}
-        for ident in self.children(element, "Ident"):
-            kind = self.code(ident, "TypeId")
-            value = self.text(ident, "Id")
+        for kind, value in self.ident_pairs(element):
             if kind and value and kind not in found:
                 found[kind] = value
         return found
@@ -162,11 +174,10 @@ class _Reader:
     def ambiguous_idents(self, element: etree._Element | None) -> bool:
         """More than one id of a kind, or a HER/ENH id in another spelling or not valid."""
         seen: set[str] = set()
-        for ident in self.children(element, "Ident"):
-            kind = self.code(ident, "TypeId") or ""
+        for code, value in self.ident_pairs(element):
+            kind = code or ""
             if kind.upper() not in ("HER", "ENH"):
                 continue
-            value = self.text(ident, "Id")
             if kind not in ("HER", "ENH") or kind in seen:
                 return True
             if kind == "HER" and parse_her_id(value) is None:
