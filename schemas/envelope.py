@@ -8,11 +8,13 @@ answer it). Patient identifiers are never part of an :class:`Envelope`; callers
 that need them ask :func:`patient_identifiers` explicitly.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from lxml import etree
 
+from schemas.attachments import Base64Text, measure
 from schemas.catalogue import Catalogue, CatalogueEntry, Classification, PartyLayout
 from schemas.catalogue_data import MSGHEAD_NAMESPACE
 from schemas.identifiers import parse_her_id
@@ -73,6 +75,9 @@ class EnvelopeReading:
     classification: Classification
     payload: etree._Element | None = field(repr=False)
     """The payload element (MsgHead) or the root (basis, AppRec); for validation only."""
+    attachments: tuple[Base64Text, ...] = field(default=(), repr=False, compare=False)
+    """The MsgHead's base64 attachments that hold only text: the validator checks these
+    itself (:mod:`schemas.attachments`)."""
 
 
 def _split(tag: object) -> tuple[str, str]:
@@ -91,22 +96,42 @@ def _text(element: etree._Element | None) -> str | None:
 
 
 class _Reader:
-    """Navigation helpers bound to one namespace (every standard qualifies its elements)."""
+    """Navigation helpers bound to one namespace (every standard qualifies its elements).
 
-    __slots__ = ("ns",)
+    One reader serves one document: the children of each element it visits are indexed
+    by tag once, because the envelope asks the same few elements (MsgInfo, Organisation,
+    Ident) for a dozen children each, and every lxml child search costs a microsecond.
+    """
+
+    __slots__ = ("_idents", "_index", "ns")
 
     def __init__(self, namespace: str) -> None:
         self.ns = "{" + namespace + "}" if namespace else ""
+        self._index: dict[etree._Element, dict[object, list[etree._Element]]] = {}
+        self._idents: dict[etree._Element, list[tuple[str | None, str | None]]] = {}
+
+    def _children_by_tag(self, element: etree._Element) -> dict[object, list[etree._Element]]:
+        index = self._index.get(element)
+        if index is None:
+            index = self._index[element] = {}
+            for child in element:
+                found = index.get(child.tag)
+                if found is None:
+                    index[child.tag] = [child]
+                else:
+                    found.append(child)
+        return index
 
     def child(self, element: etree._Element | None, name: str) -> etree._Element | None:
         if element is None:
             return None
-        return next(element.iterchildren(self.ns + name), None)
+        found = self._children_by_tag(element).get(self.ns + name)
+        return found[0] if found else None
 
-    def children(self, element: etree._Element | None, name: str) -> list[etree._Element]:
+    def children(self, element: etree._Element | None, name: str) -> Sequence[etree._Element]:
         if element is None:
-            return []
-        return list(element.iterchildren(self.ns + name))
+            return ()
+        return self._children_by_tag(element).get(self.ns + name, ())
 
     def text(self, element: etree._Element | None, name: str) -> str | None:
         return _text(self.child(element, name))
@@ -126,12 +151,22 @@ class _Reader:
         return _text(found) or (found.get("V") or "").strip() or None
 
     # --- MsgHead Organisation tree ----------------------------------------------------------
+    def ident_pairs(self, element: etree._Element | None) -> list[tuple[str | None, str | None]]:
+        """(TypeId/@V, Id) of each Ident of an Organisation or professional, read once."""
+        if element is None:
+            return []
+        pairs = self._idents.get(element)
+        if pairs is None:
+            pairs = self._idents[element] = [
+                (self.code(ident, "TypeId"), self.text(ident, "Id"))
+                for ident in self.children(element, "Ident")
+            ]
+        return pairs
+
     def idents(self, element: etree._Element | None) -> dict[str, str]:
         """TypeId/@V -> Id for the Ident elements of an Organisation or professional."""
         found: dict[str, str] = {}
-        for ident in self.children(element, "Ident"):
-            kind = self.code(ident, "TypeId")
-            value = self.text(ident, "Id")
+        for kind, value in self.ident_pairs(element):
             if kind and value and kind not in found:
                 found[kind] = value
         return found
@@ -139,11 +174,10 @@ class _Reader:
     def ambiguous_idents(self, element: etree._Element | None) -> bool:
         """More than one id of a kind, or a HER/ENH id in another spelling or not valid."""
         seen: set[str] = set()
-        for ident in self.children(element, "Ident"):
-            kind = self.code(ident, "TypeId") or ""
+        for code, value in self.ident_pairs(element):
+            kind = code or ""
             if kind.upper() not in ("HER", "ENH"):
                 continue
-            value = self.text(ident, "Id")
             if kind not in ("HER", "ENH") or kind in seen:
                 return True
             if kind == "HER" and parse_her_id(value) is None:
@@ -300,16 +334,12 @@ def _first_element(element: etree._Element | None) -> etree._Element | None:
     return None
 
 
-def _attachment_size(reader: _Reader, document: etree._Element) -> int | None:
+def _attachment(reader: _Reader, document: etree._Element) -> tuple[int | None, Base64Text | None]:
     content = reader.child(reader.child(document, "RefDoc"), "Content")
     body = _first_element(content)
     if body is None or _split(body.tag)[1] != "Base64Container":
-        return None
-    text = body.text or ""
-    # Decoded size from the encoded length, without decoding megabytes of attachment.
-    encoded = len(text) - sum(text.count(blank) for blank in " \t\r\n")
-    padding = text.rstrip().endswith("==") + text.rstrip().endswith("=")
-    return max(encoded * 3 // 4 - padding, 0)
+        return None, None
+    return measure(body)
 
 
 def read_envelope(root: etree._Element, catalogue: Catalogue) -> EnvelopeReading:
@@ -405,6 +435,7 @@ def _read_msghead(root: etree._Element, catalogue: Catalogue) -> EnvelopeReading
         if party != _NO_PARTY
     )
     conversation = reader.child(info, "ConversationRef")
+    attachments = [_attachment(reader, document) for document in documents[1:]]
     envelope = Envelope(
         family=classification.family,
         message_type=message_type,
@@ -424,12 +455,13 @@ def _read_msghead(root: etree._Element, catalogue: Catalogue) -> EnvelopeReading
         payload_root=payload_root or None,
         payload_namespace=payload_namespace or None,
         attachment_count=max(len(documents) - 1, 0),
-        attachment_sizes=tuple(_attachment_size(reader, document) for document in documents[1:]),
+        attachment_sizes=tuple(size for size, _ in attachments),
         is_msghead=True,
         apprec_version=entry.apprec_version if entry else None,
         unknown_reason=classification.reason,
     )
-    return EnvelopeReading(envelope, classification, payload)
+    plain = tuple(text for _, text in attachments if text is not None)
+    return EnvelopeReading(envelope, classification, payload, plain)
 
 
 def patient_identifiers(root: etree._Element) -> tuple[tuple[str, str], ...]:

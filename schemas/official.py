@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote
 from lxml import etree
 
 from schemas.catalogue import Catalogue
-from schemas.catalogue_data import MSGHEAD_NAMESPACE
+from schemas.catalogue_data import BASE64_NAMESPACE, MSGHEAD_NAMESPACE
 from schemas.errors import SchemaConfigError
 
 XSD_NAMESPACE = "http://www.w3.org/2001/XMLSchema"
@@ -65,6 +65,17 @@ class SchemaLibrary:
     def load(self, url: str) -> bytes | None:
         """The document at ``url`` if this library serves it (``None``: let lxml read it)."""
         raise NotImplementedError
+
+    def document(self, namespace: str) -> bytes | None:
+        """The schema document lxml is given for ``namespace`` (for checks at start-up)."""
+        location = self.locate(namespace)
+        if location is None:
+            return None
+        path = _path_of(location)
+        try:
+            return self.load(location) or (path.read_bytes() if path else None)
+        except OSError:
+            return None
 
     def driver(self, namespaces: Iterable[str]) -> bytes:
         """An in-memory schema importing each namespace: one compiled object validates all."""
@@ -113,7 +124,10 @@ class BuiltinLibrary(SchemaLibrary):
     def __init__(self, catalogue: Catalogue, directory: Path = BUILTIN_DIR) -> None:
         self.catalogue = catalogue
         self.directory = directory
-        self._fixed = {MSGHEAD_NAMESPACE: directory / "msghead-v1.2.xsd"}
+        self._fixed = {
+            MSGHEAD_NAMESPACE: directory / "msghead-v1.2.xsd",
+            BASE64_NAMESPACE: directory / "base64container.xsd",  # imported by MsgHead
+        }
         self._chameleon: dict[str, bool] = {}
 
     def _is_chameleon(self, file: Path) -> bool:

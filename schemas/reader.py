@@ -174,11 +174,12 @@ class MessageReader:
         root = target.getroottree().getroot() if target is not None else None
         if root is None:
             return ValidationFailure(AppRecErrorCode.T01, "the message has no content")
+        attachments = reading.attachments
         if self._official is not None:
-            return self._official.validate(root, namespaces)
+            return self._official.validate(root, namespaces, attachments)
         if entry is not None and entry.builtin_xsd is None:
-            return self._builtin.validate(root, (MSGHEAD_NAMESPACE,))  # envelope only
-        return self._builtin.validate(root, namespaces)
+            return self._builtin.validate(root, (MSGHEAD_NAMESPACE,), attachments)  # envelope
+        return self._builtin.validate(root, namespaces, attachments)
 
     def _unknown(self, reading: EnvelopeReading) -> MessageProblem | None:
         envelope = reading.envelope
@@ -189,7 +190,7 @@ class MessageReader:
         root = reading.payload.getroottree().getroot() if reading.payload is not None else None
         if root is None:
             return MessageProblem(AppRecErrorCode.T10, reason)
-        failure = self._builtin.validate(root, (MSGHEAD_NAMESPACE,))
+        failure = self._builtin.validate(root, (MSGHEAD_NAMESPACE,), reading.attachments)
         if failure is not None:
             return MessageProblem(failure.code, failure.reason)
         return self._rules(envelope)

@@ -9,11 +9,14 @@ text (which may be a fødselsnummer or clinical text).
 """
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
 
+from schemas.attachments import Base64Text, accepted, declares_plain_base64, set_aside
+from schemas.catalogue_data import BASE64_NAMESPACE
 from schemas.official import SchemaLibrary, SchemaResolver
 from schemas.reasons import safe_path, schema_reason
 from schemas.vocabulary import AppRecErrorCode
@@ -56,6 +59,17 @@ class SchemaValidator:
         self._compiled: dict[tuple[str, ...], etree.XMLSchema] = {}
         self._failed: dict[tuple[str, ...], ValidationFailure] = {}
         self._lock = threading.Lock()
+        self._checks_base64 = self._declares_plain_base64()
+
+    def _declares_plain_base64(self) -> bool:
+        """Whether attachments may be checked by :mod:`schemas.attachments` instead."""
+        document = self.library.document(BASE64_NAMESPACE)
+        if document is None:
+            return False
+        try:
+            return declares_plain_base64(etree.fromstring(document, self._parser))
+        except etree.XMLSyntaxError:
+            return False
 
     def compile(self, namespaces: tuple[str, ...]) -> etree.XMLSchema | ValidationFailure:
         """The compiled schema for these namespaces, or why there is none (kept either way)."""
@@ -96,13 +110,23 @@ class SchemaValidator:
         return schema
 
     def validate(
-        self, target: etree._Element, namespaces: tuple[str, ...]
+        self,
+        target: etree._Element,
+        namespaces: tuple[str, ...],
+        attachments: Sequence[Base64Text] = (),
     ) -> ValidationFailure | None:
-        """Validate ``target`` (a root or a subtree); ``None`` means valid."""
+        """Validate ``target`` (a root or a subtree); ``None`` means valid.
+
+        ``attachments`` in the tree whose base64 is sound are checked here and set aside
+        while libxml2 validates the rest (the verdict is the same, at a fraction of the cost).
+        """
         schema = self.compile(namespaces)
         if isinstance(schema, ValidationFailure):
             return schema
-        if schema.validate(target):
+        checked = [text for text in attachments if accepted(text)] if self._checks_base64 else []
+        with set_aside(checked):
+            valid = schema.validate(target)
+        if valid:
             return None
         error_log: Any = schema.error_log  # lxml-stubs lack len() and indexing of _ErrorLog
         error = error_log[0]
