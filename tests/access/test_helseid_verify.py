@@ -15,19 +15,14 @@ from access.helseid import (
     HelseIdVerifier,
     is_dpop_authorization,
 )
-from access.helseid_settings import HelseIdSettings
-from access.helseid_token import HelseIdIdentity
 from hubstats.proofs import SharedProofs
-from hubstats.store import StatisticsStore
 from tests.support.helseid import (
     API_URL,
     CHILD_ORG_NUMBER,
     CLIENT_ID,
-    ISSUER,
     ORG_NUMBER,
-    Client,
-    FakeClock,
-    Issuer,
+    World,
+    assert_refused,
     ec_client,
     rsa_client,
     rsa_key,
@@ -39,54 +34,9 @@ ORGNR_CHILD = "helseid://claims/client/claims/orgnr_child"
 ORGNR_PARENT = "helseid://claims/client/claims/orgnr_parent"
 
 
-class World:
-    """One issuer, one client, one verifier trusting the issuer's JWKS file; a shared clock."""
-
-    def __init__(self, tmp_path: Path, **settings: Any) -> None:
-        self.clock = FakeClock()
-        self.issuer = Issuer(self.clock)
-        self.client = ec_client(self.clock)
-        jwks = self.issuer.write_jwks(tmp_path / "jwks.json")
-        self.settings = HelseIdSettings(issuer=ISSUER, jwks_file=jwks, **settings)
-        self.verifier = HelseIdVerifier(self.settings, clock=self.clock, monotonic=self.clock)
-
-    def nonce(self) -> str | None:
-        return self.verifier.nonce_headers().get("DPoP-Nonce")
-
-    def call(
-        self,
-        token: str | None = None,
-        proof: str | None = None,
-        *,
-        client: Client | None = None,
-        method: str = "POST",
-        url: str = API_URL,
-        **proof_claims: Any,
-    ) -> HelseIdIdentity:
-        client = client or self.client
-        token = token if token is not None else self.issuer.token(client)
-        if proof is None:
-            proof_claims.setdefault("nonce", self.nonce())
-            proof = client.proof(token, method=method, url=url, **proof_claims)
-        return self.verifier.verify(method, url, f"DPoP {token}", proof)
-
-    def refused(self, *args: Any, **kwargs: Any) -> HelseIdRefused:
-        with pytest.raises(HelseIdRefused) as caught:
-            self.call(*args, **kwargs)
-        return caught.value
-
-
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     return World(tmp_path)
-
-
-def assert_refused(
-    refused: HelseIdRefused, status: int, reason: Refusal, error: str | None = None
-) -> None:
-    assert (refused.status, refused.reason) == (status, reason), refused
-    if error is not None:
-        assert f'error="{error}"' in refused.headers["WWW-Authenticate"]
 
 
 # --- the good path ---------------------------------------------------------------------------
@@ -339,30 +289,6 @@ def test_a_replayed_proof_is_refused(world: World) -> None:
     assert_refused(refused, 401, Refusal.REPLAYED_PROOF, "invalid_dpop_proof")
 
 
-def test_replicas_sharing_the_database_refuse_a_proof_the_other_took(tmp_path: Path) -> None:
-    store = StatisticsStore.open(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
-    try:
-        one = World(tmp_path, nonce_secret="shared-secret")  # replicas share the nonce secret
-        shared = SharedProofs(store.engine, one.settings.replay_window_s)
-        one.verifier = HelseIdVerifier(
-            one.settings, clock=one.clock, monotonic=one.clock, replay=shared
-        )
-        other = HelseIdVerifier(
-            one.settings,
-            clock=one.clock,
-            monotonic=one.clock,
-            replay=SharedProofs(store.engine, one.settings.replay_window_s),
-        )
-        token = one.issuer.token(one.client)
-        proof = one.client.proof(token, nonce=one.nonce())
-        assert one.call(token, proof).org_number == ORG_NUMBER
-        with pytest.raises(HelseIdRefused) as caught:
-            other.verify("POST", API_URL, f"DPoP {token}", proof)
-        assert_refused(caught.value, 401, Refusal.REPLAYED_PROOF, "invalid_dpop_proof")
-    finally:
-        store.close()
-
-
 def test_a_refused_request_does_not_use_up_its_jti(world: World) -> None:
     token = world.issuer.token(world.client, aud="other")
     jti = "fixed-jti"
@@ -461,17 +387,6 @@ def test_with_nonces_off_a_proof_without_nonce_is_accepted(tmp_path: Path) -> No
     assert world.nonce() is None
     token = world.issuer.token(world.client)
     assert world.call(token, world.client.proof(token)).org_number == ORG_NUMBER
-
-
-def test_replicas_sharing_a_nonce_secret_accept_each_others_nonces(tmp_path: Path) -> None:
-    one = World(tmp_path, nonce_secret="shared-secret")
-    other = HelseIdVerifier(one.settings, clock=one.clock, monotonic=one.clock)
-    token = one.issuer.token(one.client)
-    proof = one.client.proof(token, nonce=other.nonce_headers()["DPoP-Nonce"])
-    assert one.call(token, proof).org_number == ORG_NUMBER
-
-
-# --- nothing secret leaves ---------------------------------------------------------------------
 
 
 def test_refusals_and_logs_never_carry_the_token_or_proof(world: World) -> None:

@@ -15,10 +15,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
 from joserfc import jwk, jwt
 from joserfc.jwk import Key, RSAKey
 
 from access.dpop import access_token_hash
+from access.errors import HelseIdRefused, Refusal
+from access.helseid import HelseIdVerifier
+from access.helseid_settings import HelseIdSettings
+from access.helseid_token import HelseIdIdentity
 
 ISSUER = "https://helseid-sts.test.example"
 API_URL = "https://msh.test.example/Messages"
@@ -204,3 +209,48 @@ class JwksServer:
             self.release.set()
             self._httpd.shutdown()
             self._httpd.server_close()
+
+
+class World:
+    """One issuer, one client, one verifier trusting the issuer's JWKS file; a shared clock."""
+
+    def __init__(self, tmp_path: Path, **settings: Any) -> None:
+        self.clock = FakeClock()
+        self.issuer = Issuer(self.clock)
+        self.client = ec_client(self.clock)
+        jwks = self.issuer.write_jwks(tmp_path / "jwks.json")
+        self.settings = HelseIdSettings(issuer=ISSUER, jwks_file=jwks, **settings)
+        self.verifier = HelseIdVerifier(self.settings, clock=self.clock, monotonic=self.clock)
+
+    def nonce(self) -> str | None:
+        return self.verifier.nonce_headers().get("DPoP-Nonce")
+
+    def call(
+        self,
+        token: str | None = None,
+        proof: str | None = None,
+        *,
+        client: Client | None = None,
+        method: str = "POST",
+        url: str = API_URL,
+        **proof_claims: Any,
+    ) -> HelseIdIdentity:
+        client = client or self.client
+        token = token if token is not None else self.issuer.token(client)
+        if proof is None:
+            proof_claims.setdefault("nonce", self.nonce())
+            proof = client.proof(token, method=method, url=url, **proof_claims)
+        return self.verifier.verify(method, url, f"DPoP {token}", proof)
+
+    def refused(self, *args: Any, **kwargs: Any) -> HelseIdRefused:
+        with pytest.raises(HelseIdRefused) as caught:
+            self.call(*args, **kwargs)
+        return caught.value
+
+
+def assert_refused(
+    refused: HelseIdRefused, status: int, reason: Refusal, error: str | None = None
+) -> None:
+    assert (refused.status, refused.reason) == (status, reason), refused
+    if error is not None:
+        assert f'error="{error}"' in refused.headers["WWW-Authenticate"]
