@@ -2,9 +2,12 @@
 
 A breaker lives in the delivery worker that owns the receiver's partition; each worker
 replaces its own rows every few seconds, so any API process can show them. A row not
-renewed for :data:`STALE_AFTER` belongs to a worker that is gone and is not shown.
+renewed for :data:`STALE_AFTER` belongs to a worker that is gone and is not shown. An
+endpoint is named by a digest of its address (:func:`endpoint_digest`), which the console
+computes from the register's entry: a webhook URL may carry a secret.
 """
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,12 +20,17 @@ from hubstats.fold import utc
 STALE_AFTER = timedelta(minutes=2)
 
 
+def endpoint_digest(kind: str, address: str) -> str:
+    """How the table names an endpoint: a SHA-256 of its kind and address."""
+    return hashlib.sha256(f"{kind}\n{address}".encode()).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class BreakerRow:
     """One breaker that is not closed."""
 
     endpoint_kind: str
-    address: str
+    endpoint_digest: str
     state: str
     failures: int
     retry_at: datetime | None
@@ -43,7 +51,7 @@ def publish_breakers(
         {
             "worker": worker,
             "endpoint_kind": kind,
-            "address": address[:512],
+            "endpoint_digest": endpoint_digest(kind, address),
             "state": state,
             "failures": failures,
             "retry_at": None if due_s is None else at + timedelta(seconds=due_s),
@@ -57,18 +65,16 @@ def publish_breakers(
             conn.execute(sa.insert(table), values)
 
 
-def breaker_states(
-    engine: sa.Engine, now: datetime | None = None
-) -> dict[tuple[str, str], BreakerRow]:
-    """Every live worker's breakers that are not closed, by (endpoint kind, address)."""
+def breaker_states(engine: sa.Engine, now: datetime | None = None) -> dict[str, BreakerRow]:
+    """Every live worker's breakers that are not closed, by :func:`endpoint_digest`."""
     table = schema.delivery_breakers
     since = (now or datetime.now(UTC)) - STALE_AFTER
     with engine.connect() as conn:
         found = conn.execute(sa.select(table).where(table.c.updated_at >= since)).all()
     return {
-        (r.endpoint_kind, r.address): BreakerRow(
+        r.endpoint_digest: BreakerRow(
             r.endpoint_kind,
-            r.address,
+            r.endpoint_digest,
             r.state,
             r.failures,
             None if r.retry_at is None else utc(r.retry_at),

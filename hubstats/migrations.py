@@ -132,7 +132,7 @@ def _v6_breakers(conn: sa.Connection) -> None:
         sa.MetaData(),
         sa.Column("worker", sa.String(128), primary_key=True),
         sa.Column("endpoint_kind", code, primary_key=True),
-        sa.Column("address", sa.String(512), primary_key=True),
+        sa.Column("endpoint_digest", sa.String(64), primary_key=True),
         sa.Column("state", code, nullable=False),
         sa.Column("failures", sa.Integer, nullable=False),
         sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),

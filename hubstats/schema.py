@@ -153,11 +153,12 @@ delivery_breakers = sa.Table(
     metadata,
     sa.Column("worker", sa.String(ID_LENGTH), primary_key=True),
     sa.Column("endpoint_kind", sa.String(_CODE), primary_key=True),
-    sa.Column("address", sa.String(512), primary_key=True),
+    sa.Column("endpoint_digest", sa.String(64), primary_key=True),
     sa.Column("state", sa.String(_CODE), nullable=False),
     sa.Column("failures", sa.Integer, nullable=False),
     sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
-"""Each delivery worker's circuit breakers that are not closed (endpoint kind and address,
-as the register gives them), replaced every few seconds: the console's view of them."""
+"""Each delivery worker's circuit breakers that are not closed, by endpoint kind and a digest
+of the address (a webhook URL may carry a secret, so the address itself is not stored),
+replaced every few seconds: the console's view of them."""

@@ -16,7 +16,7 @@ from broker_adapters.http.console.deps import ConsoleDeps
 from broker_adapters.http.console.guard import ConsoleGuard, Operator
 from broker_adapters.http.console.render import page
 from broker_adapters.http.console.route import ConsoleRoute
-from hubstats.breakers import breaker_states
+from hubstats.breakers import breaker_states, endpoint_digest
 from hubstats.search import receiver_overview
 from schemas.identifiers import MAX_HER_ID
 
@@ -32,6 +32,12 @@ def routes(deps: ConsoleDeps, guard: ConsoleGuard) -> APIRouter:
         register = deps.register()
         rows = receiver_overview(deps.store.engine)
         breakers = breaker_states(deps.store.engine)
+        parties = {row.receiver_her_id: register.get(row.receiver_her_id) for row in rows}
+        breaker_of = {
+            her_id: breakers.get(endpoint_digest(party.endpoint.kind.value, party.endpoint.address))
+            for her_id, party in parties.items()
+            if party is not None and party.endpoint is not None
+        }
         lookup = lookup.strip()[:100]
         found: tuple[CommunicationParty, ...] = ()
         if lookup.isascii() and lookup.isdigit() and 0 < int(lookup) <= MAX_HER_ID:
@@ -43,8 +49,8 @@ def routes(deps: ConsoleDeps, guard: ConsoleGuard) -> APIRouter:
             "receivers.html",
             operator=operator,
             rows=rows,
-            parties={row.receiver_her_id: register.get(row.receiver_her_id) for row in rows},
-            breakers=breakers,
+            parties=parties,
+            breakers=breaker_of,
             lookup=lookup,
             found=found,
         )
