@@ -11,6 +11,7 @@ key is the same) and a fresh ``routed_at`` (so it gets a full retry period);
 the other receivers of the message are not sent it again.
 """
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -80,10 +81,12 @@ def read_dead_letters(
         # offsets_for_times only saves reading; the records' own times decide
         start_ms = None if since is None else int(since.timestamp() * 1000)
         pending = set(starts)
-        while pending:
-            batch = consumer.consume(500, timeout_s)
-            if not batch:
-                break
+        # consume() waits out its timeout unless the batch fills: ask often, stop at a deadline
+        deadline = time.monotonic() + timeout_s
+        while pending and time.monotonic() < deadline:
+            batch = consumer.consume(500, 0.1)
+            if batch:
+                deadline = time.monotonic() + timeout_s  # progress: the deadline is per silence
             for record in batch:
                 partition, offset, error = record.partition(), record.offset(), record.error()
                 if error is not None and error.code() == KafkaError._PARTITION_EOF:
