@@ -134,7 +134,10 @@ def create_store_engine(dsn: str) -> sa.Engine:
         raise StoreError(
             f"the statistics store supports SQLite and PostgreSQL, not {url.get_backend_name()}"
         )
-    return sa.create_engine(url, pool_pre_ping=True)
+    # A database that drops packets must not hold a caller (delivery's loop, a DPoP check)
+    # for the operating system's two minutes: connecting gives up after this many seconds.
+    connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": 10}
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

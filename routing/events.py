@@ -137,15 +137,7 @@ def internal_error(
 ) -> tuple[RejectedMessage, MessageEvent]:
     """The dead letter and ``rejected`` event of a record the router failed on (a bug or
     a refused output, not bad input): parked for a replay after a fix."""
-    rejected = RejectedMessage(
-        hub_message_id=inbound.hub_message_id,
-        code=code,
-        reason=reason,
-        stage=RejectStage.ROUTER,
-        rejected_at=now,
-        ingress=inbound,
-        payload=payload,
-    )
+    rejected = _bare_dead_letter(RejectStage.ROUTER, inbound, code, reason, payload, now)
     event = MessageEvent(
         event_id=uuid5(inbound.hub_message_id, "internal-error"),
         event_type=EventType.REJECTED,
@@ -173,11 +165,23 @@ def ingress_refusal(
     inbound: InboundMessage, code: AppRecErrorCode, reason: str, payload: bytes, now: datetime
 ) -> RejectedMessage:
     """The dead letter of a record an ingress adapter refused (not a message it can accept)."""
+    return _bare_dead_letter(RejectStage.INGRESS, inbound, code, reason, payload, now)
+
+
+def _bare_dead_letter(
+    stage: RejectStage,
+    inbound: InboundMessage,
+    code: AppRecErrorCode,
+    reason: str,
+    payload: bytes,
+    now: datetime,
+) -> RejectedMessage:
+    """A dead letter that knows nothing of the document beyond its ingress metadata."""
     return RejectedMessage(
         hub_message_id=inbound.hub_message_id,
         code=code,
         reason=reason,
-        stage=RejectStage.INGRESS,
+        stage=stage,
         rejected_at=now,
         ingress=inbound,
         payload=payload,
