@@ -33,7 +33,7 @@ from addressregister.wire import (
     her_id_of_key,
     party_key,
 )
-from kafka_io import DurableProducer, OutRecord, client_config
+from kafka_io import DurableProducer, OutRecord, client_config, readable
 from kafka_io.errors import DeliveryFailedError
 from kafka_io.settings import KafkaSettings
 from schemas.avro_codec import AvroCodec
@@ -129,7 +129,7 @@ class PartyTopicReader:
                 raise RegisterUnavailableError(
                     f"topic {self.topic} not read to its end within {timeout_s:g} s"
                 )
-            messages = self._consumer.consume(5000, 0.2)
+            messages = readable(self._consumer.consume(5000, 0.2))
             for message in messages:
                 error = message.error()
                 if error is not None:
@@ -151,7 +151,7 @@ class PartyTopicReader:
     def poll(self, timeout_s: float, max_records: int = 5000) -> list[Change]:
         """Changes that arrived since the last call (waits up to ``timeout_s`` for the first)."""
         changes: list[Change] = []
-        for message in self._consumer.consume(max_records, timeout_s):
+        for message in readable(self._consumer.consume(max_records, timeout_s)):
             error = message.error()
             if error is not None:
                 if error.code() != KafkaError._PARTITION_EOF:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hubstats.settings import StatisticsSettings
 from hubstats.store import StatisticsStore
-from kafka_io import consumer_config
+from kafka_io import consumer_config, readable
 from kafka_io.settings import KafkaSettings
 from metrics.live import HubMetrics
 from schemas.records import MessageEvent, decode
@@ -73,7 +73,9 @@ class StatisticsAggregator:
         backoff = 0.0
         try:
             while not stop.is_set():
-                messages = consumer.consume(self.settings.batch_size, self.settings.poll_timeout_s)
+                messages = readable(
+                    consumer.consume(self.settings.batch_size, self.settings.poll_timeout_s)
+                )
                 if messages and not self._handle(consumer, messages):
                     backoff = min(_MAX_BACKOFF_S, max(0.5, backoff * 2))
                     stop.wait(backoff)

@@ -17,6 +17,7 @@ import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from kafka_io.local_state import LocalState, Row
+from kafka_io.placed_records import readable
 from kafka_io.records import OutRecord
 
 log = structlog.get_logger(__name__)
@@ -58,7 +59,7 @@ class ChangelogState:
             deadline = time.monotonic() + timeout_s
             while pending and time.monotonic() < deadline:
                 rows: list[Row] = []
-                for message in consumer.consume(1000, 0.2):
+                for message in readable(consumer.consume(1000, 0.2)):
                     if message.error() is not None:
                         continue
                     partition, key, value = message.partition(), message.key(), message.value()

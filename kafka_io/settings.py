@@ -70,6 +70,9 @@ class KafkaSettings(BaseModel):
     bootstrap_servers: str = ""
     embedded_host: str = "127.0.0.1"
     embedded_port: int = Field(default=9092, ge=1, le=65535)
+    embedded_checkpoint_mb: int = Field(default=192, ge=32)
+    """The embedded broker's memory at which the hub checkpoints it (stops every component,
+    keeps what is still needed on disk, restarts the broker with only that)."""
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None

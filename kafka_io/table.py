@@ -18,6 +18,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from kafka_io.local_state import LocalState, Row
+from kafka_io.placed_records import readable
 
 log = structlog.get_logger(__name__)
 
@@ -82,7 +83,7 @@ class TimedTable:
             if not behind:
                 self.loaded.set()
             while not self._stop.is_set():
-                self._apply(consumer.consume(1000, self._poll_timeout_s))
+                self._apply(readable(consumer.consume(1000, self._poll_timeout_s)))
                 if behind:
                     for tp in consumer.position(
                         [TopicPartition(self.topic, p) for p in list(behind)]

@@ -43,6 +43,7 @@ from confluent_kafka import (
 from hubcore.errors import describe
 from kafka_io.classify import PermanentKind, permanent_kind
 from kafka_io.errors import KafkaLayerError, RecordRefusedError
+from kafka_io.placed_records import readable
 from kafka_io.records import OutRecord
 
 log = structlog.get_logger(__name__)
@@ -140,7 +141,7 @@ def next_batch(
             break
         batch.extend(more)
         size += sum(len(m.value() or b"") for m in more)
-    return batch
+    return readable(batch)
 
 
 def commit_transaction(producer: Producer) -> None:

@@ -5,20 +5,29 @@ that fails is restarted with back-off by its :class:`~meldingshub.supervisor.Sup
 (and reported by ``/readyz`` meanwhile), so one bad input never ends the process.
 It stops components first and the embedded broker last, so no transaction is cut
 off by its own broker going away.
+
+With the embedded broker, which frees no memory while it runs, the hub checkpoints it
+(:mod:`meldingshub.broker_checkpoint`): when the broker reaches
+``kafka.embedded_checkpoint_mb`` every component stops, what is still needed goes to disk,
+the broker restarts with only that and the components start again; at a stop the
+checkpoint stays on disk and the next start restores it.
 """
 
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
 from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry
 
-from hubcore.errors import MeldingshubError
+from hubcore.errors import MeldingshubError, describe
 from kafka_io import client_config, ensure_topics, wait_until_reachable
-from meldingshub.embedded_broker import EmbeddedBroker
+from meldingshub import broker_checkpoint
+from meldingshub.embedded_broker import CHECKPOINTED, EmbeddedBroker
+from meldingshub.embedded_process import release_free_memory
 from meldingshub.ops_server import OpsServer
 from meldingshub.settings import Settings
 from meldingshub.supervisor import Supervisor
@@ -30,6 +39,11 @@ if TYPE_CHECKING:
     from meldingshub.wiring import Assembly
 
 log = structlog.get_logger(__name__)
+
+_CHECK_EVERY_S = 2.0
+"""How often the embedded broker's memory is compared with its checkpoint size."""
+_CHECK_MIN_S = 60.0
+"""Least time between checkpoints once what must be kept fills half the checkpoint size."""
 
 ComponentFactory = Callable[[str], "Assembly"]
 """Builds the process's components once the bootstrap servers are known."""
@@ -58,6 +72,20 @@ class Hub:
         self.ready = threading.Event()
         self._failures: list[tuple[str, BaseException]] = []
         self.supervisors: dict[str, Supervisor] = {}
+        self.checkpoints = 0
+        """Checkpoints of the embedded broker taken while running (not counting the stop)."""
+        self._last_checkpoint = time.monotonic()
+        self._kept_bytes = 0
+        """What the kept records cost the broker after the last restore (above empty)."""
+        self._empty_bytes = 0
+        """The broker's memory when it started empty."""
+        self._broker_whole = True
+        """False between a broker restart and the restore: never checkpoint a partial broker."""
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """Where the embedded broker's checkpoint is kept between a stop and the next start."""
+        return self.settings.data_dir / "embedded-broker" / "checkpoint.sqlite"
 
     def run(self, stop: threading.Event) -> None:
         """Run until ``stop`` is set; raise :class:`ComponentFailedError` if a component died."""
@@ -66,7 +94,14 @@ class Hub:
             self.broker = EmbeddedBroker(kafka.embedded_host, kafka.embedded_port)
             self.broker.start()
             self.bootstrap_servers = self.broker.bootstrap_servers
-            EmbeddedBrokerMetrics(self.registry, memory=self.broker.memory_bytes)
+            self._empty_bytes = self.broker.memory_bytes() or 0
+            log.info(CHECKPOINTED, checkpoint_mb=kafka.embedded_checkpoint_mb)
+            self._restore()
+            EmbeddedBrokerMetrics(
+                self.registry,
+                memory=self.broker.memory_bytes,
+                checkpoints=lambda: self.checkpoints,
+            )
         try:
             self._run_components(stop)
         finally:
@@ -104,24 +139,115 @@ class Hub:
             | {s.component.name: s.ready for s in supervisors},
         )
         ops.start()
-        threads = [
-            threading.Thread(target=s.run, args=(stop,), name=s.component.name, daemon=True)
-            for s in supervisors
-        ]
-        for thread in threads:
-            thread.start()
         try:
-            self._announce_when_ready(ops, stop)
-            stop.wait()
+            while True:
+                running = threading.Event()
+                threads = [
+                    threading.Thread(
+                        target=s.run, args=(running,), name=s.component.name, daemon=True
+                    )
+                    for s in supervisors
+                ]
+                for thread in threads:
+                    thread.start()
+                try:
+                    if not self.ready.is_set():
+                        self._announce_when_ready(ops, stop)
+                    checkpoint_due = self._wait(stop, running)
+                finally:
+                    running.set()
+                    for thread in threads:
+                        thread.join(timeout=10)
+                if any(s.fatal is not None for s in supervisors):
+                    stop.set()
+                if stop.is_set() or not checkpoint_due:
+                    break
+                self._checkpoint_and_restart(assembly)
         finally:
             stop.set()
-            for thread in threads:
-                thread.join(timeout=10)
             self._failures.extend(
                 (s.component.name, s.fatal) for s in supervisors if s.fatal is not None
             )
             assembly.close()
+            if self.broker is not None and self._broker_whole:
+                self._save_checkpoint()
             ops.stop()
+
+    # -- the embedded broker's checkpoints --------------------------------------------------
+
+    def _wait(self, stop: threading.Event, running: threading.Event) -> bool:
+        """Wait for ``stop`` (or a component that ended the process); True when, first, the
+        embedded broker reached its checkpoint size."""
+        budget = self.settings.kafka.embedded_checkpoint_mb * 1024 * 1024
+        while not stop.wait(_CHECK_EVERY_S) and not running.is_set():
+            if self.broker is None:
+                continue
+            memory = self.broker.memory_bytes() or 0
+            crowded = self._kept_bytes >= budget // 2  # what must be kept fills much of it
+            waited = time.monotonic() - self._last_checkpoint >= _CHECK_MIN_S
+            if memory >= budget and (waited or not crowded):
+                log.info("embedded broker at its checkpoint size", memory_mb=memory >> 20)
+                return True
+        return False
+
+    def _checkpoint_and_restart(self, assembly: "Assembly") -> None:
+        """With every component stopped: keep what is needed, restart the broker with it.
+
+        A checkpoint that cannot be written leaves the broker as it is (and is tried again
+        later); one that cannot be restored ends the run with the checkpoint kept on disk,
+        for the next start to restore."""
+        assert self.broker is not None
+        self._last_checkpoint = time.monotonic()
+        try:
+            self._save_checkpoint()
+        except Exception as exc:
+            log.error("embedded broker checkpoint failed; going on without", error=describe(exc))
+            return
+        self._broker_whole = False
+        self.broker.stop()
+        self.broker.start()
+        self._restore()
+        assembly.broker_restarted()
+        release_free_memory()
+        self.checkpoints += 1
+
+    def _save_checkpoint(self) -> None:
+        config = client_config(self.settings.kafka, self.bootstrap_servers)
+        summary = broker_checkpoint.save(
+            config, self.checkpoint_path, self.settings.kafka.topics.inbound.name
+        )
+        log.info(
+            "embedded broker checkpointed",
+            records_read=summary.records_read,
+            records_kept=summary.records_kept,
+            kept_mb=round(summary.bytes_kept / 2**20, 1),
+            seconds=round(summary.seconds, 2),
+            most_kept=dict(sorted(summary.kept_by_topic.items(), key=lambda kv: -kv[1])[:5]),
+        )
+
+    def _restore(self) -> None:
+        """Restore the checkpoint a stop left, if any, into the broker just started."""
+        assert self.broker is not None
+        path = self.checkpoint_path
+        if not path.is_file():
+            return
+        config = client_config(self.settings.kafka, self.bootstrap_servers)
+        summary = broker_checkpoint.restore(
+            config,
+            self.broker.host,
+            self.broker.port,
+            path,
+            self.settings.kafka.topics.inbound.name,
+        )
+        path.unlink()
+        self._broker_whole = True
+        self._kept_bytes = max(0, (self.broker.memory_bytes() or 0) - self._empty_bytes)
+        log.info(
+            "embedded broker restored from its checkpoint",
+            topics=summary.topics,
+            records=summary.records_kept,
+            seconds=round(summary.seconds, 2),
+        )
 
     def _announce_when_ready(self, ops: OpsServer, stop: threading.Event) -> None:
         """Log ``hub ready`` once every check passes; warn (once) if that takes long."""

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from broker_adapters.delivery.mailbox_store import mailbox_id
 from broker_adapters.http.console import ConsoleDeps, HealthItem
 from hubstats.timeline import record_replay, timeline
-from kafka_io import client_config
+from kafka_io import client_config, is_filler
 from meldingshub import dlq
 from meldingshub.api_resources import ApiResources
 from meldingshub.settings import Settings
@@ -147,6 +147,8 @@ def _inbound_document(
                 record = consumer.poll(5)
                 if record is None or record.error() is not None:
                     break
+                if is_filler(record):
+                    continue
                 if record.timestamp()[1] > stop:
                     break
                 header = dict(record.headers() or []).get(INBOUND_HEADER)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from kafka_io import DurableProducer, OutRecord, client_config, producer_config
+from kafka_io import DurableProducer, OutRecord, client_config, producer_config, readable
 from kafka_io.settings import KafkaSettings
 from schemas.avro_errors import AvroDecodeError
 from schemas.records import (
@@ -84,7 +84,7 @@ def read_dead_letters(
         # consume() waits out its timeout unless the batch fills: ask often, stop at a deadline
         deadline = time.monotonic() + timeout_s
         while pending and time.monotonic() < deadline:
-            batch = consumer.consume(500, 0.1)
+            batch = readable(consumer.consume(500, 0.1))
             if batch:
                 deadline = time.monotonic() + timeout_s  # progress: the deadline is per silence
             for record in batch:

@@ -6,10 +6,11 @@ of the hub takes it down, and in its own session so that Ctrl-C reaches the hub
 first and the hub stops the broker after its components have finished.
 
 It keeps every record in memory (``memory://``): Tansu 0.6 ignores retention
-there, so its memory grows with the traffic, and whatever it holds is gone at a
-stop. That is said at start (:data:`MEMORY_ONLY`), in the live view and in the
-README; its memory is on ``/metrics``. Why not its ``s3://`` engine on a local
-store, or anything else: ``bench/README.md`` (#20).
+there, so its memory grows with the traffic, and whatever it holds is gone when it
+stops. Alone (``meldingshub broker``) that is all it is (:data:`MEMORY_ONLY`); under
+the hub, the hub checkpoints it (:data:`CHECKPOINTED`, :mod:`meldingshub.broker_checkpoint`).
+Its memory is on ``/metrics``. Why not its ``s3://`` engine on a local store, or
+anything else: ``bench/README.md`` (#20).
 """
 
 import contextlib
@@ -24,6 +25,7 @@ from kafka_io.admin import BrokerUnreachableError, wait_until_reachable
 from meldingshub.embedded_process import die_with_parent, free_port, rss_bytes
 
 __all__ = [
+    "CHECKPOINTED",
     "MEMORY_ONLY",
     "EmbeddedBroker",
     "EmbeddedBrokerError",
@@ -34,7 +36,13 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 MEMORY_ONLY = "embedded broker: memory only, messages in flight are lost at stop"
-"""What the start-up log, the live view and the README say about the embedded broker."""
+"""What ``meldingshub broker`` says of the broker it runs alone."""
+
+CHECKPOINTED = (
+    "embedded broker: records in memory, checkpointed to disk at each clean stop and "
+    "whenever it reaches its checkpoint size; a crash loses what it held"
+)
+"""What the hub's start-up log, the live view and the README say about its embedded broker."""
 
 
 class EmbeddedBrokerError(MeldingshubError):
@@ -127,7 +135,6 @@ class EmbeddedBroker:
                 f"the embedded broker on {self.bootstrap_servers} did not come up: {detail}"
             ) from None
         log.info("embedded broker ready", bootstrap_servers=self.bootstrap_servers, pid=self.pid)
-        log.warning(MEMORY_ONLY)
 
     def _still_running(self) -> bool:
         return self._process is not None and self._process.poll() is None

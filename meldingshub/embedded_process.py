@@ -1,6 +1,7 @@
 """What the embedded broker's child processes share: free loopback ports, dying with the hub,
 and reading their memory from ``/proc`` (for ``/metrics``, the live view and the soak bench)."""
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -65,3 +66,11 @@ def command_name(pid: int) -> str:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return ""
+
+
+def release_free_memory() -> None:
+    """Hand the allocator's free memory back to the system (glibc's ``malloc_trim``): after a
+    checkpoint the hub has freed what it read, and its resident size should show it."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # not glibc
+            ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -71,6 +71,8 @@ class Assembly:
     close: Callable[[], None] = lambda: None
     adapters: dict[str, str] = field(default_factory=dict)
     """Ingress adapter (the ``adapter`` metric label) -> the component that runs it."""
+    broker_restarted: Callable[[], None] = lambda: None
+    """Called with every component stopped, after the broker restarted from a checkpoint."""
 
 
 class Resources:
@@ -207,6 +209,13 @@ class Resources:
     def close(self) -> None:
         for closer in reversed(self._closers):
             closer()
+
+    def broker_restarted(self) -> None:
+        """The clients that outlive a component's run start afresh: the gate's idempotent
+        producer (the new broker does not know its id). The register's follower reads on
+        at the same offsets, which the checkpoint kept."""
+        if "gate" in self.__dict__:
+            self.gate.renew_producer()
 
 
 EMBEDDED_OPERATOR = "operator"
@@ -371,6 +380,8 @@ def component_factory(
         components = [component for builder in builders for component in builder(res)]
         if stream is not None:
             components.append(_stream(res, stream, list(components)))
-        return Assembly(components, dict(res.checks), res.close, dict(res.adapters))
+        return Assembly(
+            components, dict(res.checks), res.close, dict(res.adapters), res.broker_restarted
+        )
 
     return build

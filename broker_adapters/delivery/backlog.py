@@ -27,7 +27,7 @@ from typing import Any
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from kafka_io import OutRecord
+from kafka_io import OutRecord, readable
 
 log = structlog.get_logger(__name__)
 
@@ -199,7 +199,7 @@ class Backlog:
             consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in pending])
             deadline = time.monotonic() + timeout_s
             while pending and time.monotonic() < deadline:
-                for message in consumer.consume(1000, 0.2):
+                for message in readable(consumer.consume(1000, 0.2)):
                     number, key = message.partition(), message.key()
                     if message.error() is not None or number is None or key is None:
                         continue

@@ -35,6 +35,8 @@ class Calls:
         self._in_flight: dict[str, tuple[int, Address, Future[Attempt]]] = {}
         self._late: dict[str, Attempt] = {}
         self._lock = threading.Lock()
+        self.closed = False
+        """True once :meth:`close` was called: a closed pool takes no calls."""
 
     def start(self, call: Callable[[], Attempt]) -> Future[Attempt]:
         """Run ``call`` on the pool."""
@@ -73,6 +75,7 @@ class Calls:
 
     def close(self) -> None:
         """Stop taking calls; running ones end at their own deadline."""
+        self.closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 

@@ -14,13 +14,16 @@ import time
 from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
+from uuid import UUID
 
 import structlog
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from broker_adapters.delivery.errors import DeliveryError
 from hubcore.errors import describe
-from schemas.records import PayloadRef, RoutedMessage
+from kafka_io import is_filler
+from schemas.avro_errors import AvroDecodeError
+from schemas.records import INBOUND_HEADER, InboundMessage, PayloadRef, RoutedMessage, decode
 
 log = structlog.get_logger(__name__)
 
@@ -78,11 +81,16 @@ class PayloadFetcher:
         ref = message.payload_ref
         if ref is None:
             return message
-        return replace(message, payload=self.read(ref), payload_ref=None)
+        return replace(message, payload=self.read(ref, message.hub_message_id), payload_ref=None)
 
-    def read(self, ref: PayloadRef) -> bytes:
+    def read(self, ref: PayloadRef, hub_message_id: UUID | None = None) -> bytes:
         """The value of the record ``ref`` names. Raises :class:`PayloadUnavailableError`
-        and nothing else, whatever the client does, so every delivery path settles."""
+        and nothing else, whatever the client does, so every delivery path settles.
+
+        With ``hub_message_id``, a record whose ingress header names another message is
+        refused: a claim check that came to name the wrong record must never hand one
+        patient's document to another message's receiver.
+        """
         if ref.topic != self._documents_topic:
             raise PayloadUnavailableError(
                 f"a claim check may name only {self._documents_topic}, not {ref.topic[:100]}",
@@ -94,7 +102,7 @@ class PayloadFetcher:
                 self._cache.move_to_end(ref)
                 return cached
             try:
-                value = self._fetch(ref)
+                value = self._fetch(ref, hub_message_id)
             except PayloadUnavailableError:
                 raise
             except Exception as exc:  # the client failed: a fresh one next time, retry later
@@ -119,7 +127,7 @@ class PayloadFetcher:
             with contextlib.suppress(Exception):
                 consumer.close()
 
-    def _fetch(self, ref: PayloadRef) -> bytes:
+    def _fetch(self, ref: PayloadRef, hub_message_id: UUID | None) -> bytes:
         if self._consumer is None:
             self._consumer = Consumer(self._config)
         consumer = self._consumer
@@ -150,6 +158,7 @@ class PayloadFetcher:
                     continue
                 offset = found.offset()
                 if offset == ref.offset:
+                    _check_found(found, hub_message_id, ref.topic)
                     return found.value() or b""
                 if offset is not None and offset > ref.offset:
                     raise PayloadUnavailableError(
@@ -186,3 +195,25 @@ class PayloadFetcher:
         while self._cached_bytes > CACHE_BYTES and len(self._cache) > 1:
             _, dropped = self._cache.popitem(last=False)
             self._cached_bytes -= len(dropped)
+
+
+def _check_found(found: Message, hub_message_id: UUID | None, topic: str) -> None:
+    """Refuse a checkpoint filler, and a record that belongs to another message."""
+    if is_filler(found):
+        raise PayloadUnavailableError(
+            f"the document's record is not on {topic} (not kept)", permanent=True
+        )
+    if hub_message_id is None:
+        return
+    headers = found.headers()
+    header = dict(headers).get(INBOUND_HEADER) if isinstance(headers, list) else None
+    if not isinstance(header, bytes):
+        return  # written without the ingress header (not by this hub's ingress)
+    try:
+        written_for = decode(header, InboundMessage).hub_message_id
+    except AvroDecodeError:
+        return
+    if written_for != hub_message_id:
+        raise PayloadUnavailableError(
+            f"the claim check names a record of another message on {topic}", permanent=True
+        )

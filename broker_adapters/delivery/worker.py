@@ -197,6 +197,8 @@ class DeliveryComponent(BatchStage):
             self._admin_config,
             delivery_topics(self._delivery, self._kafka.topics.outbound.partitions),
         )
+        if self._calls.closed:  # run again after a stop (the embedded broker's checkpoint)
+            self._calls = Calls(self._delivery.call_workers)
         try:
             self._loop.run(stop)
         finally:

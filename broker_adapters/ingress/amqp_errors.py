@@ -40,7 +40,7 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 
 from access.principals_file import PrincipalsFile
 from broker_adapters.ingress.amqp import error_queue_for
-from kafka_io import consumer_config
+from kafka_io import consumer_config, readable
 from kafka_io.settings import KafkaSettings
 from kafka_io.transactional import rewind_to_committed
 from schemas.records import RejectedMessage, RejectStage, decode
@@ -160,7 +160,7 @@ class AmqpRejectionReporter:
         backoff = 0.5
         try:
             while not stop.is_set():
-                records = consumer.consume(_BATCH, timeout=0.5)
+                records = readable(consumer.consume(_BATCH, timeout=0.5))
                 if not records:
                     self._ready.set()
                     continue

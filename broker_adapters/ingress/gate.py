@@ -203,6 +203,13 @@ class IngressGate:
         with self._lock:
             self._broken = producer
 
+    def renew_producer(self) -> None:
+        """Write with a new producer from now on: the broker restarted without the old
+        one's producer state (the embedded broker after a checkpoint)."""
+        with self._lock:
+            current = self._producer
+        self._replace(current)
+
     def _replace(self, producer: DurableProducer) -> DurableProducer:
         self._mark_broken(producer)
         return self._current()

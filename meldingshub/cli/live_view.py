@@ -3,8 +3,8 @@
 Everything shown is read from the process's Prometheus registry (the same
 series ``/metrics`` serves), never from a component's private state: messages
 per second, totals per family and per category pair, rejects by AppRec code,
-AppRecs, routing and delivery latency, the embedded broker's memory and disk use
-(or that it keeps messages in memory only), and where the API and ``/metrics`` are.
+AppRecs, routing and delivery latency, the embedded broker's memory and checkpoints
+(and what it keeps across a stop), and where the API and ``/metrics`` are.
 On a terminal it is a rich live display; otherwise one plain log line every
 few seconds.
 """
@@ -23,7 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from meldingshub.embedded_broker import MEMORY_ONLY
+from meldingshub.embedded_broker import CHECKPOINTED
 
 log = structlog.get_logger(__name__)
 
@@ -57,16 +57,15 @@ class Snapshot:
     routing: Latency = Latency(0, None, None)
     delivery: Latency = Latency(0, None, None)
     broker: "BrokerFigures | None" = None
-    """The embedded broker's memory and disk use; None with an external broker."""
+    """The embedded broker's memory and checkpoints; None with an external broker."""
 
 
 @dataclass(slots=True)
 class BrokerFigures:
     """The embedded broker as ``meldingshub_embedded_broker_*`` shows it."""
 
-    durable: bool = False
     memory_bytes: float | None = None
-    storage_bytes: float | None = None
+    checkpoints: float = 0.0
 
 
 def _quantiles(buckets: dict[float, float]) -> Latency:
@@ -128,22 +127,18 @@ def read_snapshot(registry: CollectorRegistry, at: float | None = None) -> Snaps
 
 def _read_broker(snapshot: Snapshot, name: str, value: float) -> None:
     broker = snapshot.broker = snapshot.broker or BrokerFigures()
-    if name == "meldingshub_embedded_broker_durable":
-        broker.durable = value == 1.0
-    elif name == "meldingshub_embedded_broker_memory_bytes":
+    if name == "meldingshub_embedded_broker_memory_bytes":
         broker.memory_bytes = value
-    elif name == "meldingshub_embedded_broker_storage_bytes":
-        broker.storage_bytes = value
+    elif name == "meldingshub_embedded_broker_checkpoints_total":
+        broker.checkpoints = value
 
 
 def broker_line(broker: BrokerFigures) -> str:
-    """One line on the embedded broker: its memory and disk, or that it has no disk."""
-    if not broker.durable:
-        return f"{MEMORY_ONLY} (now {_mib(broker.memory_bytes)})"
-    line = f"embedded broker {_mib(broker.memory_bytes)}"
-    if broker.storage_bytes is not None:
-        line += f", on disk {_mib(broker.storage_bytes)}"
-    return line
+    """One line on the embedded broker: its memory, its checkpoints and what it keeps."""
+    return (
+        f"embedded broker {_mib(broker.memory_bytes)}, checkpoints {broker.checkpoints:.0f} "
+        f"({CHECKPOINTED.removeprefix('embedded broker: ')})"
+    )
 
 
 def _mib(value: float | None) -> str:
@@ -200,8 +195,7 @@ def render(snapshot: Snapshot, rate: float, urls: dict[str, str], ready: bool) -
     header.append(f"   rejected {_n(sum(snapshot.rejects.values()))}")
     header.append(f"   duplicates {_n(snapshot.duplicates)}\n")
     if snapshot.broker is not None:
-        style = "dim" if snapshot.broker.durable else "bold yellow"
-        header.append(f"{broker_line(snapshot.broker)}\n", style=style)
+        header.append(f"{broker_line(snapshot.broker)}\n", style="dim")
     for label, url in urls.items():
         header.append(f"{label:<12}", style="dim")
         header.append(f"{url}\n", style="underline")

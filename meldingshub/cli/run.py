@@ -19,7 +19,7 @@ from rich.console import Console
 from meldingshub.app import Hub
 from meldingshub.cli.common import main, settings_from, setup_logging, stop_on_signals
 from meldingshub.cli.live_view import show
-from meldingshub.embedded_broker import EmbeddedBroker
+from meldingshub.embedded_broker import MEMORY_ONLY, EmbeddedBroker
 from meldingshub.logging import configure_logging
 from meldingshub.settings import Settings
 from meldingshub.simulator.component import DEMO_FAULT_RATE, DEMO_RATE
@@ -139,5 +139,6 @@ def broker(ctx: click.Context, port: int | None) -> None:
     stop = stop_on_signals()
     embedded = EmbeddedBroker(settings.kafka.embedded_host, port or settings.kafka.embedded_port)
     with embedded:
+        structlog.get_logger(__name__).warning(MEMORY_ONLY)
         click.echo(f"broker listening on {embedded.bootstrap_servers} (Ctrl-C stops it)", err=True)
         stop.wait()

@@ -64,6 +64,7 @@ class SimulatedStream:
         self._register = register or settings.data_dir / "national-register.json"
         self.truth = truth
         self.stats = SendStats()
+        self._runs = 0
 
     def ready(self) -> bool:
         """Never holds up the hub's readiness: the stream starts after the hub is ready."""
@@ -80,6 +81,7 @@ class SimulatedStream:
                 break
         if stop.is_set():
             return
+        self._runs += 1
         try:
             self._stream(stop)
         except MeldingshubError as exc:
@@ -97,7 +99,8 @@ class SimulatedStream:
         traffic = Traffic(
             index,
             MIXES["national-2019"],
-            seed=self._seed,
+            # A run after a restart sends new messages, not the first run's again.
+            seed=self._seed + self._runs - 1,
             fault_rate=self._fault_rate,
             principals=principals,
             zone=ZoneInfo(self._settings.statistics.timezone),

@@ -1,4 +1,5 @@
-"""The embedded broker's memory reaches /metrics and the live view, and memory-only is said."""
+"""The embedded broker's memory and checkpoints reach /metrics and the live view, and what it
+keeps across a stop is said."""
 
 import os
 import shutil
@@ -9,53 +10,45 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from structlog.testing import capture_logs
 
 from meldingshub.cli.live_view import broker_line, plain_line, read_snapshot
-from meldingshub.embedded_broker import MEMORY_ONLY, EmbeddedBroker, free_port
+from meldingshub.embedded_broker import CHECKPOINTED, EmbeddedBroker, free_port
 from meldingshub.embedded_process import children, command_name, rss_bytes
-from metrics.embedded_broker import DURABLE, MEMORY, STORAGE, EmbeddedBrokerMetrics
+from metrics.embedded_broker import CHECKPOINTS, MEMORY, EmbeddedBrokerMetrics
 from tests.support.hub_process import HubProcess
 
 
 def test_memory_is_read_when_scraped() -> None:
-    figures = {"memory": 10}
+    figures = {"memory": 10, "checkpoints": 0}
     registry = CollectorRegistry()
-    EmbeddedBrokerMetrics(registry, memory=lambda: figures["memory"])
+    EmbeddedBrokerMetrics(
+        registry, memory=lambda: figures["memory"], checkpoints=lambda: figures["checkpoints"]
+    )
     assert registry.get_sample_value(MEMORY) == 10
-    figures["memory"] = 11
+    assert registry.get_sample_value(f"{CHECKPOINTS}_total") == 0
+    figures["memory"], figures["checkpoints"] = 11, 2
     assert registry.get_sample_value(MEMORY) == 11
+    assert registry.get_sample_value(f"{CHECKPOINTS}_total") == 2
 
 
-def test_memory_only_broker_has_no_storage_series_and_says_so() -> None:
+def test_the_view_shows_memory_checkpoints_and_what_is_kept() -> None:
     registry = CollectorRegistry()
-    EmbeddedBrokerMetrics(registry, memory=lambda: 50 * 2**20)
-    assert registry.get_sample_value(DURABLE) == 0
-    assert registry.get_sample_value(STORAGE) is None
+    EmbeddedBrokerMetrics(registry, memory=lambda: 50 * 2**20, checkpoints=lambda: 3)
     snapshot = read_snapshot(registry)
     assert snapshot.broker is not None
     line = broker_line(snapshot.broker)
-    assert line == f"{MEMORY_ONLY} (now 50 MiB)"
+    assert line.startswith("embedded broker 50 MiB, checkpoints 3 (records in memory, ")
+    assert "a crash loses what it held" in line
     assert plain_line(snapshot, 0.0)["broker"] == line
-
-
-def test_a_broker_with_a_disk_shows_its_use_and_no_warning() -> None:
-    registry = CollectorRegistry()
-    EmbeddedBrokerMetrics(registry, memory=lambda: 50 * 2**20, storage=lambda: 3 * 2**30)
-    assert registry.get_sample_value(DURABLE) == 1
-    assert registry.get_sample_value(STORAGE) == 3 * 2**30
-    snapshot = read_snapshot(registry)
-    assert snapshot.broker is not None
-    assert broker_line(snapshot.broker) == "embedded broker 50 MiB, on disk 3 072 MiB"
 
 
 def test_a_stopped_broker_has_no_memory_sample() -> None:
     registry = CollectorRegistry()
-    EmbeddedBrokerMetrics(registry, memory=lambda: None)
+    EmbeddedBrokerMetrics(registry, memory=lambda: None, checkpoints=lambda: 0)
     assert registry.get_sample_value(MEMORY) is None
     snapshot = read_snapshot(registry)
     assert snapshot.broker is not None
-    assert broker_line(snapshot.broker) == f"{MEMORY_ONLY} (now –)"
+    assert broker_line(snapshot.broker).startswith("embedded broker –, checkpoints 0")
 
 
 def test_without_an_embedded_broker_the_view_has_no_broker_line() -> None:
@@ -66,10 +59,10 @@ def test_without_an_embedded_broker_the_view_has_no_broker_line() -> None:
 
 def test_exposition_is_prometheus_text() -> None:
     registry = CollectorRegistry()
-    EmbeddedBrokerMetrics(registry, memory=lambda: 1)
+    EmbeddedBrokerMetrics(registry, memory=lambda: 1, checkpoints=lambda: 4)
     text = generate_latest(registry).decode()
     assert f"# TYPE {MEMORY} gauge\n{MEMORY} 1.0\n" in text
-    assert f"{DURABLE} 0.0\n" in text
+    assert f"# TYPE {CHECKPOINTS}_total counter\n{CHECKPOINTS}_total 4.0\n" in text
 
 
 def test_promtool_accepts_the_exposition() -> None:
@@ -77,7 +70,7 @@ def test_promtool_accepts_the_exposition() -> None:
     if promtool is None:
         pytest.skip("promtool not installed (Debian package prometheus); CI has it")
     registry = CollectorRegistry()
-    EmbeddedBrokerMetrics(registry, memory=lambda: 1, storage=lambda: 2)
+    EmbeddedBrokerMetrics(registry, memory=lambda: 1, checkpoints=lambda: 2)
     result = subprocess.run(
         [promtool, "check", "metrics"],
         input=generate_latest(registry),
@@ -103,12 +96,10 @@ def test_process_memory_and_children_are_read_from_proc() -> None:
 
 
 @pytest.mark.integration
-def test_broker_start_logs_memory_only_and_its_memory_is_measured() -> None:
+def test_broker_memory_is_measured() -> None:
     broker = EmbeddedBroker(port=free_port())
-    with capture_logs() as logs:
-        broker.start()
+    broker.start()
     try:
-        assert any(e["event"] == MEMORY_ONLY and e["log_level"] == "warning" for e in logs)
         assert (broker.memory_bytes() or 0) > 1 * 2**20
     finally:
         broker.stop()
@@ -129,12 +120,12 @@ def _sample(exposition: str, name: str) -> float | None:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_a_running_hub_warns_memory_only_and_serves_the_brokers_memory(tmp_path: Path) -> None:
+def test_a_running_hub_says_what_it_keeps_and_serves_the_brokers_memory(tmp_path: Path) -> None:
     hub = HubProcess(tmp_path)
     try:
         broker_pid = hub.wait_for("embedded broker ready", 30)["pid"]
-        warning = hub.wait_for(MEMORY_ONLY, 10)
-        assert warning["level"] == "warning"
+        said = hub.wait_for(CHECKPOINTED, 10)
+        assert said["checkpoint_mb"] == 192
         hub.wait_for("hub ready", 60)
         exposition = _scrape(hub.env["MELDINGSHUB_HTTP__OPS_BIND"])
         served = _sample(exposition, MEMORY)
@@ -143,8 +134,7 @@ def test_a_running_hub_warns_memory_only_and_serves_the_brokers_memory(tmp_path:
         # The same process's resident memory, read a moment apart: close, and not the hub's.
         assert 0.5 * measured < served < 2 * measured
         assert served < (rss_bytes(hub.process.pid) or 0)
-        assert _sample(exposition, DURABLE) == 0
-        assert _sample(exposition, STORAGE) is None
+        assert _sample(exposition, f"{CHECKPOINTS}_total") == 0
     finally:
         hub.process.kill()
         hub.process.wait()

@@ -1,0 +1,183 @@
+"""The embedded broker's checkpoint keeps what is still needed, at its offsets, and no more.
+
+A broker of its own is filled, checkpointed, and the checkpoint restored into a second,
+empty broker, as the hub does when it restarts its embedded broker.
+"""
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from kafka_io import readable
+from meldingshub import broker_checkpoint
+from meldingshub.embedded_broker import EmbeddedBroker, free_port
+from schemas.records import PayloadRef, encode
+from tests.broker_adapters.delivery.support import routed
+
+pytestmark = pytest.mark.integration
+
+INBOUND = "in"
+NOW_MS = 1_800_000_000_000
+
+
+@pytest.fixture
+def brokers() -> Iterator[tuple[EmbeddedBroker, EmbeddedBroker]]:
+    first, second = EmbeddedBroker(port=free_port()), EmbeddedBroker(port=free_port())
+    with first, second:
+        yield first, second
+
+
+def _config(broker: EmbeddedBroker) -> dict[str, Any]:
+    return {"bootstrap.servers": broker.bootstrap_servers}
+
+
+def _create(broker: EmbeddedBroker, name: str, partitions: int, **config: str) -> None:
+    admin = AdminClient(_config(broker))
+    new = NewTopic(name, partitions, replication_factor=-1, config=config)
+    for future in admin.create_topics([new]).values():
+        future.result(10)
+
+
+def _write(
+    broker: EmbeddedBroker,
+    topic: str,
+    records: list[tuple[bytes | None, bytes | None]],
+    partition: int = 0,
+    timestamp_ms: int | None = None,
+) -> None:
+    producer = Producer({**_config(broker), "enable.idempotence": True, "linger.ms": 0})
+    for key, value in records:
+        producer.produce(
+            topic, key=key, value=value, partition=partition, timestamp=timestamp_ms or 0
+        )
+        producer.flush(10)  # one batch each, as the hub's writers mostly make them
+    assert producer.flush(10) == 0
+
+
+def _commit(broker: EmbeddedBroker, group: str, topic: str, partition: int, offset: int) -> None:
+    admin = AdminClient(_config(broker))
+    wanted = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, partition, offset)])
+    for future in admin.alter_consumer_group_offsets([wanted]).values():
+        future.result(10)
+
+
+def _committed(broker: EmbeddedBroker, group: str) -> dict[tuple[str, int], int]:
+    admin = AdminClient(_config(broker))
+    found = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
+    result = next(iter(found.values())).result(10)
+    return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions or []}
+
+
+def _read(broker: EmbeddedBroker, topic: str, partition: int = 0) -> list[Message]:
+    consumer = Consumer(
+        {
+            **_config(broker),
+            "group.id": "checkpoint-test-reader",
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+        }
+    )
+    consumer.assign([TopicPartition(topic, partition, 0)])
+    found: list[Message] = []
+    try:
+        while True:
+            message = consumer.poll(10)
+            assert message is not None, f"no end of {topic} within 10 s"
+            error = message.error()
+            if error is not None:
+                assert error.code() == KafkaError._PARTITION_EOF, error
+                return readable(found)
+            found.append(message)
+    finally:
+        consumer.close()
+
+
+def _offsets_and_values(messages: list[Message]) -> list[tuple[int | None, bytes | None]]:
+    return [(m.offset(), m.value()) for m in messages]
+
+
+def test_checkpoint_keeps_what_is_needed_at_its_offsets(
+    brokers: tuple[EmbeddedBroker, EmbeddedBroker], tmp_path: Path
+) -> None:
+    old, new = brokers
+    # A topic a group reads: what it has read goes, what it has not stays.
+    _create(old, "work", 2)
+    _write(old, "work", [(b"w", b"w%d" % n) for n in range(5)], partition=0)
+    _write(old, "work", [(b"w", b"p1-%d" % n) for n in range(2)], partition=1)
+    _commit(old, "workers", "work", 0, 3)
+    # A table: the newest value of each key; a key whose newest is a tombstone is gone.
+    _create(old, "table", 1, **{"cleanup.policy": "compact"})
+    _write(old, "table", [(b"a", b"a1"), (b"b", b"b1"), (b"a", b"a2"), (b"c", b"c1"), (b"c", None)])
+    # Dead letters nobody reads by group: all of them.
+    _create(old, "dead", 1)
+    _write(old, "dead", [(None, b"d0"), (None, b"d1")])
+    # A stream with a retention: what has expired goes.
+    _create(old, "status", 1, **{"retention.ms": "60000"})
+    _write(old, "status", [(None, b"old")], timestamp_ms=NOW_MS // 2)
+    _write(old, "status", [(None, b"new")])
+    # Documents: the router has read them all, but a routed message that is still to be
+    # delivered names one of them (a claim check).
+    _create(old, INBOUND, 1)
+    _write(old, INBOUND, [(None, b"doc%d" % n) for n in range(3)])
+    _commit(old, "router", INBOUND, 0, 3)
+    claim = dataclasses.replace(
+        routed(9_700_001, 1), payload=b"", payload_ref=PayloadRef(INBOUND, 0, 1)
+    )
+    _create(old, "out", 1)
+    _write(old, "out", [(b"9700001", encode(claim))])
+    _commit(old, "delivery", "out", 0, 0)
+
+    path = tmp_path / "checkpoint.sqlite"
+    saved = broker_checkpoint.save(_config(old), path, INBOUND)
+    assert saved.kept_by_topic == {
+        "work": 4,  # offsets 3 and 4 of partition 0, both of partition 1
+        "table": 2,
+        "dead": 2,
+        "status": 1,
+        INBOUND: 1,
+        "out": 1,
+    }
+    restored = broker_checkpoint.restore(_config(new), new.host, new.port, path, INBOUND)
+    assert restored.records_kept == saved.records_kept == 11
+
+    assert _offsets_and_values(_read(new, "work")) == [(3, b"w3"), (4, b"w4")]
+    assert _offsets_and_values(_read(new, "work", 1)) == [(0, b"p1-0"), (1, b"p1-1")]
+    assert [(m.key(), m.value()) for m in _read(new, "table")] == [(b"b", b"b1"), (b"a", b"a2")]
+    assert _offsets_and_values(_read(new, "dead")) == [(0, b"d0"), (1, b"d1")]
+    assert [m.value() for m in _read(new, "status")] == [b"new"]
+    assert _offsets_and_values(_read(new, INBOUND)) == [(1, b"doc1")]
+    assert [m.value() for m in _read(new, "out")] == [encode(claim)]
+    # Groups go on where they were; a group with nothing left to read starts at the end.
+    assert _committed(new, "workers")[("work", 0)] == 3
+    assert _committed(new, "delivery")[("out", 0)] == 0
+    assert _committed(new, "router")[(INBOUND, 0)] == 3
+    # And a writer carries on after the last offset the old broker gave.
+    _write(new, INBOUND, [(None, b"doc3")])
+    assert _offsets_and_values(_read(new, INBOUND)) == [(1, b"doc1"), (3, b"doc3")]
+
+
+def test_a_restored_broker_checkpoints_to_the_same(
+    brokers: tuple[EmbeddedBroker, EmbeddedBroker], tmp_path: Path
+) -> None:
+    """Fillers are not carried over: a second checkpoint keeps the same records."""
+    old, new = brokers
+    _create(old, "work", 1)
+    _write(old, "work", [(None, b"w%d" % n) for n in range(6)])
+    _commit(old, "workers", "work", 0, 4)
+    first = broker_checkpoint.save(_config(old), tmp_path / "one.sqlite", INBOUND)
+    broker_checkpoint.restore(_config(new), new.host, new.port, tmp_path / "one.sqlite", INBOUND)
+    second = broker_checkpoint.save(_config(new), tmp_path / "two.sqlite", INBOUND)
+    assert first.kept_by_topic == second.kept_by_topic == {"work": 2}
+    assert second.records_read == 2
