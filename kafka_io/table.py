@@ -5,6 +5,10 @@ group, so no join delay) and ``read_committed``; ``loaded`` is set once the
 view has caught up with the end offsets seen at start. Tombstones delete keys,
 keys older than the time-to-live are forgotten, and the view lives in a local
 file (:class:`LocalState`), so memory does not grow with the topic.
+
+The view trails the topic by a fetch or so. A reader that must see every record committed
+before it asked (the router correlating an AppRec with the original it routed a moment ago)
+uses :meth:`TimedTable.get_committed`, which on a miss first lets the view catch up.
 """
 
 import threading
@@ -14,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from kafka_io.local_state import LocalState, Row
@@ -24,6 +28,9 @@ log = structlog.get_logger(__name__)
 
 _PARTITION = 0
 """The view is one key space, whatever partition a record came from."""
+
+CATCH_UP_TIMEOUT_S = 5.0
+"""How long a miss in :meth:`TimedTable.get_committed` waits for the view to catch up."""
 
 
 class TimedTable:
@@ -43,18 +50,88 @@ class TimedTable:
             "group.id": f"{topic}.table",
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
+            # The broker may hold a fetch for this long when there is nothing new; the
+            # default 500 ms would be how far the view trails the topic (as in consumer_config).
+            "fetch.wait.max.ms": 20,
         }
         self.topic = topic
         self._entry_of = entry_of
         self._poll_timeout_s = poll_timeout_s
         self._state = LocalState(directory, topic, ttl_ms)
         self.loaded = threading.Event()
+        self._ends_client: Consumer | None = None
+        """Asks the broker for end offsets on a look-up's behalf; made on first need."""
+        self._asking = threading.Lock()
+        self._positions: dict[int, int] = {}
+        """Next offset per partition that the view has applied (the follower's position)."""
+        self._advanced = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name=f"table-{topic}", daemon=True)
 
     def get(self, key: bytes, now_ms: int) -> tuple[int, str] | None:
         """``(time, text)`` stored for ``key``, or None when absent or past the time-to-live."""
         return self._state.get(_PARTITION, key, now_ms)
+
+    def get_committed(
+        self, key: bytes, now_ms: int, timeout_s: float = CATCH_UP_TIMEOUT_S
+    ) -> tuple[int, str] | None:
+        """Like :meth:`get`, but also sees a record committed just before the call.
+
+        A miss asks the broker for the end of every partition and waits (``timeout_s`` at
+        most) until the view has read that far, then looks again: a key is reported absent
+        only if it was not in the topic when asked (or the view could not catch up in
+        time, which is logged). A hit costs what :meth:`get` costs.
+        """
+        found = self.get(key, now_ms)
+        if found is not None:
+            return found
+        self._catch_up(timeout_s)
+        return self.get(key, now_ms)  # again even if nothing was waited for: it may have moved
+
+    def _catch_up(self, timeout_s: float) -> None:
+        """Wait until the view has read the topic's end as it is now (at once when it has;
+        not at all when that cannot be told: not following, or the broker does not answer)."""
+        if not self._thread.is_alive():
+            return
+        deadline = time.monotonic() + timeout_s
+        ends = self._end_offsets(deadline)
+        if ends is None:
+            return
+
+        def caught_up() -> bool:
+            return all(self._positions.get(p, 0) >= end for p, end in ends.items())
+
+        with self._advanced:
+            if not self._advanced.wait_for(caught_up, deadline - time.monotonic()):
+                log.warning("table did not catch up", topic=self.topic, timeout_s=timeout_s)
+
+    def _end_offsets(self, deadline: float) -> dict[int, int] | None:
+        """The end (high watermark) of every partition now, asked with a client of the
+        caller's own: asked through the follower's busy consumer, the answer took minutes.
+
+        Past the high watermark every committed record has been read; another writer's open
+        transaction holds the view there until it ends, which the timeout bounds."""
+        with self._advanced:
+            partitions = list(self._positions)
+        if not partitions:
+            return None  # the follower has not looked at the topic yet
+        with self._asking:
+            if self._stop.is_set():
+                return None
+            if self._ends_client is None:
+                self._ends_client = Consumer(self._config)
+            try:
+                return {
+                    p: self._ends_client.get_watermark_offsets(
+                        TopicPartition(self.topic, p),
+                        max(deadline - time.monotonic(), 0.1),
+                        cached=False,
+                    )[1]
+                    for p in partitions
+                }
+            except KafkaException as exc:
+                log.warning("table end offsets unknown", topic=self.topic, error=str(exc))
+                return None
 
     def start(self, timeout_s: float = 60.0) -> None:
         """Start following; return once the view caught up (or after ``timeout_s``)."""
@@ -67,6 +144,10 @@ class TimedTable:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(10)
+        with self._asking:
+            if self._ends_client is not None:
+                self._ends_client.close()
+                self._ends_client = None
         self._state.close()
 
     def _follow(self) -> None:
@@ -79,19 +160,24 @@ class TimedTable:
                 for p in partitions
             }
             consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
+            with self._advanced:
+                self._positions = dict.fromkeys(partitions, 0)
             behind = {p for p, end in ends.items() if end > 0}
             if not behind:
                 self.loaded.set()
+            everything = [TopicPartition(self.topic, p) for p in partitions]
             while not self._stop.is_set():
                 self._apply(readable(consumer.consume(1000, self._poll_timeout_s)))
-                if behind:
-                    for tp in consumer.position(
-                        [TopicPartition(self.topic, p) for p in list(behind)]
-                    ):
-                        if tp.offset >= ends[tp.partition]:
-                            behind.discard(tp.partition)
-                    if not behind:
-                        self.loaded.set()
+                # Only now is what the consumer read in the view: then it counts as read.
+                positions = {tp.partition: tp.offset for tp in consumer.position(everything)}
+                with self._advanced:
+                    for partition, offset in positions.items():
+                        if offset >= 0:
+                            self._positions[partition] = offset
+                    self._advanced.notify_all()
+                behind = {p for p in behind if positions[p] < ends[p]}
+                if not behind:
+                    self.loaded.set()
         except Exception:
             log.exception("table follower failed", topic=self.topic)
             time.sleep(1)

@@ -215,7 +215,10 @@ class RouterComponent:
         originals: dict[str, SentOriginal] = {}
 
         def original_receivers(key: str) -> frozenset[int] | None:
-            found = self._sent.get(key.encode(), now_ms)
+            # The original may have been routed a moment ago (an automated receiver answers
+            # at once): a miss waits until the view has every entry committed so far, or the
+            # AppRec would lose its original (no status for the sender, no spoofing check).
+            found = self._sent.get_committed(key.encode(), now_ms)
             if found is None:
                 return None
             originals[key] = original = SentOriginal.of(*found)

@@ -1,17 +1,20 @@
 """The router through a real broker: every family, each rejection, AppRec round trip, duplicates."""
 
 import dataclasses
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Message
 
 from access.principals import Principal, Principals
 from addressregister.index import RegisterIndex
 from addressregister.model import CommunicationParty
 from broker_adapters.delivery.payloads import PayloadFetcher, PayloadUnavailableError
 from kafka_io.config import consumer_config
+from kafka_io.table import TimedTable
 from meldingshub.settings import Settings
 from routing.outputs import INLINE_PAYLOAD_MAX_BYTES, OutputBuilder
 from routing.pipeline import decide
@@ -244,9 +247,8 @@ def test_each_rejection_reason_gives_one_rejection_one_apprec_one_event(
     )
 
 
-def test_receiver_apprec_goes_back_to_the_original_sender_with_round_trip_time(
-    kafka_bootstrap: str, samples: list[Sample], register: RegisterIndex, reader: MessageReader
-) -> None:
+def _original_and_answer(samples: list[Sample], reader: MessageReader) -> tuple[Sample, bytes]:
+    """A dialog message and its receiver's AppRec to it."""
     original = _first(samples, Family.DIALOG)
     env = original.envelope
     template = Path(
@@ -263,6 +265,14 @@ def test_receiver_apprec_goes_back_to_the_original_sender_with_round_trip_time(
         env.sender.organisation_her_id or 0,
         env.receiver.organisation_her_id or 0,
     )
+    return original, apprec
+
+
+def test_receiver_apprec_goes_back_to_the_original_sender_with_round_trip_time(
+    kafka_bootstrap: str, samples: list[Sample], register: RegisterIndex, reader: MessageReader
+) -> None:
+    original, apprec = _original_and_answer(samples, reader)
+    env = original.envelope
     settings = isolated_settings(kafka_bootstrap, partitions=1)
     register_with_apprec = register
     send_inbound(kafka_bootstrap, settings.kafka.topics.inbound.name, [original.raw])
@@ -280,6 +290,50 @@ def test_receiver_apprec_goes_back_to_the_original_sender_with_round_trip_time(
     (answered,) = [e for e in seen if e.event_type is EventType.APPREC_ROUTED]
     assert answered.original_msg_id == env.msg_id
     assert answered.apprec_round_trip_ms is not None and answered.apprec_round_trip_ms >= 0
+
+
+def test_an_apprec_routed_before_the_correlation_view_read_its_original_still_finds_it(
+    kafka_bootstrap: str,
+    samples: list[Sample],
+    register: RegisterIndex,
+    reader: MessageReader,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The view of ``hub.router.sent`` trails the topic by a fetch; an AppRec routed within
+    that moment (a receiver answering at once, a loaded machine) must still be correlated,
+    or its sender's status never shows it. Here the view reads nothing until the router
+    has looked the original up."""
+    original, apprec = _original_and_answer(samples, reader)
+    looked_up = threading.Event()
+    apply, get = TimedTable._apply, TimedTable.get
+
+    def trailing(table: TimedTable, messages: list[Message]) -> None:
+        if messages:
+            looked_up.wait(60)
+        apply(table, messages)
+
+    def get_and_tell(table: TimedTable, key: bytes, now_ms: int) -> tuple[int, str] | None:
+        found = get(table, key, now_ms)
+        if found is None:
+            looked_up.set()
+        return found
+
+    monkeypatch.setattr(TimedTable, "_apply", trailing)
+    monkeypatch.setattr(TimedTable, "get", get_and_tell)
+    settings = isolated_settings(kafka_bootstrap, partitions=1)
+    send_inbound(kafka_bootstrap, settings.kafka.topics.inbound.name, [original.raw])
+    try:
+        with running_router(settings, register, reader):
+            outbound(settings, 1)  # routed and committed, but not yet in the view
+            send_inbound(
+                kafka_bootstrap, settings.kafka.topics.inbound.name, [apprec], principal="receiver"
+            )
+            seen = events(settings, 4)
+    finally:
+        looked_up.set()
+    (answered,) = [e for e in seen if e.event_type is EventType.APPREC_ROUTED]
+    assert answered.original_msg_id == original.envelope.msg_id
+    assert answered.apprec_round_trip_ms is not None
 
 
 @pytest.mark.slow
