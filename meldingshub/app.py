@@ -79,6 +79,8 @@ class Hub:
         """What the kept records cost the broker after the last restore (above empty)."""
         self._empty_bytes = 0
         """The broker's memory when it started empty."""
+        self._paused_since: float | None = None
+        """When the components were last stopped for a checkpoint."""
         self._broker_whole = True
         """False between a broker restart and the restore: never checkpoint a partial broker."""
 
@@ -153,7 +155,7 @@ class Hub:
                 try:
                     if not self.ready.is_set():
                         self._announce_when_ready(ops, stop)
-                    checkpoint_due = self._wait(stop, running)
+                    checkpoint_due = self._wait(stop, running, ops)
                 finally:
                     running.set()
                     for thread in threads:
@@ -175,18 +177,26 @@ class Hub:
 
     # -- the embedded broker's checkpoints --------------------------------------------------
 
-    def _wait(self, stop: threading.Event, running: threading.Event) -> bool:
+    def _wait(self, stop: threading.Event, running: threading.Event, ops: OpsServer) -> bool:
         """Wait for ``stop`` (or a component that ended the process); True when, first, the
         embedded broker reached its checkpoint size."""
         budget = self.settings.kafka.embedded_checkpoint_mb * 1024 * 1024
+        paused_since = self._paused_since
         while not stop.wait(_CHECK_EVERY_S) and not running.is_set():
             if self.broker is None:
                 continue
+            if paused_since is not None and not ops.failing_checks():
+                log.info(
+                    "hub ready again after a checkpoint",
+                    paused_s=round(time.monotonic() - paused_since, 1),
+                )
+                paused_since = None
             memory = self.broker.memory_bytes() or 0
             crowded = self._kept_bytes >= budget // 2  # what must be kept fills much of it
             waited = time.monotonic() - self._last_checkpoint >= _CHECK_MIN_S
             if memory >= budget and (waited or not crowded):
                 log.info("embedded broker at its checkpoint size", memory_mb=memory >> 20)
+                self._paused_since = time.monotonic()
                 return True
         return False
 
@@ -247,6 +257,7 @@ class Hub:
             topics=summary.topics,
             records=summary.records_kept,
             seconds=round(summary.seconds, 2),
+            broker_mb=(self.broker.memory_bytes() or 0) >> 20,
         )
 
     def _announce_when_ready(self, ops: OpsServer, stop: threading.Event) -> None:
