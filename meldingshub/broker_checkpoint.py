@@ -263,8 +263,9 @@ def save(config: Mapping[str, Any], path: Path, inbound_topic: str) -> Checkpoin
             starts[key] = min(starts.get(key, tp.offset), tp.offset)
     now_ms = int(time.time() * 1000)
     partial = path.with_name(path.name + ".partial")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial.unlink(missing_ok=True)
+    partial.touch(mode=0o600)  # it holds the documents: the hub's owner only, as tokens.json
     db = sqlite3.connect(partial)
     try:
         db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)

@@ -20,6 +20,7 @@ from meldingshub.app import Hub
 from meldingshub.cli.common import main, settings_from, setup_logging, stop_on_signals
 from meldingshub.cli.live_view import show
 from meldingshub.embedded_broker import MEMORY_ONLY, EmbeddedBroker
+from meldingshub.embedded_process import limit_malloc_arenas
 from meldingshub.logging import configure_logging
 from meldingshub.settings import Settings
 from meldingshub.simulator.component import DEMO_FAULT_RATE, DEMO_RATE
@@ -63,6 +64,7 @@ def run(
     live view shows it; the stream needs the embedded broker and the synthetic
     national register (no MELDINGSHUB_ADDRESS_REGISTER__SNAPSHOT).
     """
+    limit_malloc_arenas()
     settings = settings_from(ctx)
     registry = CollectorRegistry()
     if components or no_simulate or not _national_register(settings):

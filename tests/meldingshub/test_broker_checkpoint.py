@@ -149,6 +149,7 @@ def test_checkpoint_keeps_what_is_needed_at_its_offsets(
         INBOUND: 1,
         "out": 1,
     }
+    assert path.stat().st_mode & 0o777 == 0o600  # documents inside: the owner only
     restored = broker_checkpoint.restore(_config(new), new.host, new.port, path, INBOUND)
     assert restored.records_kept == saved.records_kept == 11
 
