@@ -108,7 +108,13 @@ class Hub:
             self._run_components(stop)
         finally:
             if self.broker is not None:
-                self.broker.stop()
+                try:
+                    # However the run ended (also before any component ran): the restore
+                    # removed the checkpoint, so what the broker holds goes back to disk.
+                    if self._broker_whole:
+                        self._save_checkpoint()
+                finally:
+                    self.broker.stop()
         if self._failures:
             name, error = self._failures[0]
             raise ComponentFailedError(f"component {name} failed: {error}")
@@ -171,8 +177,6 @@ class Hub:
                 (s.component.name, s.fatal) for s in supervisors if s.fatal is not None
             )
             assembly.close()
-            if self.broker is not None and self._broker_whole:
-                self._save_checkpoint()
             ops.stop()
 
     # -- the embedded broker's checkpoints --------------------------------------------------
@@ -223,8 +227,12 @@ class Hub:
 
     def _save_checkpoint(self) -> None:
         config = client_config(self.settings.kafka, self.bootstrap_servers)
+        topics = self.settings.kafka.topics
         summary = broker_checkpoint.save(
-            config, self.checkpoint_path, self.settings.kafka.topics.inbound.name
+            config,
+            self.checkpoint_path,
+            topics.inbound.name,
+            whole_topics={topics.rejected.name},  # the dead-letter listing reads it all
         )
         log.info(
             "embedded broker checkpointed",

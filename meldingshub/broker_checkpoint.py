@@ -11,20 +11,23 @@ What is kept of a partition:
 
 * on a topic some consumer group has committed offsets on: the records from the lowest
   committed offset on (what some group has still to read);
-* on a topic no group reads by commits (dead letters, tables read from the start): all
-  of it, less what its ``retention.ms`` has expired;
+* on a topic no group reads by commits (tables read from the start), and on the topics
+  the caller names whole (dead letters: the operator's listing reads them from the start
+  without a group, whatever a group such as the AMQP rejection reporter has committed):
+  all of it, less what its ``retention.ms`` has expired;
 * on a compacted topic: of those, the newest record of each key, unless it is a tombstone;
 * on ``hub.inbound`` besides: every record a kept claim check names.
 
 Consumer groups keep their offsets. Where the first or last offset of a partition has no
 record left, a filler record holds it (:mod:`kafka_io.placed_records`): readers skip it.
+The file holds patients' documents: only its owner can read it, or open its directory.
 """
 
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,9 +248,16 @@ def _headers_text(message: Message) -> str:
     )
 
 
-def save(config: Mapping[str, Any], path: Path, inbound_topic: str) -> CheckpointSummary:
+def save(
+    config: Mapping[str, Any],
+    path: Path,
+    inbound_topic: str,
+    whole_topics: Collection[str] = (),
+) -> CheckpointSummary:
     """Write what the broker at ``config`` must keep to ``path`` (replaced atomically).
 
+    ``whole_topics`` are kept whole (less what their retention expired) even where a group
+    has committed on them: some reader needs them from the start (the dead letters).
     Every component must be stopped: nothing may write while the topics are read.
     """
     started = time.monotonic()
@@ -259,13 +269,17 @@ def save(config: Mapping[str, Any], path: Path, inbound_topic: str) -> Checkpoin
     starts: dict[tuple[str, int], int] = {}
     for committed in groups.values():
         for tp in committed:
+            if tp.topic in whole_topics:
+                continue  # read from the start by a reader without a group
             key = (tp.topic, tp.partition)
             starts[key] = min(starts.get(key, tp.offset), tp.offset)
     now_ms = int(time.time() * 1000)
     partial = path.with_name(path.name + ".partial")
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
     partial.unlink(missing_ok=True)
-    partial.touch(mode=0o600)  # it holds the documents: the hub's owner only, as tokens.json
+    # Owner-only from the first byte (patients' documents); SQLite takes the empty file.
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     db = sqlite3.connect(partial)
     try:
         db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
@@ -319,13 +333,25 @@ def save(config: Mapping[str, Any], path: Path, inbound_topic: str) -> Checkpoin
             ).fetchone()[0]
         )
         db.commit()
-    finally:
+    except BaseException:
         db.close()
+        partial.unlink(missing_ok=True)  # a full disk must not stay full of a half checkpoint
+        raise
+    db.close()
     with partial.open("rb") as written:
         os.fsync(written.fileno())
     partial.replace(path)
+    _fsync_directory(path.parent)  # the rename too: after a stop this is the only copy
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _compact(db: sqlite3.Connection, topic: str) -> int:

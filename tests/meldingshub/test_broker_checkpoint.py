@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import (
+    OFFSET_BEGINNING,
     Consumer,
     ConsumerGroupTopicPartitions,
     KafkaError,
@@ -182,3 +183,83 @@ def test_a_restored_broker_checkpoints_to_the_same(
     second = broker_checkpoint.save(_config(new), tmp_path / "two.sqlite", INBOUND)
     assert first.kept_by_topic == second.kept_by_topic == {"work": 2}
     assert second.records_read == 2
+
+
+def _resume(broker: EmbeddedBroker, group: str, topic: str, count: int) -> list[Message]:
+    """Up to ``count`` records a member of ``group`` reads from its committed offset on."""
+    consumer = Consumer(
+        {
+            **_config(broker),
+            "group.id": group,
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
+    start = _committed(broker, group).get((topic, 0), OFFSET_BEGINNING)
+    consumer.assign([TopicPartition(topic, 0, start)])  # as a member resumes
+    found: list[Message] = []
+    try:
+        while len(found) < count:
+            message = consumer.poll(10)
+            assert message is not None, f"no end of {topic} within 10 s"
+            error = message.error()
+            if error is not None:
+                assert error.code() == KafkaError._PARTITION_EOF, error
+                break
+            found.extend(readable([message]))
+    finally:
+        consumer.close()
+    return found
+
+
+def test_a_group_that_first_commits_after_a_restore_resumes_where_it_committed(
+    brokers: tuple[EmbeddedBroker, EmbeddedBroker], tmp_path: Path
+) -> None:
+    """A topic no group had committed on yet (a retry tier, a new receiver's topic) is
+    read by a group after the restore: once it has committed part way, it resumes there."""
+    old, new = brokers
+    _create(old, "tier", 1)
+    _write(old, "tier", [(None, b"t%d" % n) for n in range(10)])
+    path = tmp_path / "checkpoint.sqlite"
+    broker_checkpoint.save(_config(old), path, INBOUND)
+    broker_checkpoint.restore(_config(new), new.host, new.port, path, INBOUND)
+
+    first = _resume(new, "late", "tier", 3)
+    assert _offsets_and_values(first) == [(0, b"t0"), (1, b"t1"), (2, b"t2")]
+    _commit(new, "late", "tier", 0, 3)  # it has handled three
+    assert _offsets_and_values(_resume(new, "late", "tier", 100)) == [
+        (n, b"t%d" % n) for n in range(3, 10)
+    ]
+
+
+def test_dead_letters_stay_whole_though_a_group_has_read_them(
+    brokers: tuple[EmbeddedBroker, EmbeddedBroker], tmp_path: Path
+) -> None:
+    """The AMQP rejection reporter commits on the dead-letter topic; the operator's dead
+    letter listing and replay read it whole from the start, without a group. What the
+    reporter has read is still the only copy of an undelivered message."""
+    old, new = brokers
+    _create(old, "dead", 1)
+    _write(old, "dead", [(None, b"d%d" % n) for n in range(3)])
+    _commit(old, "amqp-errors", "dead", 0, 3)  # the reporter has told every sender
+    path = tmp_path / "checkpoint.sqlite"
+    saved = broker_checkpoint.save(_config(old), path, INBOUND, whole_topics={"dead"})
+    assert saved.kept_by_topic == {"dead": 3}
+    broker_checkpoint.restore(_config(new), new.host, new.port, path, INBOUND)
+    assert _offsets_and_values(_read(new, "dead")) == [(n, b"d%d" % n) for n in range(3)]
+    assert _committed(new, "amqp-errors")[("dead", 0)] == 3
+
+
+def test_the_checkpoint_is_readable_by_its_owner_only(
+    brokers: tuple[EmbeddedBroker, EmbeddedBroker], tmp_path: Path
+) -> None:
+    """It holds patients' documents, like the broker it was read from."""
+    old, _new = brokers
+    _create(old, "dead", 1)
+    _write(old, "dead", [(None, b"a document")])
+    path = tmp_path / "embedded-broker" / "checkpoint.sqlite"
+    broker_checkpoint.save(_config(old), path, INBOUND)
+    assert path.stat().st_mode & 0o077 == 0
+    assert path.parent.stat().st_mode & 0o077 == 0
