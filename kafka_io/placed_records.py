@@ -8,9 +8,10 @@ surviving record that way keeps every offset the hub refers to (claim checks on
 ``hub.inbound``, the retry backlog's ``hub.outbound`` positions, committed offsets) valid,
 with the consumed and superseded records gone.
 
-One record per batch, on purpose: Tansu answers a fetch with the batches that *start* at
-or after the offset asked for, so a record that did not start its batch could not be read
-by position (:func:`batches` packs records only where nothing reads by position).
+One record per batch, on purpose: Tansu's fetch (0.6, ``dynostore.rs``) lists the batches
+that *start* at or after the offset asked for, so a record that does not start its batch
+might not be read by position (:func:`batches` packs records only where nothing reads by
+position; reads inside packed batches came out right when tried, but nothing relies on it).
 librdkafka cannot build such batches, so this module writes Produce requests (v3, record
 batch v2, gzip, no producer id) on its own connection. Compressed, what is kept costs the
 broker's memory a fraction of what it cost when written.
@@ -133,8 +134,7 @@ def batches(
     batch of more than one offset is read again and again (so it is the last record
     alone). ``pack`` puts up to
     :data:`_PACK_RECORDS` records in a batch (about 1 kB of broker memory saved per record),
-    for partitions that are only ever read from their start: a reader that asks for a
-    record inside a batch is answered from the next one.
+    for partitions that are only ever read from their start.
     """
     if end == 0:
         for record in records:
