@@ -114,7 +114,8 @@ class Hub:
                     if self._broker_whole:
                         self._save_checkpoint()
                 finally:
-                    self.broker.stop()
+                    # Saved (or beyond saving): nothing in it is worth a grace period.
+                    self.broker.stop(grace_s=0)
         if self._failures:
             name, error = self._failures[0]
             raise ComponentFailedError(f"component {name} failed: {error}")
@@ -224,7 +225,7 @@ class Hub:
             log.error("embedded broker checkpoint failed; going on without", error=describe(exc))
             return
         self._broker_whole = False
-        self.broker.stop()
+        self.broker.stop(grace_s=0)
         self.broker.start()
         self._restore()
         assembly.broker_restarted()

@@ -84,11 +84,12 @@ class _Hub:
         return sent
 
     def _post(self, client: httpx.Client, raw: bytes) -> httpx.Response:
-        """As a sender does: try again while the API is away (it restarts with a checkpoint)."""
+        """As a sender does: send the same document again while the API is away (it restarts
+        with a checkpoint); one that was taken after all is a duplicate the router drops."""
         deadline = time.monotonic() + 60
         while True:
             try:
-                return client.post(
+                answer = client.post(
                     f"http://{self.api}/v1/messages",
                     content=raw,
                     headers={
@@ -96,10 +97,12 @@ class _Hub:
                         "Authorization": f"Bearer {self.token}",
                     },
                 )
-            except httpx.ConnectError:
+                if answer.status_code != 503 or time.monotonic() > deadline:
+                    return answer
+            except httpx.TransportError:  # refused, or reset as the server stopped
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(0.2)
+            time.sleep(0.2)
 
 
 def _queue(name: str, *, exists: bool) -> None:
