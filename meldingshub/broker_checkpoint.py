@@ -150,9 +150,6 @@ def _read_all(
             "enable.partition.eof": True,
             "isolation.level": "read_committed",
             "log_level": 0,
-            # Little read-ahead: what the hub's process takes, the allocator may keep.
-            "queued.max.messages.kbytes": 4096,
-            "fetch.max.bytes": 4 * 1024 * 1024,
             # Tansu holds a fetch that finds nothing this long: the ends come sooner.
             "fetch.wait.max.ms": 10,
         }
