@@ -192,16 +192,15 @@ class Hub:
         """Wait for ``stop`` (or a component that ended the process); True when, first, the
         embedded broker reached its checkpoint size."""
         budget = self.settings.kafka.embedded_checkpoint_mb * 1024 * 1024
-        paused_since = self._paused_since
         while not stop.wait(_CHECK_EVERY_S) and not running.is_set():
             if self.broker is None:
                 continue
-            if paused_since is not None and not ops.failing_checks():
+            if self._paused_since is not None and not ops.failing_checks():
                 log.info(
                     "hub ready again after a checkpoint",
-                    paused_s=round(time.monotonic() - paused_since, 1),
+                    paused_s=round(time.monotonic() - self._paused_since, 1),
                 )
-                paused_since = None
+                self._paused_since = None
             memory = self.broker.memory_bytes() or 0
             crowded = self._kept_bytes >= budget // 2  # what must be kept fills much of it
             waited = time.monotonic() - self._last_checkpoint >= _CHECK_MIN_S
@@ -240,6 +239,7 @@ class Hub:
             self.checkpoint_path,
             topics.inbound.name,
             whole_topics={topics.rejected.name},  # the dead-letter listing reads it all
+            claim_topics=self._claim_topics(),
         )
         log.info(
             "embedded broker checkpointed",
@@ -249,6 +249,13 @@ class Hub:
             seconds=round(summary.seconds, 2),
             most_kept=dict(sorted(summary.kept_by_topic.items(), key=lambda kv: -kv[1])[:5]),
         )
+
+    def _claim_topics(self) -> set[str]:
+        """Where the hub writes routed messages that may name a document on hub.inbound:
+        hub.outbound, the retry tiers and the dead letters."""
+        delivery, topics = self.settings.delivery, self.settings.kafka.topics
+        tiers = {delivery.retry_topic(tier) for tier in range(len(delivery.retry_tiers))}
+        return {topics.outbound.name, topics.rejected.name, *tiers}
 
     def _restore(self) -> None:
         """Restore the checkpoint a stop left, if any, into the broker just started."""

@@ -255,11 +255,15 @@ def save(
     path: Path,
     inbound_topic: str,
     whole_topics: Collection[str] = (),
+    claim_topics: Collection[str] | None = None,
 ) -> CheckpointSummary:
     """Write what the broker at ``config`` must keep to ``path`` (replaced atomically).
 
     ``whole_topics`` are kept whole (less what their retention expired) even where a group
     has committed on them: some reader needs them from the start (the dead letters).
+    ``claim_topics`` are the topics whose records may carry claim checks (the hub's own
+    routed messages and dead letters; None: every topic but ``inbound_topic``): only those
+    are decoded, never what an outside producer wrote to an ingress topic.
     Every component must be stopped: nothing may write while the topics are read.
     """
     started = time.monotonic()
@@ -310,7 +314,7 @@ def save(
                 if not (claim or rules[topic].keeps(partition, message)):
                     continue
                 value = message.value()
-                if topic != inbound_topic:
+                if topic != inbound_topic and (claim_topics is None or topic in claim_topics):
                     claimed.update((p, o) for t, p, o in _claim_checks(value) if t == inbound_topic)
                 db.execute(
                     "INSERT INTO record VALUES (?, ?, ?, ?, ?, ?, ?)",

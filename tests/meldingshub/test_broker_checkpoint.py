@@ -263,3 +263,24 @@ def test_the_checkpoint_is_readable_by_its_owner_only(
     broker_checkpoint.save(_config(old), path, INBOUND)
     assert path.stat().st_mode & 0o077 == 0
     assert path.parent.stat().st_mode & 0o077 == 0
+
+
+def test_claim_checks_are_read_only_where_the_hub_writes_them(
+    brokers: tuple[EmbeddedBroker, EmbeddedBroker], tmp_path: Path
+) -> None:
+    """A record on an ingress topic that looks like a routed message names nothing: an
+    outside producer cannot make the checkpoint keep (or decode) what it likes."""
+    old, _new = brokers
+    _create(old, INBOUND, 1)
+    _write(old, INBOUND, [(None, b"doc%d" % n) for n in range(3)])
+    _commit(old, "router", INBOUND, 0, 3)
+    forged = dataclasses.replace(
+        routed(9_700_001, 1), payload=b"", payload_ref=PayloadRef(INBOUND, 0, 1)
+    )
+    _create(old, "ingress.outside", 1)
+    _write(old, "ingress.outside", [(None, encode(forged))])
+    saved = broker_checkpoint.save(
+        _config(old), tmp_path / "checkpoint.sqlite", INBOUND, claim_topics={"out"}
+    )
+    assert INBOUND not in saved.kept_by_topic
+    assert saved.kept_by_topic["ingress.outside"] == 1
