@@ -15,8 +15,8 @@ The national bodies get the HER-ids the shipped category table names.
 import hashlib
 import itertools
 import random
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from addressregister.model import (
@@ -186,14 +186,7 @@ class _Builder:
         kind = self.rng.choices(
             [k for k, _ in _ENDPOINT_KINDS], weights=[w for _, w in _ENDPOINT_KINDS]
         )[0]
-        address = {
-            EndpointKind.AMQP: f"{her_id}_async",
-            EndpointKind.MAILBOX: f"mb-{her_id}",
-            EndpointKind.WEBHOOK: f"https://{slug}.epj.example.no/meldingshub/inbox",
-            EndpointKind.KAFKA: f"receiver.{her_id}",
-            EndpointKind.FILE: f"outbox/{her_id}",
-        }[kind]
-        return Endpoint(kind, address)
+        return _endpoint(kind, her_id, slug)
 
     def thumbprints(self, her_id: int) -> tuple[str, ...]:
         digest = hashlib.sha256(f"{self.seed}:{her_id}:enc".encode()).hexdigest().upper()
@@ -418,6 +411,41 @@ def _practices(
         )  # fmt: skip
         for _ in range(size):
             builder.person(practice, active=rng.random() > 0.005)
+
+
+def _endpoint(kind: EndpointKind, her_id: int, slug: str) -> Endpoint:
+    address = {
+        EndpointKind.AMQP: f"{her_id}_async",
+        EndpointKind.MAILBOX: f"mb-{her_id}",
+        EndpointKind.WEBHOOK: f"https://{slug}.epj.example.no/meldingshub/inbox",
+        EndpointKind.KAFKA: f"receiver.{her_id}",
+        EndpointKind.FILE: f"outbox/{her_id}",
+    }[kind]
+    return Endpoint(kind, address)
+
+
+LOCAL_KINDS = {EndpointKind.AMQP: EndpointKind.MAILBOX, EndpointKind.WEBHOOK: EndpointKind.MAILBOX}
+"""Kinds an embedded hub cannot serve alone -> the kind that stands in for each: the hub's
+own mailbox, which receivers pull as EPJ systems pull NHN's message server. (Not a topic
+each: thousands of one-partition topics cost the embedded broker more than the traffic.)"""
+
+
+def on_this_machine(parties: Iterable[CommunicationParty]) -> list[CommunicationParty]:
+    """``parties`` with every endpoint one that an embedded hub delivers to on its own machine.
+
+    The embedded demo's receivers are simulated beside the hub: it has no RabbitMQ of its
+    own and no webhook receiver on the network, and a delivery that can never succeed
+    would retry until it is given up. The same parties otherwise, so routing and the
+    statistics are those of the national register.
+    """
+    placed = []
+    for party in parties:
+        endpoint = party.endpoint
+        if endpoint is not None and endpoint.kind in LOCAL_KINDS:
+            endpoint = _endpoint(LOCAL_KINDS[endpoint.kind], party.her_id, "")
+            party = replace(party, endpoint=endpoint)
+        placed.append(party)
+    return placed
 
 
 def _hospital_names(rng: random.Random, count: int) -> Iterator[str]:

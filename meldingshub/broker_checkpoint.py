@@ -14,7 +14,8 @@ What is kept of a partition:
 * on a topic no group reads by commits (tables read from the start), and on the topics
   the caller names whole (dead letters: the operator's listing reads them from the start
   without a group, whatever a group such as the AMQP rejection reporter has committed):
-  all of it, less what its ``retention.ms`` has expired;
+  all of it, less what its ``retention.ms`` has expired (a compacted topic's only with
+  ``cleanup.policy=compact,delete``, as the router's 7-day windows have);
 * on a compacted topic: of those, the newest record of each key, unless it is a tombstone;
 * on ``hub.inbound`` besides: every record a kept claim check names.
 
@@ -204,12 +205,14 @@ class _Rule:
         now_ms: int,
     ) -> "_Rule":
         retention_ms = int(config.get("retention.ms", "-1"))
-        compacted = "compact" in config.get("cleanup.policy", "")
+        policy = config.get("cleanup.policy", "delete")
+        compacted = "compact" in policy
         return cls(
             topic,
             compacted,
             {p: offset for (t, p), offset in starts.items() if t == topic},
-            now_ms - retention_ms if retention_ms >= 0 and not compacted else None,
+            # "compact,delete" (the router's windows): entries also expire with their age.
+            now_ms - retention_ms if retention_ms >= 0 and "delete" in policy else None,
         )
 
     def keeps(self, partition: int, message: Message) -> bool:

@@ -21,7 +21,7 @@ from access.principals_file import PrincipalsFile, write_atomically
 from access.tokens import new_token, token_hash
 from addressregister.categories import CategoryTable
 from addressregister.fileformat import write_register_file
-from addressregister.generator import generate_national_register
+from addressregister.generator import generate_national_register, on_this_machine
 from addressregister.importer import seed_from_snapshot
 from addressregister.live import LiveRegister
 from broker_adapters.delivery.mailbox_store import MailboxStore
@@ -39,7 +39,8 @@ from meldingshub.components.api_server import ApiServer
 from meldingshub.components.router import RouterComponent, router_topics
 from meldingshub.settings import Settings
 from meldingshub.simulator.component import SimulatedStream
-from meldingshub.simulator.parties import register_index
+from meldingshub.simulator.parties import REGISTER_FILE, register_index
+from meldingshub.simulator.receivers import SimulatedReceivers
 from meldingshub.simulator.traffic import provision
 from metrics.access import AccessMetrics
 from metrics.delivery import DeliveryMetrics
@@ -121,13 +122,16 @@ class Resources:
         return live
 
     def _embedded_snapshot(self) -> Path | None:
-        """The embedded default's register: the synthetic national register, generated once."""
+        """The embedded default's register: the synthetic national register, generated once,
+        its receivers on this machine (the demo's simulated receivers take what they get)."""
         if not self.settings.kafka.embedded:
             return None
-        path = self.settings.data_dir / "national-register.json"
+        path = self.settings.data_dir / REGISTER_FILE
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_register_file(path, generate_national_register(EMBEDDED_REGISTER_SEED))
+            write_register_file(
+                path, on_this_machine(generate_national_register(EMBEDDED_REGISTER_SEED))
+            )
             log.info("national register generated", path=str(path))
         return path
 
@@ -350,6 +354,11 @@ def _stream(res: Resources, stream: Stream, others: list[Component]) -> Componen
     )
 
 
+def _receivers(res: Resources) -> Component:
+    """The demo's receivers, which take what the hub delivers to them."""
+    return SimulatedReceivers(res.settings, res.bootstrap_servers, res.mailbox)
+
+
 BUILDERS: dict[str, Callable[[Resources], list[Component]]] = {
     "ingress-http": _ingress_http,
     "router": lambda res: [_router(res)],
@@ -380,6 +389,7 @@ def component_factory(
         components = [component for builder in builders for component in builder(res)]
         if stream is not None:
             components.append(_stream(res, stream, list(components)))
+            components.append(_receivers(res))
         return Assembly(
             components, dict(res.checks), res.close, dict(res.adapters), res.broker_restarted
         )

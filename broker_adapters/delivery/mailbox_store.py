@@ -181,6 +181,19 @@ class MailboxStore:
         with self._connect() as conn:
             return [_entry(row) for row in conn.execute(query)]
 
+    def oldest_unread(self, limit: int) -> Sequence[uuid.UUID]:
+        """The ids of the oldest unread messages of every receiver: for the embedded demo's
+        simulated receivers only, never for an API (a receiver sees its own messages only)."""
+        table = mailbox_messages
+        query = (
+            sa.select(table.c.id)
+            .where(table.c.read_at.is_(None))
+            .order_by(table.c.stored_at, table.c.id)
+            .limit(limit)
+        )
+        with self._connect() as conn:
+            return [row.id for row in conn.execute(query)]
+
     def get(self, message_id: uuid.UUID) -> MailboxMessage | None:
         """One message with its document, read or not."""
         table = mailbox_messages

@@ -64,8 +64,19 @@ def delivery_topics(settings: DeliverySettings, partitions: int) -> list[TopicSp
             name=settings.backlog_topic, partitions=partitions, config={"cleanup.policy": "compact"}
         )
     )
-    specs.append(TopicSpec(name=settings.status_topic, partitions=3))
+    # A feed for outside readers (the hub keeps status in its store): a week, as on Kafka.
+    specs.append(
+        TopicSpec(
+            name=settings.status_topic,
+            partitions=3,
+            config={"retention.ms": str(STATUS_RETENTION_MS)},
+        )
+    )
     return specs
+
+
+STATUS_RETENTION_MS = 7 * 86_400_000
+"""How long ``hub.delivery.status`` keeps a record where the hub creates the topic."""
 
 
 class DueGate:

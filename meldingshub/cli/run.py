@@ -77,6 +77,7 @@ def run(
             )
         Hub(settings, factory, registry).run(stop_on_signals())
         return
+    settings = _demo_retention(settings)
     console = Console()
     log_file = _logs_for_demo(settings, console)
     stream = Stream(rate=rate, fault_rate=fault_rate)
@@ -104,6 +105,23 @@ def _national_register(settings: Settings) -> bool:
     """The demo stream's mix is calibrated to the synthetic national register of the embedded
     default; a configured snapshot or an external broker's register has other parties."""
     return settings.kafka.embedded and settings.address_register.snapshot is None
+
+
+DEMO_MAILBOX_RETENTION_DAYS = 1 / 24
+"""How long the demo keeps a mailbox message its simulated receiver has read (unless set)."""
+
+
+def _demo_retention(settings: Settings) -> Settings:
+    """The demo's receivers read their mailboxes within a second: a month's retention of what
+    they read would fill the disk by gigabytes a day, an hour shows the same."""
+    delivery = settings.delivery
+    if "mailbox_retention_days" in delivery.model_fields_set:
+        return settings
+    shorter = {
+        "mailbox_retention_days": DEMO_MAILBOX_RETENTION_DAYS,
+        "mailbox_prune_interval_s": 600,
+    }
+    return settings.model_copy(update={"delivery": delivery.model_copy(update=shorter)})
 
 
 def _urls(settings: Settings) -> dict[str, str]:

@@ -23,7 +23,7 @@ from meldingshub.cli.common import (
 from meldingshub.settings import Settings
 from meldingshub.simulator.mix import MIXES
 from meldingshub.simulator.pacing import SendStats, send_all
-from meldingshub.simulator.parties import register_index
+from meldingshub.simulator.parties import REGISTER_FILE, register_index
 from meldingshub.simulator.senders import (
     VIAS,
     AmqpSender,
@@ -220,7 +220,7 @@ def _default_register(settings: Settings) -> Path | None:
     configured = settings.address_register.snapshot
     if configured is not None:
         return configured
-    embedded = settings.data_dir / "national-register.json"
+    embedded = settings.data_dir / REGISTER_FILE
     return embedded if embedded.is_file() else None
 
 

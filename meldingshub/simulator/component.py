@@ -23,7 +23,7 @@ from kafka_io.settings import KafkaSettings
 from meldingshub.settings import Settings
 from meldingshub.simulator.mix import MIXES
 from meldingshub.simulator.pacing import SendStats, send_all
-from meldingshub.simulator.parties import register_index
+from meldingshub.simulator.parties import REGISTER_FILE, register_index
 from meldingshub.simulator.senders import KafkaSender
 from meldingshub.simulator.traffic import Traffic
 from meldingshub.simulator.truth import Truth
@@ -61,7 +61,7 @@ class SimulatedStream:
         self.rate = rate
         self._fault_rate = fault_rate
         self._seed = seed if seed is not None else int(datetime.now(UTC).timestamp())
-        self._register = register or settings.data_dir / "national-register.json"
+        self._register = register or settings.data_dir / REGISTER_FILE
         self.truth = truth
         self.stats = SendStats()
         self._runs = 0

@@ -23,6 +23,8 @@ from schemas.vocabulary import AddressingMode, Category
 
 NATIONAL_REGISTER_SEED = 2019
 """The seed of the embedded default's synthetic national register (``meldingshub.wiring``)."""
+REGISTER_FILE = "national-register.json"
+"""The embedded default's register file, in the hub's data directory."""
 
 _LEVEL_OF_KIND = {
     PartyKind.ORGANISATION: AddressingMode.ORGANISATION,

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from addressregister.fileformat import read_register_file
-from addressregister.generator import generate_national_register
+from addressregister.generator import generate_national_register, on_this_machine
 from addressregister.index import RegisterIndex
-from addressregister.model import CommunicationParty, EndpointKind, PartyKind
+from addressregister.model import CommunicationParty, Endpoint, EndpointKind, PartyKind
 from addressregister.resolution import resolve_receiver
 from addressregister.results import Resolution
 from meldingshub.cli import main
@@ -62,6 +62,23 @@ def test_every_category_and_endpoint_kind_occurs(index: RegisterIndex) -> None:
     assert counts[Category.UKJENT] == 0
     kinds = Counter(p.endpoint.kind for p in index if p.endpoint is not None)
     assert set(kinds) == set(EndpointKind)
+
+
+def test_on_this_machine_every_receiver_is_served_by_the_hub_alone(
+    parties: list[CommunicationParty],
+) -> None:
+    """The embedded demo's register: no RabbitMQ queue, no webhook on the network; the same
+    parties and endpoints otherwise."""
+    placed = on_this_machine(parties)
+    assert [p.her_id for p in placed] == [p.her_id for p in parties]
+    kinds = Counter(p.endpoint.kind for p in placed if p.endpoint is not None)
+    assert set(kinds) == {EndpointKind.KAFKA, EndpointKind.MAILBOX, EndpointKind.FILE}
+    for before, after in zip(parties, placed, strict=True):
+        if before.endpoint is None or before.endpoint.kind is EndpointKind.FILE:
+            assert after == before
+        elif before.endpoint.kind in {EndpointKind.AMQP, EndpointKind.WEBHOOK}:
+            assert after.endpoint == Endpoint(EndpointKind.MAILBOX, f"mb-{before.her_id}")
+        assert after.receives == before.receives and after.parent_her_id == before.parent_her_id
 
 
 def test_identifiers_are_valid_and_unique(parties: list[CommunicationParty]) -> None:

@@ -128,6 +128,10 @@ def test_checkpoint_keeps_what_is_needed_at_its_offsets(
     _create(old, "status", 1, **{"retention.ms": "60000"})
     _write(old, "status", [(None, b"old")], timestamp_ms=NOW_MS // 2)
     _write(old, "status", [(None, b"new")])
+    # A window (the router's de-duplication): newest per key, and expired entries go too.
+    _create(old, "window", 1, **{"cleanup.policy": "compact,delete", "retention.ms": "60000"})
+    _write(old, "window", [(b"x", b"x1")], timestamp_ms=NOW_MS // 2)
+    _write(old, "window", [(b"y", b"y1"), (b"y", b"y2")])
     # Documents: the router has read them all, but a routed message that is still to be
     # delivered names one of them (a claim check).
     _create(old, INBOUND, 1)
@@ -147,18 +151,20 @@ def test_checkpoint_keeps_what_is_needed_at_its_offsets(
         "table": 2,
         "dead": 2,
         "status": 1,
+        "window": 1,
         INBOUND: 1,
         "out": 1,
     }
     assert path.stat().st_mode & 0o777 == 0o600  # documents inside: the owner only
     restored = broker_checkpoint.restore(_config(new), new.host, new.port, path, INBOUND)
-    assert restored.records_kept == saved.records_kept == 11
+    assert restored.records_kept == saved.records_kept == 12
 
     assert _offsets_and_values(_read(new, "work")) == [(3, b"w3"), (4, b"w4")]
     assert _offsets_and_values(_read(new, "work", 1)) == [(0, b"p1-0"), (1, b"p1-1")]
     assert [(m.key(), m.value()) for m in _read(new, "table")] == [(b"b", b"b1"), (b"a", b"a2")]
     assert _offsets_and_values(_read(new, "dead")) == [(0, b"d0"), (1, b"d1")]
     assert [m.value() for m in _read(new, "status")] == [b"new"]
+    assert [(m.key(), m.value()) for m in _read(new, "window")] == [(b"y", b"y2")]
     assert _offsets_and_values(_read(new, INBOUND)) == [(1, b"doc1")]
     assert [m.value() for m in _read(new, "out")] == [encode(claim)]
     # Groups go on where they were; a group with nothing left to read starts at the end.

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from meldingshub.cli import main
+from meldingshub.cli.run import DEMO_MAILBOX_RETENTION_DAYS, _demo_retention
 from meldingshub.settings import SettingsError, load_settings
 
 
@@ -149,3 +150,14 @@ def test_helseid_without_the_public_url_refuses_to_serve(tmp_path: Path) -> None
     )
     assert "dpop" in msh_deps(resources).authenticators
     resources.store.close()
+
+
+def test_the_demo_keeps_what_its_receivers_read_an_hour_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MELDINGSHUB_DELIVERY__MAILBOX_RETENTION_DAYS", raising=False)
+    demo = _demo_retention(load_settings(None))
+    assert demo.delivery.mailbox_retention_days == DEMO_MAILBOX_RETENTION_DAYS
+    assert demo.delivery.mailbox_prune_interval_s < 3600
+    monkeypatch.setenv("MELDINGSHUB_DELIVERY__MAILBOX_RETENTION_DAYS", "5")
+    assert _demo_retention(load_settings(None)).delivery.mailbox_retention_days == 5

@@ -95,6 +95,21 @@ def test_storing_is_idempotent_and_pruning_keeps_unread(store: MailboxStore) -> 
     assert [e.hub_message_id for e in store.unread([GP])] == [unread_old.hub_message_id]
 
 
+def test_oldest_unread_spans_receivers_oldest_first(store: MailboxStore) -> None:
+    """What the embedded demo's simulated receivers take (no API serves it)."""
+    now = datetime.now(UTC)
+    newer, older, read = routed(GP, 1), routed(OTHER, 1), routed(MUNICIPALITY, 1)
+    store.put(newer, now=now)
+    store.put(older, now=now - timedelta(minutes=1))
+    store.put(read, now=now - timedelta(minutes=2))
+    assert store.mark_read(mailbox_id(read.hub_message_id, MUNICIPALITY))
+    assert store.oldest_unread(10) == [
+        mailbox_id(older.hub_message_id, OTHER),
+        mailbox_id(newer.hub_message_id, GP),
+    ]
+    assert len(store.oldest_unread(1)) == 1
+
+
 def test_an_unreachable_store_is_a_retried_failure(tmp_path: Path) -> None:
     broken = MailboxStore(sa.create_engine(f"sqlite:///{tmp_path}/missing/dir/x.sqlite3"))
     result = MailboxEndpoint(broken).deliver(Handover(routed(GP, 1), "gp", 1))

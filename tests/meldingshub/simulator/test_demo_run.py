@@ -11,9 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
+from confluent_kafka.admin import AdminClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from meldingshub.embedded_broker import free_port
+from meldingshub.simulator.receivers import GROUP_ID as RECEIVERS_GROUP
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -21,14 +26,14 @@ MELDINGSHUB = str(Path(sys.executable).with_name("meldingshub"))
 
 
 def start(
-    tmp_path: Path, *args: str
+    tmp_path: Path, *args: str, ops_port: int | None = None, broker_port: int | None = None
 ) -> tuple[subprocess.Popen[str], "queue.Queue[dict[str, Any]]"]:
     """A fresh `meldingshub run` (no register, no store) on free ports, stdout not a terminal."""
     env = {
         **os.environ,
-        "MELDINGSHUB_KAFKA__EMBEDDED_PORT": str(free_port()),
+        "MELDINGSHUB_KAFKA__EMBEDDED_PORT": str(broker_port or free_port()),
         "MELDINGSHUB_HTTP__API_BIND": f"127.0.0.1:{free_port()}",
-        "MELDINGSHUB_HTTP__OPS_BIND": f"127.0.0.1:{free_port()}",
+        "MELDINGSHUB_HTTP__OPS_BIND": f"127.0.0.1:{ops_port or free_port()}",
         "MELDINGSHUB_DATA_DIR": str(tmp_path / "var"),
         "MELDINGSHUB_LOG__FORMAT": "json",
     }
@@ -73,8 +78,11 @@ def wait_for(
 def test_make_run_shows_simulated_traffic_within_60_s_and_stops_on_ctrl_c(
     tmp_path: Path,
 ) -> None:
+    """And the demo's receivers are on this machine and take what they get: no delivery of
+    the simulated stream waits for a retry, and every kind of theirs has taken some."""
     started = time.monotonic()
-    process, lines = start(tmp_path)
+    ops_port, broker_port = free_port(), free_port()
+    process, lines = start(tmp_path, ops_port=ops_port, broker_port=broker_port)
     try:
         traffic = wait_for(
             lines,
@@ -85,9 +93,32 @@ def test_make_run_shows_simulated_traffic_within_60_s_and_stops_on_ctrl_c(
         assert time.monotonic() - started < 60
         assert set(traffic["routed"]) & {"eresept", "basis", "other"}
         assert (tmp_path / "var" / "national-register.json").is_file()
+
+        deadline = time.monotonic() + 90
+        deliveries: dict[tuple[str, str], float] = {}
+        while time.monotonic() < deadline:
+            deliveries = _deliveries(ops_port)
+            enough = sum(n for (_, o), n in deliveries.items() if o == "delivered") >= 100
+            if enough and _receivers_committed(broker_port):
+                break
+            time.sleep(1)  # polling a running hub's counters, not waiting out a race
+        delivered = {k for (k, o), n in deliveries.items() if o == "delivered" and n}
+        assert delivered == {"kafka", "mailbox", "file"}, deliveries
+        assert not {key: n for key, n in deliveries.items() if key[1] != "delivered" and n}
+
         process.send_signal(signal.SIGINT)
-        assert process.wait(20) == 0
-        wait_for(lines, "simulated stream stopped", 5, lambda r: r.get("sent", 0) > 0)
+        assert process.wait(30) == 0
+        events: list[dict[str, Any]] = []
+        while not events or events[-1].get("event") != "embedded broker stopped":
+            events.append(lines.get(timeout=5))  # up to the hub's last line
+        stopped = {e["event"]: e for e in events if str(e.get("event")).endswith(" stopped")}
+        assert stopped["simulated stream stopped"].get("sent", 0) > 0
+        taken = stopped["simulated receivers stopped"]["taken"]
+        assert all(taken.get(kind, 0) > 0 for kind in ("kafka", "mailbox", "file")), taken
+        assert not [
+            p for p in (tmp_path / "var" / "outbox").glob("**/*.xml")
+            if p.stat().st_mtime < time.time() - 10
+        ]  # fmt: skip
     finally:
         if process.poll() is None:
             process.kill()
@@ -108,3 +139,29 @@ def test_no_simulate_runs_the_hub_alone(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def _deliveries(ops_port: int) -> dict[tuple[str, str], float]:
+    """``(endpoint kind, outcome) -> count`` from the hub's /metrics (none while it starts)."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{ops_port}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return {}
+    return {
+        (sample.labels["endpoint_kind"], sample.labels["outcome"]): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "meldingshub_deliveries"
+        for sample in family.samples
+        if sample.name == "meldingshub_deliveries_total"
+    }
+
+
+def _receivers_committed(broker_port: int) -> bool:
+    """The demo receivers' group has committed an offset on some receiver topic."""
+    admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{broker_port}"})
+    wanted = ConsumerGroupTopicPartitions(RECEIVERS_GROUP)
+    try:
+        found = next(iter(admin.list_consumer_group_offsets([wanted]).values())).result(10)
+    except KafkaException:
+        return False
+    return any(tp.offset > 0 for tp in found.topic_partitions or [])
