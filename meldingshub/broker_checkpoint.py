@@ -218,6 +218,8 @@ class _Rule:
     def keeps(self, partition: int, message: Message) -> bool:
         if self.starts:
             return (message.offset() or 0) >= self.starts.get(partition, 0)
+        if self.compacted:
+            return True  # compacted first, then the newest per key expires (see save)
         return self.oldest_ms is None or message.timestamp()[1] >= self.oldest_ms
 
 
@@ -327,6 +329,11 @@ def save(
         for name, rule in rules.items():
             if rule.compacted:
                 _compact(db, name)
+                if rule.oldest_ms is not None and not rule.starts:
+                    db.execute(
+                        "DELETE FROM record WHERE topic = ? AND timestamp < ?",
+                        (name, rule.oldest_ms),
+                    )
         summary.topics = len(topics)
         for name, kept in db.execute("SELECT topic, COUNT(*) FROM record GROUP BY topic"):
             summary.kept_by_topic[name] = kept

@@ -337,6 +337,9 @@ class Stream:
 
     rate: float
     fault_rate: float
+    receivers: bool = True
+    """Simulated receivers take what is delivered (only where the store and outbox are the
+    demo's own: :func:`meldingshub.simulator.receivers.owns_its_data`)."""
 
 
 def _stream(res: Resources, stream: Stream, others: list[Component]) -> Component:
@@ -389,7 +392,8 @@ def component_factory(
         components = [component for builder in builders for component in builder(res)]
         if stream is not None:
             components.append(_stream(res, stream, list(components)))
-            components.append(_receivers(res))
+            if stream.receivers:
+                components.append(_receivers(res))
         return Assembly(
             components, dict(res.checks), res.close, dict(res.adapters), res.broker_restarted
         )

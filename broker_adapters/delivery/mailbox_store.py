@@ -181,13 +181,14 @@ class MailboxStore:
         with self._connect() as conn:
             return [_entry(row) for row in conn.execute(query)]
 
-    def oldest_unread(self, limit: int) -> Sequence[uuid.UUID]:
-        """The ids of the oldest unread messages of every receiver: for the embedded demo's
-        simulated receivers only, never for an API (a receiver sees its own messages only)."""
+    def oldest_unread(self, limit: int, stored_before: datetime) -> Sequence[uuid.UUID]:
+        """The ids of the oldest unread messages of every receiver stored before a time: for
+        the embedded demo's simulated receivers only, never for an API (a receiver sees its
+        own messages only)."""
         table = mailbox_messages
         query = (
             sa.select(table.c.id)
-            .where(table.c.read_at.is_(None))
+            .where(table.c.read_at.is_(None), table.c.stored_at < stored_before)
             .order_by(table.c.stored_at, table.c.id)
             .limit(limit)
         )

@@ -24,6 +24,7 @@ from meldingshub.embedded_process import limit_malloc_arenas
 from meldingshub.logging import configure_logging
 from meldingshub.settings import Settings
 from meldingshub.simulator.component import DEMO_FAULT_RATE, DEMO_RATE
+from meldingshub.simulator.receivers import owns_its_data
 from meldingshub.wiring import Stream, component_factory
 
 
@@ -77,10 +78,17 @@ def run(
             )
         Hub(settings, factory, registry).run(stop_on_signals())
         return
-    settings = _demo_retention(settings)
+    receivers = owns_its_data(settings)
+    if receivers:
+        settings = _demo_retention(settings)
     console = Console()
     log_file = _logs_for_demo(settings, console)
-    stream = Stream(rate=rate, fault_rate=fault_rate)
+    if not receivers:
+        structlog.get_logger(__name__).info(
+            "simulated receivers off: the store or the outbox root is configured, and the "
+            "receivers would take every receiver's messages there"
+        )
+    stream = Stream(rate=rate, fault_rate=fault_rate, receivers=receivers)
     hub = Hub(settings, component_factory(settings, [], registry, stream), registry)
     stop = stop_on_signals()
     view = threading.Thread(
@@ -112,14 +120,16 @@ DEMO_MAILBOX_RETENTION_DAYS = 1 / 24
 
 
 def _demo_retention(settings: Settings) -> Settings:
-    """The demo's receivers read their mailboxes within a second: a month's retention of what
+    """The demo's receivers read their mailboxes within a minute: a month's retention of what
     they read would fill the disk by gigabytes a day, an hour shows the same."""
     delivery = settings.delivery
-    if "mailbox_retention_days" in delivery.model_fields_set:
-        return settings
     shorter = {
-        "mailbox_retention_days": DEMO_MAILBOX_RETENTION_DAYS,
-        "mailbox_prune_interval_s": 600,
+        name: value
+        for name, value in (
+            ("mailbox_retention_days", DEMO_MAILBOX_RETENTION_DAYS),
+            ("mailbox_prune_interval_s", 600.0),
+        )
+        if name not in delivery.model_fields_set
     }
     return settings.model_copy(update={"delivery": delivery.model_copy(update=shorter)})
 

@@ -6,19 +6,27 @@ embedded broker would have to keep all of it. The synthetic register of the embe
 default places every receiver on this machine
 (:func:`addressregister.generator.on_this_machine`), so three kinds cover them all:
 
-* Kafka: one consumer group reads every receiver topic and commits, so a broker
-  checkpoint keeps none of what was read;
-* the hub's mailbox: unread messages are marked read (the mailbox deletes read
-  messages after ``delivery.mailbox_retention_days``);
-* file outboxes: each delivered file is picked up, i.e. removed.
+* Kafka: one consumer group reads every receiver topic (``receiver.<HER-id>`` and
+  ``<prefix>.<HER-id>``, never a hub topic) and commits, so a broker checkpoint keeps
+  none of what was read;
+* the hub's mailbox: messages unread for :data:`MAILBOX_GRACE` are marked read (a
+  receiver's own client, as in the README's how-to, gets that long to read them first);
+* file outboxes: each delivered file is picked up, i.e. removed (regular files only,
+  never through a symbolic link).
 
-A failure is logged and the receivers try again at the next round; they never stop
-the hub. They read nothing of a document: no patient data passes through here.
+They act on every receiver of the store and the outbox root, so the demo runs them only
+when both are its own defaults under the data directory (:func:`owns_its_data`). A
+failure is logged and the receivers try again at the next round; they never stop the
+hub. They read nothing of a document: no patient data passes through here.
 """
 
+import os
 import re
+import stat
 import threading
 from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import structlog
 from confluent_kafka import Consumer, KafkaException
@@ -32,8 +40,16 @@ log = structlog.get_logger(__name__)
 
 GROUP_ID = "hub.demo.receivers"
 ROUND_S = 1.0
-"""Pause between rounds when a round found nothing to take."""
+"""Pause between two rounds of taking."""
 MAILBOX_BATCH = 500
+MAILBOX_GRACE = timedelta(seconds=60)
+
+
+def owns_its_data(settings: Settings) -> bool:
+    """The store and the outbox root are the demo's own (the defaults under its data
+    directory), so its receivers may empty them."""
+    default_store = f"sqlite:///{settings.data_dir / 'meldingshub.sqlite3'}"
+    return settings.store.dsn == default_store and settings.delivery.outbox_root is None
 
 
 class SimulatedReceivers:
@@ -45,6 +61,7 @@ class SimulatedReceivers:
         self._settings = settings
         self._bootstrap = bootstrap_servers
         self._mailbox = mailbox
+        self._outbox = settings.delivery.outbox(settings.data_dir)
         self.taken: Counter[str] = Counter()
         """Messages taken so far, by endpoint kind."""
 
@@ -53,16 +70,18 @@ class SimulatedReceivers:
         return True
 
     def topics(self) -> list[str]:
-        """The subscription: every topic a Kafka endpoint of the hub may write (as regexes)."""
+        """The subscription (regexes): receiver topics, named by a HER-id, and no other."""
         prefix = re.escape(self._settings.delivery.kafka_topic_prefix)
-        return [r"^receiver\..+", f"^{prefix}\\..+"]
+        return [r"^receiver\.[0-9]+$", f"^{prefix}\\.[0-9]+$"]
 
     def run(self, stop: threading.Event) -> None:
         """Take deliveries until ``stop`` is set."""
         config = consumer_config(self._settings.kafka, self._bootstrap, GROUP_ID)
         config.update(
             {
+                # Commit what was handed to the application, every few seconds and at close.
                 "enable.auto.commit": True,
+                "enable.auto.offset.store": True,
                 # Hundreds of receiver topics: a fetch names each partition, so fetch seldom
                 # (the broker holds it until there is data). The hub creates a receiver's
                 # topic at its first delivery: the subscription finds it at the next refresh.
@@ -71,48 +90,55 @@ class SimulatedReceivers:
             }
         )
         consumer = Consumer(config)
-        consumer.subscribe(self.topics())
         log.info("simulated receivers started")
         try:
+            consumer.subscribe(self.topics())
             while not stop.is_set():
-                took = self._kafka(consumer) + self._mailbox_round() + self._files()
-                if not took:
-                    stop.wait(ROUND_S)
+                self._kafka(consumer)
+                self._mailbox_round()
+                self._files()
+                stop.wait(ROUND_S)
         finally:
             consumer.close()  # commits what was read
             log.info("simulated receivers stopped", taken=dict(self.taken))
 
-    def _kafka(self, consumer: Consumer) -> int:
+    def _kafka(self, consumer: Consumer) -> None:
         try:
             messages = consumer.consume(1000, timeout=0.1)
         except KafkaException as exc:
             log.warning("simulated receivers could not read their topics", error=str(exc))
-            return 0
-        taken = sum(1 for m in messages if m.error() is None)
-        self.taken["kafka"] += taken
-        return taken
+            return
+        self.taken["kafka"] += sum(1 for m in messages if m.error() is None)
 
-    def _mailbox_round(self) -> int:
+    def _mailbox_round(self) -> None:
         try:
-            unread = self._mailbox.oldest_unread(MAILBOX_BATCH)
-            for message_id in unread:
+            due = datetime.now(UTC) - MAILBOX_GRACE
+            for message_id in self._mailbox.oldest_unread(MAILBOX_BATCH, due):
                 self._mailbox.mark_read(message_id)
+                self.taken["mailbox"] += 1
         except MailboxError as exc:
             log.warning("simulated receivers could not read the mailbox", error=str(exc))
-            return 0
-        self.taken["mailbox"] += len(unread)
-        return len(unread)
 
-    def _files(self) -> int:
-        taken = 0
-        root = self._settings.delivery.outbox(self._settings.data_dir)
-        for path in root.glob("**/*.xml") if root.is_dir() else ():
-            if path.name.startswith("."):
-                continue  # a file still being written
+    def _files(self) -> None:
+        try:
+            self.taken["file"] += _pick_up(self._outbox)
+        except OSError as exc:
+            log.warning("simulated receivers could not read the outbox", error=type(exc).__name__)
+
+
+def _pick_up(root: Path) -> int:
+    """Remove the delivered files under ``root`` (not its subdirectories' links, not files
+    still being written, which start with a dot); return how many."""
+    taken = 0
+    for directory, _subdirectories, names in os.walk(root):  # never follows a linked directory
+        for name in names:
+            if name.startswith(".") or not name.endswith(".xml"):
+                continue
+            path = Path(directory) / name
             try:
-                path.unlink()
-            except OSError:
-                continue  # taken already, or not ours to take
-            taken += 1
-        self.taken["file"] += taken
-        return taken
+                if stat.S_ISREG(path.lstat().st_mode):
+                    path.unlink()
+                    taken += 1
+            except FileNotFoundError:
+                continue  # taken meanwhile
+    return taken

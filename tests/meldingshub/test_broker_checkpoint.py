@@ -119,8 +119,10 @@ def test_checkpoint_keeps_what_is_needed_at_its_offsets(
     _write(old, "work", [(b"w", b"p1-%d" % n) for n in range(2)], partition=1)
     _commit(old, "workers", "work", 0, 3)
     # A table: the newest value of each key; a key whose newest is a tombstone is gone.
-    _create(old, "table", 1, **{"cleanup.policy": "compact"})
+    # A retention does not expire a compact-only topic's entries (the register).
+    _create(old, "table", 1, **{"cleanup.policy": "compact", "retention.ms": "60000"})
     _write(old, "table", [(b"a", b"a1"), (b"b", b"b1"), (b"a", b"a2"), (b"c", b"c1"), (b"c", None)])
+    _write(old, "table", [(b"d", b"d1")], timestamp_ms=NOW_MS // 2)
     # Dead letters nobody reads by group: all of them.
     _create(old, "dead", 1)
     _write(old, "dead", [(None, b"d0"), (None, b"d1")])
@@ -131,7 +133,9 @@ def test_checkpoint_keeps_what_is_needed_at_its_offsets(
     # A window (the router's de-duplication): newest per key, and expired entries go too.
     _create(old, "window", 1, **{"cleanup.policy": "compact,delete", "retention.ms": "60000"})
     _write(old, "window", [(b"x", b"x1")], timestamp_ms=NOW_MS // 2)
-    _write(old, "window", [(b"y", b"y1"), (b"y", b"y2")])
+    _write(old, "window", [(b"y", b"y1"), (b"y", b"y2"), (b"z", b"z1")])
+    # z's newest entry has expired: z is gone, its older value does not come back.
+    _write(old, "window", [(b"z", b"z2")], timestamp_ms=NOW_MS // 2)
     # Documents: the router has read them all, but a routed message that is still to be
     # delivered names one of them (a claim check).
     _create(old, INBOUND, 1)
@@ -148,7 +152,7 @@ def test_checkpoint_keeps_what_is_needed_at_its_offsets(
     saved = broker_checkpoint.save(_config(old), path, INBOUND)
     assert saved.kept_by_topic == {
         "work": 4,  # offsets 3 and 4 of partition 0, both of partition 1
-        "table": 2,
+        "table": 3,
         "dead": 2,
         "status": 1,
         "window": 1,
@@ -157,11 +161,15 @@ def test_checkpoint_keeps_what_is_needed_at_its_offsets(
     }
     assert path.stat().st_mode & 0o777 == 0o600  # documents inside: the owner only
     restored = broker_checkpoint.restore(_config(new), new.host, new.port, path, INBOUND)
-    assert restored.records_kept == saved.records_kept == 12
+    assert restored.records_kept == saved.records_kept == 13
 
     assert _offsets_and_values(_read(new, "work")) == [(3, b"w3"), (4, b"w4")]
     assert _offsets_and_values(_read(new, "work", 1)) == [(0, b"p1-0"), (1, b"p1-1")]
-    assert [(m.key(), m.value()) for m in _read(new, "table")] == [(b"b", b"b1"), (b"a", b"a2")]
+    assert [(m.key(), m.value()) for m in _read(new, "table")] == [
+        (b"b", b"b1"),
+        (b"a", b"a2"),
+        (b"d", b"d1"),
+    ]
     assert _offsets_and_values(_read(new, "dead")) == [(0, b"d0"), (1, b"d1")]
     assert [m.value() for m in _read(new, "status")] == [b"new"]
     assert [(m.key(), m.value()) for m in _read(new, "window")] == [(b"y", b"y2")]

@@ -103,11 +103,13 @@ def test_oldest_unread_spans_receivers_oldest_first(store: MailboxStore) -> None
     store.put(older, now=now - timedelta(minutes=1))
     store.put(read, now=now - timedelta(minutes=2))
     assert store.mark_read(mailbox_id(read.hub_message_id, MUNICIPALITY))
-    assert store.oldest_unread(10) == [
+    later = now + timedelta(seconds=1)
+    assert store.oldest_unread(10, later) == [
         mailbox_id(older.hub_message_id, OTHER),
         mailbox_id(newer.hub_message_id, GP),
     ]
-    assert len(store.oldest_unread(1)) == 1
+    assert len(store.oldest_unread(1, later)) == 1
+    assert store.oldest_unread(10, now) == [mailbox_id(older.hub_message_id, OTHER)]
 
 
 def test_an_unreachable_store_is_a_retried_failure(tmp_path: Path) -> None:

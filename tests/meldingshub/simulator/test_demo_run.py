@@ -102,6 +102,7 @@ def test_make_run_shows_simulated_traffic_within_60_s_and_stops_on_ctrl_c(
             if enough and _receivers_committed(broker_port):
                 break
             time.sleep(1)  # polling a running hub's counters, not waiting out a race
+        assert _receivers_committed(broker_port)  # what they read, the checkpoint drops
         delivered = {k for (k, o), n in deliveries.items() if o == "delivered" and n}
         assert delivered == {"kafka", "mailbox", "file"}, deliveries
         assert not {key: n for key, n in deliveries.items() if key[1] != "delivered" and n}
