@@ -1,9 +1,11 @@
 """`meldingshub run` as `make run` starts it: traffic shows within 60 s, Ctrl-C stops it."""
 
+import contextlib
 import json
 import os
 import queue
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from meldingshub.embedded_broker import free_port
 from meldingshub.simulator.receivers import GROUP_ID as RECEIVERS_GROUP
+from meldingshub.simulator.receivers import MAILBOX_GRACE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -94,12 +97,14 @@ def test_make_run_shows_simulated_traffic_within_60_s_and_stops_on_ctrl_c(
         assert set(traffic["routed"]) & {"eresept", "basis", "other"}
         assert (tmp_path / "var" / "national-register.json").is_file()
 
-        deadline = time.monotonic() + 90
+        # Mailbox messages are taken once they have waited MAILBOX_GRACE.
+        deadline = time.monotonic() + 90 + MAILBOX_GRACE.total_seconds()
         deliveries: dict[tuple[str, str], float] = {}
+        store = tmp_path / "var" / "meldingshub.sqlite3"
         while time.monotonic() < deadline:
             deliveries = _deliveries(ops_port)
             enough = sum(n for (_, o), n in deliveries.items() if o == "delivered") >= 100
-            if enough and _receivers_committed(broker_port):
+            if enough and _receivers_committed(broker_port) and _read_in_mailbox(store):
                 break
             time.sleep(1)  # polling a running hub's counters, not waiting out a race
         assert _receivers_committed(broker_port)  # what they read, the checkpoint drops
@@ -155,6 +160,16 @@ def _deliveries(ops_port: int) -> dict[tuple[str, str], float]:
         for sample in family.samples
         if sample.name == "meldingshub_deliveries_total"
     }
+
+
+def _read_in_mailbox(store: Path) -> bool:
+    """Some mailbox message has been marked read (by the demo's receivers)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT 1 FROM mailbox_messages WHERE read_at IS NOT NULL LIMIT 1")
+            return row.fetchone() is not None
+    except sqlite3.Error:
+        return False  # not created yet
 
 
 def _receivers_committed(broker_port: int) -> bool:
