@@ -127,6 +127,8 @@ def main() -> None:
     command = [sys.executable, "-c", "from meldingshub.cli import main; main()", "run"]
     if args.rate is not None:
         command += ["--rate", str(args.rate)]
+    # Killed itself, the soak still stops its hub (the finally below).
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(1))
     log_path = data_dir / "soak.log"
     print(f"data directory {data_dir}; hub log {log_path}" + ("" if args.keep else " (removed)"))
     with log_path.open("wb") as log:
