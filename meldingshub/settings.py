@@ -87,10 +87,15 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     amqp: AmqpSettings = AmqpSettings()
 
+    @property
+    def default_store_dsn(self) -> str:
+        """The embedded default's store: a SQLite file in the data directory."""
+        return f"sqlite:///{self.data_dir / 'meldingshub.sqlite3'}"
+
     @model_validator(mode="after")
     def _default_store(self) -> "Settings":
         if not self.store.dsn:
-            self.store = StoreSettings(dsn=f"sqlite:///{self.data_dir / 'meldingshub.sqlite3'}")
+            self.store = StoreSettings(dsn=self.default_store_dsn)
         return self
 
     @model_validator(mode="after")

@@ -53,6 +53,10 @@ def retry_state(message: Message) -> RetryState | None:
     return RetryState(seq, attempts, tier, due_ms)
 
 
+STATUS_RETENTION_MS = 7 * 86_400_000
+"""How long ``hub.delivery.status`` keeps a record where the hub creates the topic."""
+
+
 def delivery_topics(settings: DeliverySettings, partitions: int) -> list[TopicSpec]:
     """The retry tier topics and the backlog changelog, co-partitioned with ``hub.outbound``."""
     specs = [
@@ -73,10 +77,6 @@ def delivery_topics(settings: DeliverySettings, partitions: int) -> list[TopicSp
         )
     )
     return specs
-
-
-STATUS_RETENTION_MS = 7 * 86_400_000
-"""How long ``hub.delivery.status`` keeps a record where the hub creates the topic."""
 
 
 class DueGate:

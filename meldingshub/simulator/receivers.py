@@ -48,8 +48,9 @@ MAILBOX_GRACE = timedelta(seconds=60)
 def owns_its_data(settings: Settings) -> bool:
     """The store and the outbox root are the demo's own (the defaults under its data
     directory), so its receivers may empty them."""
-    default_store = f"sqlite:///{settings.data_dir / 'meldingshub.sqlite3'}"
-    return settings.store.dsn == default_store and settings.delivery.outbox_root is None
+    return (
+        settings.store.dsn == settings.default_store_dsn and settings.delivery.outbox_root is None
+    )
 
 
 class SimulatedReceivers:

@@ -24,7 +24,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from kafka_io import readable
 from meldingshub import broker_checkpoint
 from meldingshub.embedded_broker import EmbeddedBroker, free_port
-from schemas.records import PayloadRef, encode
+from schemas.records import PayloadRef, RoutedMessage, encode
 from tests.broker_adapters.delivery.support import routed
 
 pytestmark = pytest.mark.integration
@@ -109,6 +109,17 @@ def _offsets_and_values(messages: list[Message]) -> list[tuple[int | None, bytes
     return [(m.offset(), m.value()) for m in messages]
 
 
+def _routed_documents(broker: EmbeddedBroker) -> RoutedMessage:
+    """Three documents on ``INBOUND``, all read by the router, and a routed message whose
+    claim check names the second."""
+    _create(broker, INBOUND, 1)
+    _write(broker, INBOUND, [(None, b"doc%d" % n) for n in range(3)])
+    _commit(broker, "router", INBOUND, 0, 3)
+    return dataclasses.replace(
+        routed(9_700_001, 1), payload=b"", payload_ref=PayloadRef(INBOUND, 0, 1)
+    )
+
+
 def test_checkpoint_keeps_what_is_needed_at_its_offsets(
     brokers: tuple[EmbeddedBroker, EmbeddedBroker], tmp_path: Path
 ) -> None:
@@ -138,12 +149,7 @@ def test_checkpoint_keeps_what_is_needed_at_its_offsets(
     _write(old, "window", [(b"z", b"z2")], timestamp_ms=NOW_MS // 2)
     # Documents: the router has read them all, but a routed message that is still to be
     # delivered names one of them (a claim check).
-    _create(old, INBOUND, 1)
-    _write(old, INBOUND, [(None, b"doc%d" % n) for n in range(3)])
-    _commit(old, "router", INBOUND, 0, 3)
-    claim = dataclasses.replace(
-        routed(9_700_001, 1), payload=b"", payload_ref=PayloadRef(INBOUND, 0, 1)
-    )
+    claim = _routed_documents(old)
     _create(old, "out", 1)
     _write(old, "out", [(b"9700001", encode(claim))])
     _commit(old, "delivery", "out", 0, 0)
@@ -285,12 +291,7 @@ def test_claim_checks_are_read_only_where_the_hub_writes_them(
     """A record on an ingress topic that looks like a routed message names nothing: an
     outside producer cannot make the checkpoint keep (or decode) what it likes."""
     old, _new = brokers
-    _create(old, INBOUND, 1)
-    _write(old, INBOUND, [(None, b"doc%d" % n) for n in range(3)])
-    _commit(old, "router", INBOUND, 0, 3)
-    forged = dataclasses.replace(
-        routed(9_700_001, 1), payload=b"", payload_ref=PayloadRef(INBOUND, 0, 1)
-    )
+    forged = _routed_documents(old)
     _create(old, "ingress.outside", 1)
     _write(old, "ingress.outside", [(None, encode(forged))])
     saved = broker_checkpoint.save(
