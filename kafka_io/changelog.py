@@ -3,9 +3,9 @@
 The state of input partition *p* is written to partition *p* of the changelog
 inside the same transaction as the outputs and offsets, so it is exactly as
 committed. When a partition is assigned, its state is read back from the
-changelog (``read_committed``) into a local file (:class:`LocalState`); when it
-is revoked, it is dropped. This is the state-store pattern of Kafka Streams,
-kept small.
+changelog (``read_committed``) into a local file (:class:`LocalState`), after what
+of it is kept off the broker (:mod:`kafka_io.cold`); when it is revoked, it is dropped.
+This is the state-store pattern of Kafka Streams, kept small.
 """
 
 import time
@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from kafka_io.cold import ColdRecords, in_batches
 from kafka_io.local_state import LocalState, Row
 from kafka_io.placed_records import readable
 from kafka_io.records import OutRecord
@@ -27,7 +28,12 @@ class ChangelogState:
     """Per-partition ``key -> (timestamp ms, value)`` with a time-to-live."""
 
     def __init__(
-        self, client_config: dict[str, Any], topic: str, ttl_ms: int, directory: Path
+        self,
+        client_config: dict[str, Any],
+        topic: str,
+        ttl_ms: int,
+        directory: Path,
+        cold: ColdRecords | None = None,
     ) -> None:
         self._config = {
             **client_config,
@@ -39,6 +45,7 @@ class ChangelogState:
         self._ttl_ms = ttl_ms
         self._state = LocalState(directory, topic, ttl_ms)
         self._held: set[int] = set()
+        self._cold = cold
 
     def restore(self, partitions: Iterable[int], timeout_s: float = 60.0) -> int:
         """Read the changelog of ``partitions`` into the local state; return the entries read."""
@@ -48,6 +55,11 @@ class ChangelogState:
         consumer = Consumer(self._config)
         oldest = int(time.time() * 1000) - self._ttl_ms
         restored = 0
+        if self._cold is not None:
+            for batch in in_batches(self._cold.read(self.topic, wanted)):
+                kept = [row for record in batch if (row := _row(*record, oldest)) is not None]
+                self._state.put_many(kept)
+                restored += sum(row[3] is not None for row in kept)
         try:
             ends = {
                 p: consumer.get_watermark_offsets(TopicPartition(self.topic, p), 10)[1]
@@ -62,16 +74,13 @@ class ChangelogState:
                 for message in readable(consumer.consume(1000, 0.2)):
                     if message.error() is not None:
                         continue
-                    partition, key, value = message.partition(), message.key(), message.value()
+                    partition, key = message.partition(), message.key()
                     if partition is None or key is None:
                         continue
-                    if value is None:
-                        rows.append((partition, key, 0, None))
-                        continue
-                    stamp, _, stored = value.decode().partition("|")
-                    if int(stamp) >= oldest:
-                        rows.append((partition, key, int(stamp), stored))
-                        restored += 1
+                    row = _row(partition, key, message.value(), oldest)
+                    if row is not None:
+                        rows.append(row)
+                        restored += row[3] is not None
                 self._state.put_many(rows)
                 for tp in consumer.position([TopicPartition(self.topic, p) for p in list(pending)]):
                     if tp.offset >= ends[tp.partition]:
@@ -108,3 +117,12 @@ class ChangelogState:
     def close(self) -> None:
         """Release the local file."""
         self._state.close()
+
+
+def _row(partition: int, key: bytes, value: bytes | None, oldest_ms: int) -> Row | None:
+    """A changelog record (``<stamp ms>|<value>``) as a row of the local state; None when
+    it expired before ``oldest_ms``."""
+    if value is None:
+        return (partition, key, 0, None)
+    stamp, _, stored = value.decode().partition("|")
+    return (partition, key, int(stamp), stored) if int(stamp) >= oldest_ms else None

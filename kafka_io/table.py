@@ -2,7 +2,8 @@
 
 Every partition is read from the beginning with ``assign()`` (no consumer
 group, so no join delay) and ``read_committed``; ``loaded`` is set once the
-view has caught up with the end offsets seen at start. Tombstones delete keys,
+view has caught up with the end offsets seen at start (after reading what of the topic is
+kept off the broker, :mod:`kafka_io.cold`). Tombstones delete keys,
 keys older than the time-to-live are forgotten, and the view lives in a local
 file (:class:`LocalState`), so memory does not grow with the topic.
 
@@ -13,7 +14,7 @@ uses :meth:`TimedTable.get_committed`, which on a miss first lets the view catch
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from kafka_io.cold import ColdRecord, ColdRecords, in_batches
 from kafka_io.local_state import LocalState, Row
 from kafka_io.placed_records import readable
 
@@ -44,6 +46,7 @@ class TimedTable:
         ttl_ms: int,
         directory: Path,
         poll_timeout_s: float = 0.1,
+        cold: ColdRecords | None = None,
     ) -> None:
         self._config = {
             **client_config,
@@ -57,6 +60,7 @@ class TimedTable:
         self.topic = topic
         self._entry_of = entry_of
         self._poll_timeout_s = poll_timeout_s
+        self._cold = cold
         self._state = LocalState(directory, topic, ttl_ms)
         self.loaded = threading.Event()
         self._ends_client: Consumer | None = None
@@ -155,6 +159,9 @@ class TimedTable:
         try:
             metadata = AdminClient(self._config).list_topics(self.topic, timeout=10)
             partitions = list(metadata.topics[self.topic].partitions)
+            if self._cold is not None:
+                for batch in in_batches(self._cold.read(self.topic, partitions)):
+                    self._apply_values(batch)
             ends = {
                 p: consumer.get_watermark_offsets(TopicPartition(self.topic, p), 10)[1]
                 for p in partitions
@@ -186,12 +193,15 @@ class TimedTable:
             consumer.close()
 
     def _apply(self, messages: list[Message]) -> None:
+        self._apply_values(
+            (message.partition() or 0, key, message.value())
+            for message in messages
+            if message.error() is None and (key := message.key()) is not None
+        )
+
+    def _apply_values(self, records: Iterable[ColdRecord]) -> None:
         rows: list[Row] = []
-        for message in messages:
-            key = message.key()
-            if message.error() is not None or key is None:
-                continue
-            value = message.value()
+        for _partition, key, value in records:
             if value is None:
                 rows.append((_PARTITION, key, 0, None))
             else:

@@ -10,7 +10,9 @@ With the embedded broker, which frees no memory while it runs, the hub checkpoin
 (:mod:`meldingshub.broker_checkpoint`): when the broker reaches
 ``kafka.embedded_checkpoint_mb`` every component stops, what is still needed goes to disk,
 the broker restarts with only that and the components start again; at a stop the
-checkpoint stays on disk and the next start restores it.
+checkpoint stays on disk and the next start restores it. What is read from the start only
+(the router's windows, delivery status) is restored into a cold store on disk
+(:mod:`meldingshub.cold_store`), not into the broker.
 """
 
 import threading
@@ -26,6 +28,7 @@ from prometheus_client import CollectorRegistry
 from hubcore.errors import MeldingshubError, describe
 from kafka_io import client_config, ensure_topics, wait_until_reachable
 from meldingshub import broker_checkpoint
+from meldingshub.cold_store import ColdStore, cold_store, cold_topics
 from meldingshub.embedded_broker import CHECKPOINTED, EmbeddedBroker
 from meldingshub.embedded_process import release_free_memory
 from meldingshub.ops_server import OpsServer
@@ -87,7 +90,12 @@ class Hub:
     @property
     def checkpoint_path(self) -> Path:
         """Where the embedded broker's checkpoint is kept between a stop and the next start."""
-        return self.settings.data_dir / "embedded-broker" / "checkpoint.sqlite"
+        return self.settings.embedded_broker_dir / "checkpoint.sqlite"
+
+    @property
+    def cold_store(self) -> ColdStore:
+        """The cold topics' records restored off the embedded broker."""
+        return cold_store(self.settings)
 
     def run(self, stop: threading.Event) -> None:
         """Run until ``stop`` is set; raise :class:`ComponentFailedError` if a component died."""
@@ -98,11 +106,16 @@ class Hub:
             self.bootstrap_servers = self.broker.bootstrap_servers
             self._empty_bytes = self.broker.memory_bytes() or 0
             log.info(CHECKPOINTED, checkpoint_mb=kafka.embedded_checkpoint_mb)
+            if not self.checkpoint_path.is_file() and self.cold_store.forget():
+                # Its offsets are those of a broker that ended without a checkpoint (a crash).
+                log.warning("embedded broker's cold store dropped: the broker it belonged to "
+                            "ended without a checkpoint")  # fmt: skip
             self._restore()
             EmbeddedBrokerMetrics(
                 self.registry,
                 memory=self.broker.memory_bytes,
                 checkpoints=lambda: self.checkpoints,
+                storage=lambda: self.cold_store.size_bytes(),
             )
         try:
             self._run_components(stop)
@@ -240,6 +253,7 @@ class Hub:
             topics.inbound.name,
             whole_topics={topics.rejected.name},  # the dead-letter listing reads it all
             claim_topics=self._claim_topics(),
+            cold_topics=cold_topics(self.settings),
         )
         log.info(
             "embedded broker checkpointed",
@@ -270,6 +284,7 @@ class Hub:
             self.broker.port,
             path,
             self.settings.kafka.topics.inbound.name,
+            self.cold_store,
         )
         path.unlink()
         self._broker_whole = True
@@ -278,7 +293,9 @@ class Hub:
             "embedded broker restored from its checkpoint",
             topics=summary.topics,
             records=summary.records_kept,
+            on_disk=summary.records_cold,
             seconds=round(summary.seconds, 2),
+            cold_store_mb=round(self.cold_store.size_bytes() / 2**20, 1),
             broker_mb=(self.broker.memory_bytes() or 0) >> 20,
         )
 

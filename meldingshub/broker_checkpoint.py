@@ -22,6 +22,10 @@ What is kept of a partition:
 Consumer groups keep their offsets. Where the first or last offset of a partition has no
 record left, a filler record holds it (:mod:`kafka_io.placed_records`): readers skip it.
 The file holds patients' documents: only its owner can read it, or open its directory.
+
+The caller's *cold* topics (read from the start by readers without a group) are kept like
+the others, their tombstones too, but :func:`restore` writes their records to a
+:class:`~meldingshub.cold_store.ColdStore` on disk and only the fillers to the broker.
 """
 
 import json
@@ -51,6 +55,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 
 from hubcore.errors import MeldingshubError
 from kafka_io.placed_records import PlacedRecord, PlacedWriter, is_filler
+from meldingshub.cold_store import ColdStore
 from schemas.avro_errors import AvroDecodeError
 from schemas.record_codec import default_codec
 
@@ -67,6 +72,7 @@ CREATE TABLE record (
     topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
     key BLOB, value BLOB, headers TEXT, timestamp INTEGER NOT NULL,
     PRIMARY KEY (topic, partition, offset));
+CREATE TABLE cold_topic (name TEXT PRIMARY KEY);
 CREATE TABLE group_offset (
     group_id TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
     offset INTEGER NOT NULL, PRIMARY KEY (group_id, topic, partition));
@@ -87,6 +93,8 @@ class CheckpointSummary:
     topics: int = 0
     records_read: int = 0
     records_kept: int = 0
+    records_cold: int = 0
+    """Of those, kept on disk rather than in the broker (restored into the cold store)."""
     bytes_kept: int = 0
     seconds: float = 0.0
     kept_by_topic: dict[str, int] = field(default_factory=dict)
@@ -261,6 +269,7 @@ def save(
     inbound_topic: str,
     whole_topics: Collection[str] = (),
     claim_topics: Collection[str] | None = None,
+    cold_topics: Collection[str] = (),
 ) -> CheckpointSummary:
     """Write what the broker at ``config`` must keep to ``path`` (replaced atomically).
 
@@ -268,8 +277,9 @@ def save(
     has committed on them: some reader needs them from the start (the dead letters).
     ``claim_topics`` are the topics whose records may carry claim checks (the hub's own
     routed messages and dead letters; None: every topic but ``inbound_topic``): only those
-    are decoded, never what an outside producer wrote to an ingress topic.
-    Every component must be stopped: nothing may write while the topics are read.
+    are decoded, never what an outside producer wrote to an ingress topic. ``cold_topics``
+    are kept whole too (their tombstones with them) and marked for :func:`restore` to keep
+    off the broker. Every component must be stopped: nothing may write while the topics are read.
     """
     started = time.monotonic()
     summary = CheckpointSummary()
@@ -280,7 +290,7 @@ def save(
     starts: dict[tuple[str, int], int] = {}
     for committed in groups.values():
         for tp in committed:
-            if tp.topic in whole_topics:
+            if tp.topic in whole_topics or tp.topic in cold_topics:
                 continue  # read from the start by a reader without a group
             key = (tp.topic, tp.partition)
             starts[key] = min(starts.get(key, tp.offset), tp.offset)
@@ -300,6 +310,9 @@ def save(
                 "INSERT INTO topic VALUES (?, ?, ?)",
                 (name, count, json.dumps(configs.get(name, {}))),
             )
+        db.executemany(
+            "INSERT INTO cold_topic VALUES (?)", [(name,) for name in topics if name in cold_topics]
+        )
         rules = {name: _Rule.of(configs.get(name, {}), name, starts, now_ms) for name in topics}
         # hub.inbound last: the claim checks in the other topics say what of it to keep.
         others = {name: count for name, count in topics.items() if name != inbound_topic}
@@ -328,7 +341,8 @@ def save(
                 )  # fmt: skip
         for name, rule in rules.items():
             if rule.compacted:
-                _compact(db, name)
+                # A cold topic's tombstones must reach the records its store already holds.
+                _compact(db, name, tombstones=name not in cold_topics)
                 if rule.oldest_ms is not None and not rule.starts:
                     db.execute(
                         "DELETE FROM record WHERE topic = ? AND timestamp < ?",
@@ -370,26 +384,34 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-def _compact(db: sqlite3.Connection, topic: str) -> int:
-    """Keep the newest record of each key, none for a key whose newest is a tombstone;
-    return how many went."""
+def _compact(db: sqlite3.Connection, topic: str, *, tombstones: bool = True) -> int:
+    """Keep the newest record of each key, none for a key whose newest is a tombstone
+    (unless ``tombstones`` is false: then the tombstone stays); return how many went."""
     superseded = db.execute(
         """DELETE FROM record WHERE topic = ?1 AND (partition, offset) NOT IN (
                SELECT partition, MAX(offset) FROM record WHERE topic = ?1
                GROUP BY partition, key)""",
         (topic,),
     ).rowcount
-    tombstones = db.execute(
-        "DELETE FROM record WHERE topic = ? AND value IS NULL", (topic,)
-    ).rowcount
-    return superseded + tombstones
+    if not tombstones:
+        return superseded
+    removed = db.execute("DELETE FROM record WHERE topic = ? AND value IS NULL", (topic,)).rowcount
+    return superseded + removed
 
 
 def restore(
-    config: Mapping[str, Any], host: str, port: int, path: Path, inbound_topic: str
+    config: Mapping[str, Any],
+    host: str,
+    port: int,
+    path: Path,
+    inbound_topic: str,
+    cold: ColdStore | None = None,
 ) -> CheckpointSummary:
     """Create the topics of the checkpoint at ``path`` on the new, empty broker at
-    ``host:port`` and write its records at their offsets; commit the groups' offsets."""
+    ``host:port`` and write its records at their offsets; commit the groups' offsets.
+
+    With a ``cold`` store, the records of the cold topics go there instead, and the broker
+    gets only what holds their offsets."""
     started = time.monotonic()
     summary = CheckpointSummary()
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -414,12 +436,16 @@ def restore(
         # inside one, and never on hub.inbound, which claim checks read record by record.
         by_offset = {topic for (topic,) in db.execute("SELECT DISTINCT topic FROM group_offset")}
         by_offset.add(inbound_topic)
+        kept_cold = _cold_topics(db) if cold is not None else set()
         with PlacedWriter(host, port) as writer:
-            for name, partitions, _config in topics:
+            for name, partitions, text in topics:
                 summary.topics += 1
                 for partition in range(partitions):
                     end = ends.get((name, partition), 0)
                     records = _stored(db, name, partition)
+                    if cold is not None and name in kept_cold:
+                        summary.records_cold += _keep_cold(cold, name, partition, records, text)
+                        records = iter(())
                     writer.rebuild(name, partition, records, end, pack=name not in by_offset)
         _commit_groups(admin, db, ends)
         for name, kept in db.execute("SELECT topic, COUNT(*) FROM record GROUP BY topic"):
@@ -429,6 +455,28 @@ def restore(
         db.close()
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _cold_topics(db: sqlite3.Connection) -> set[str]:
+    """The topics the checkpoint marks cold (none in a checkpoint of an older hub)."""
+    try:
+        return {name for (name,) in db.execute("SELECT name FROM cold_topic")}
+    except sqlite3.OperationalError:
+        return set()
+
+
+def _keep_cold(
+    cold: ColdStore, topic: str, partition: int, records: Iterator[PlacedRecord], config: str
+) -> int:
+    """Move one partition's records into the cold store, expiring by the topic's retention."""
+    rule = _Rule.of(json.loads(config), topic, {}, int(time.time() * 1000))
+    return cold.keep(
+        topic,
+        partition,
+        ((r.offset, r.key, r.value, r.timestamp_ms) for r in records),
+        compacted=rule.compacted,
+        oldest_ms=rule.oldest_ms,
+    )
 
 
 def _stored(db: sqlite3.Connection, topic: str, partition: int) -> Iterator[PlacedRecord]:

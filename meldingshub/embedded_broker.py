@@ -40,7 +40,8 @@ MEMORY_ONLY = "embedded broker: memory only, messages in flight are lost at stop
 
 CHECKPOINTED = (
     "embedded broker: records in memory, checkpointed to disk at each clean stop and "
-    "whenever it reaches its checkpoint size; a crash loses what it held"
+    "whenever it reaches its checkpoint size, the week-long windows kept on disk; "
+    "a crash loses what it held"
 )
 """What the hub's start-up log, the live view and the README say about its embedded broker."""
 

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     amqp: AmqpSettings = AmqpSettings()
 
     @property
+    def embedded_broker_dir(self) -> Path:
+        """Where the embedded broker's checkpoint and cold store live (owner only)."""
+        return self.data_dir / "embedded-broker"
+
+    @property
     def default_store_dsn(self) -> str:
         """The embedded default's store: a SQLite file in the data directory."""
         return f"sqlite:///{self.data_dir / 'meldingshub.sqlite3'}"

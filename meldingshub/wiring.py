@@ -34,6 +34,7 @@ from hubstats.aggregator import StatisticsAggregator
 from hubstats.store import StatisticsStore
 from kafka_io import client_config, ensure_topics
 from meldingshub.api_app import ALL_PARTS, api_app
+from meldingshub.cold_store import cold_store
 from meldingshub.components import Component
 from meldingshub.components.api_server import ApiServer
 from meldingshub.components.router import RouterComponent, router_topics
@@ -254,6 +255,7 @@ def _router(res: Resources) -> Component:
         MessageReader(res.settings.schemas),
         res.principals.current,
         register_usable=register.usable,
+        cold=cold_store(res.settings) if kafka.embedded else None,
     )
 
 

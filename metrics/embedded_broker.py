@@ -1,4 +1,4 @@
-"""Prometheus figures of the embedded broker: its memory and its checkpoints.
+"""Prometheus figures of the embedded broker: its memory, its storage and its checkpoints.
 
 The embedded Tansu broker of ``meldingshub run`` keeps every record in memory and
 frees none (issue #20); the hub checkpoints it to bound that. What it costs must be
@@ -17,11 +17,13 @@ ByteReading = Callable[[], int | None]
 """Returns a figure in bytes, or None when there is nothing to measure (e.g. not running)."""
 
 MEMORY = "meldingshub_embedded_broker_memory_bytes"
+STORAGE = "meldingshub_embedded_broker_storage_bytes"
 CHECKPOINTS = "meldingshub_embedded_broker_checkpoints"
 
 
 class EmbeddedBrokerMetrics(Collector):
-    """``meldingshub_embedded_broker_memory_bytes`` and ``_checkpoints_total``."""
+    """``meldingshub_embedded_broker_memory_bytes``, ``_storage_bytes`` and
+    ``_checkpoints_total``."""
 
     def __init__(
         self,
@@ -29,8 +31,10 @@ class EmbeddedBrokerMetrics(Collector):
         *,
         memory: ByteReading,
         checkpoints: Callable[[], int],
+        storage: ByteReading,
     ) -> None:
         self._memory = memory
+        self._storage = storage
         self._checkpoints = checkpoints
         registry.register(self)
 
@@ -41,6 +45,13 @@ class EmbeddedBrokerMetrics(Collector):
         if value is not None:
             memory.add_metric([], float(value))
         yield memory
+        storage = GaugeMetricFamily(
+            STORAGE, "Disk the embedded broker's records kept off its memory take (cold store)."
+        )
+        value = self._storage()
+        if value is not None:
+            storage.add_metric([], float(value))
+        yield storage
         yield CounterMetricFamily(
             CHECKPOINTS,
             "Checkpoints that restarted the embedded broker with only what is still needed.",
@@ -50,4 +61,5 @@ class EmbeddedBrokerMetrics(Collector):
     def describe(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         """Names without reading anything, so registering does not call the readers."""
         yield GaugeMetricFamily(MEMORY, "")
+        yield GaugeMetricFamily(STORAGE, "")
         yield CounterMetricFamily(CHECKPOINTS, "")

@@ -65,6 +65,7 @@ class BrokerFigures:
     """The embedded broker as ``meldingshub_embedded_broker_*`` shows it."""
 
     memory_bytes: float | None = None
+    storage_bytes: float | None = None
     checkpoints: float = 0.0
 
 
@@ -129,14 +130,17 @@ def _read_broker(snapshot: Snapshot, name: str, value: float) -> None:
     broker = snapshot.broker = snapshot.broker or BrokerFigures()
     if name == "meldingshub_embedded_broker_memory_bytes":
         broker.memory_bytes = value
+    elif name == "meldingshub_embedded_broker_storage_bytes":
+        broker.storage_bytes = value
     elif name == "meldingshub_embedded_broker_checkpoints_total":
         broker.checkpoints = value
 
 
 def broker_line(broker: BrokerFigures) -> str:
-    """One line on the embedded broker: its memory, its checkpoints and what it keeps."""
+    """One line on the embedded broker: its memory, its disk, its checkpoints, what it keeps."""
     return (
-        f"embedded broker {_mib(broker.memory_bytes)}, checkpoints {broker.checkpoints:.0f} "
+        f"embedded broker {_mib(broker.memory_bytes)}, on disk {_mib(broker.storage_bytes)}, "
+        f"checkpoints {broker.checkpoints:.0f} "
         f"({CHECKPOINTED.removeprefix('embedded broker: ')})"
     )
 

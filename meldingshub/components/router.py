@@ -31,6 +31,7 @@ from kafka_io import (
     producer_config,
 )
 from kafka_io.changelog import ChangelogState
+from kafka_io.cold import ColdRecords
 from kafka_io.errors import RecordRefusedError
 from kafka_io.settings import KafkaSettings, TopicSpec
 from kafka_io.table import TimedTable
@@ -130,18 +131,20 @@ class RouterComponent:
         principals: Principals | Callable[[], Principals],
         observe: EventObserver | None = None,
         register_usable: Callable[[], bool] = lambda: True,
+        cold: ColdRecords | None = None,
     ) -> None:
         """Nothing is consumed while ``register_usable()`` is false (before the register is
         loaded, or while its follower is down): a decision on a stale or empty register would
         reject good messages and remember them as duplicates. ``state_dir`` holds the local
-        files of the de-duplication and correlation state."""
+        files of the de-duplication and correlation state; ``cold`` the part of their topics
+        kept off the embedded broker, read before the topics."""
         self._topics = kafka.topics
         self._register = register
         self._reader = reader
         self._principals = principals if callable(principals) else (lambda: principals)
         self._observe = observe
         self._builder = OutputBuilder(routing, Principals())
-        self._state_args = (client_config(kafka, bootstrap_servers), routing, state_dir)
+        self._state_args = (client_config(kafka, bootstrap_servers), routing, state_dir, cold)
         self._dedup, self._sent = self._open_state()
         self._state_closed = False
         self._sent_topic = routing.sent_topic
@@ -161,10 +164,10 @@ class RouterComponent:
 
     def _open_state(self) -> tuple[ChangelogState, TimedTable]:
         """Millions of keys at national rates: kept in local files, not in memory."""
-        base, routing, state = self._state_args
-        dedup = ChangelogState(base, routing.dedup_topic, routing.dedup_window_ms, state)
+        base, routing, state, cold = self._state_args
+        dedup = ChangelogState(base, routing.dedup_topic, routing.dedup_window_ms, state, cold)
         sent = TimedTable(
-            base, routing.sent_topic, _sent_entry, routing.correlation_window_ms, state
+            base, routing.sent_topic, _sent_entry, routing.correlation_window_ms, state, cold=cold
         )
         return dedup, sent
 

@@ -1,15 +1,18 @@
-"""The followed view of a compacted topic: a look-up that must see what was just committed does."""
+"""The followed view of a compacted topic: a look-up that must see what was just committed does;
+and the router's state reads what a checkpoint kept on disk before its topics."""
 
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Message, Producer
 
+from kafka_io.changelog import ChangelogState
+from kafka_io.cold import ColdRecord
 from kafka_io.table import TimedTable
 from tests.conftest import TopicFactory
 from tests.support.waiting import wait_for
@@ -95,3 +98,71 @@ def test_a_key_not_in_the_topic_is_absent_without_waiting_out_the_timeout(
         assert table.get_committed(b"59|msg-unknown", _now_ms(), timeout_s=30) is None
         assert table.get_committed(b"59|msg-0", _now_ms(), timeout_s=30) is not None
     assert time.monotonic() - started < 10
+
+
+class ListedCold:
+    """What a checkpoint moved off the broker, as the cold store hands it out."""
+
+    def __init__(self, topic: str, records: list[ColdRecord]) -> None:
+        self.topic, self.records = topic, records
+        self.asked: list[tuple[str, list[int]]] = []
+
+    def read(self, topic: str, partitions: Collection[int]) -> Iterator[ColdRecord]:
+        self.asked.append((topic, sorted(partitions)))
+        return iter([r for r in self.records if topic == self.topic and r[0] in partitions])
+
+
+def test_the_view_reads_the_cold_records_first_then_the_topic(
+    kafka_bootstrap: str, topic_factory: TopicFactory, tmp_path: Path
+) -> None:
+    """After a checkpoint of the embedded broker the correlation window's older entries are
+    on disk: the view has them, and what the topic holds since is newer."""
+    topic = topic_factory("sent", partitions=3, **{"cleanup.policy": "compact"})
+    now = _now_ms()
+    cold = ListedCold(
+        topic,
+        [
+            (0, b"59|old", f"{now}|62".encode()),
+            (1, b"59|both", f"{now}|on disk".encode()),
+            (2, b"59|expired", f"{now - 2 * HOUR_MS}|62".encode()),
+        ],
+    )
+    commit(kafka_bootstrap, topic, {b"59|both": "in the topic"})
+    table = TimedTable(
+        {"bootstrap.servers": kafka_bootstrap}, topic, _entry, HOUR_MS, tmp_path, cold=cold
+    )
+    with following(table):
+        assert table.loaded.is_set()
+        assert cold.asked == [(topic, [0, 1, 2])]
+        assert table.get(b"59|old", _now_ms()) == (now, "62")
+        assert table.get_committed(b"59|both", _now_ms(), timeout_s=30) is not None
+        assert table.get(b"59|both", _now_ms())[1] == "in the topic"  # type: ignore[index]
+        assert table.get(b"59|expired", _now_ms()) is None
+
+
+def test_a_changelog_restores_its_cold_records_before_the_topic(
+    kafka_bootstrap: str, topic_factory: TopicFactory, tmp_path: Path
+) -> None:
+    """The de-duplication window of an input partition: on disk first, then its changelog."""
+    topic = topic_factory("dedup", partitions=2, **{"cleanup.policy": "compact"})
+    now = _now_ms()
+    cold = ListedCold(
+        topic,
+        [
+            (0, b"59|a", f"{now}|first".encode()),
+            (0, b"59|b", f"{now}|on disk".encode()),
+            (1, b"59|c", f"{now}|other partition".encode()),
+        ],
+    )
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer.produce(topic, key=b"59|b", value=f"{now}|in the topic".encode(), partition=0)
+    assert producer.flush(30) == 0
+    state = ChangelogState({"bootstrap.servers": kafka_bootstrap}, topic, HOUR_MS, tmp_path, cold)
+    try:
+        assert state.restore([0]) == 3
+        assert cold.asked == [(topic, [0])]
+        assert state.get(0, "59|a", _now_ms()) == "first"
+        assert state.get(0, "59|b", _now_ms()) == "in the topic"
+        assert state.get(1, "59|c", _now_ms()) is None  # not this router's partition
+    finally:
+        state.close()

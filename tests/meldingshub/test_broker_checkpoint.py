@@ -5,6 +5,7 @@ empty broker, as the hub does when it restarts its embedded broker.
 """
 
 import dataclasses
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from kafka_io import readable
 from meldingshub import broker_checkpoint
+from meldingshub.cold_store import ColdStore
 from meldingshub.embedded_broker import EmbeddedBroker, free_port
 from schemas.records import PayloadRef, RoutedMessage, encode
 from tests.broker_adapters.delivery.support import routed
@@ -299,3 +301,74 @@ def test_claim_checks_are_read_only_where_the_hub_writes_them(
     )
     assert INBOUND not in saved.kept_by_topic
     assert saved.kept_by_topic["ingress.outside"] == 1
+
+
+def _ends(broker: EmbeddedBroker, topic: str) -> int:
+    consumer = Consumer({**_config(broker), "group.id": "checkpoint-test-ends"})
+    try:
+        return int(consumer.get_watermark_offsets(TopicPartition(topic, 0), 10)[1])
+    finally:
+        consumer.close()
+
+
+def test_cold_topics_are_restored_to_disk_and_only_their_offsets_to_the_broker(
+    brokers: tuple[EmbeddedBroker, EmbeddedBroker], tmp_path: Path
+) -> None:
+    """The router's windows and the delivery status are read from the start or not at all:
+    a restore puts them in the cold store, so the broker's floor does not rise with them.
+    The next checkpoint adds what was written since, and its tombstones and retention reach
+    what the store already holds."""
+    old, new = brokers
+    window = {"cleanup.policy": "compact,delete", "retention.ms": "60000"}
+    _create(old, "window", 1, **window)
+    _write(old, "window", [(b"x", b"x1")], timestamp_ms=NOW_MS // 2)  # expired
+    _write(old, "window", [(b"y", b"y1"), (b"y", b"y2"), (b"z", b"z1")])
+    _create(old, "status", 1, **{"retention.ms": "60000"})
+    _write(old, "status", [(b"s", b"old")], timestamp_ms=NOW_MS // 2)
+    _write(old, "status", [(b"s", b"new")])
+    cold = ColdStore(tmp_path / "embedded-broker" / "cold.sqlite")
+
+    path = tmp_path / "one.sqlite"
+    saved = broker_checkpoint.save(_config(old), path, INBOUND, cold_topics={"window", "status"})
+    restored = broker_checkpoint.restore(_config(new), new.host, new.port, path, INBOUND, cold)
+    assert restored.records_cold == saved.records_kept == 3
+    assert _read(new, "window") == [] and _read(new, "status") == []  # fillers only
+    assert _ends(new, "window") == 4 and _ends(new, "status") == 2  # every offset still holds
+    assert list(cold.read("window", [0])) == [(0, b"y", b"y2"), (0, b"z", b"z1")]
+    assert list(cold.read("status", [0])) == [(0, b"s", b"new")]
+    assert cold.path.stat().st_mode & 0o077 == 0
+
+    _write(new, "window", [(b"y", b"y3"), (b"z", None), (b"w", b"w1")])
+    assert _offsets_and_values(_read(new, "window")) == [(4, b"y3"), (5, None), (6, b"w1")]
+    # s's "new" falls out of the window by the second checkpoint; "newer" stays.
+    _write(new, "status", [(b"s", b"newer")])
+    _age(cold, "status", 120_000)
+    with EmbeddedBroker(port=free_port()) as third:
+        path = tmp_path / "two.sqlite"
+        broker_checkpoint.save(_config(new), path, INBOUND, cold_topics={"window", "status"})
+        broker_checkpoint.restore(_config(third), third.host, third.port, path, INBOUND, cold)
+        assert _read(third, "window") == []
+    assert list(cold.read("window", [0])) == [(0, b"y", b"y3"), (0, b"w", b"w1")]
+    assert list(cold.read("status", [0])) == [(0, b"s", b"newer")]
+
+
+def _age(cold: ColdStore, topic: str, by_ms: int) -> None:
+    """Make what the cold store holds of ``topic`` older, as time would."""
+    db = sqlite3.connect(cold.path)
+    with db:
+        db.execute("UPDATE record SET timestamp = timestamp - ? WHERE topic = ?", (by_ms, topic))
+    db.close()
+
+
+def test_a_checkpoint_restored_twice_keeps_each_cold_record_once(tmp_path: Path) -> None:
+    """A stop between a restore and the removal of its checkpoint restores it again."""
+    cold = ColdStore(tmp_path / "cold.sqlite")
+    records = [(0, b"a", b"1", NOW_MS), (1, b"b", b"2", NOW_MS), (2, b"a", b"3", NOW_MS)]
+    for _ in range(2):
+        cold.keep("window", 0, records, compacted=True, oldest_ms=None)
+        cold.keep("stream", 0, records, compacted=False, oldest_ms=None)
+    assert list(cold.read("window", [0])) == [(0, b"b", b"2"), (0, b"a", b"3")]
+    assert [value for _p, _k, value in cold.read("stream", [0])] == [b"1", b"2", b"3"]
+    assert list(cold.read("window", [1])) == []
+    assert cold.forget() and not cold.forget()
+    assert list(cold.read("window", [0])) == []

@@ -14,41 +14,51 @@ from prometheus_client import CollectorRegistry, generate_latest
 from meldingshub.cli.live_view import broker_line, plain_line, read_snapshot
 from meldingshub.embedded_broker import CHECKPOINTED, EmbeddedBroker, free_port
 from meldingshub.embedded_process import children, command_name, rss_bytes
-from metrics.embedded_broker import CHECKPOINTS, MEMORY, EmbeddedBrokerMetrics
+from metrics.embedded_broker import CHECKPOINTS, MEMORY, STORAGE, EmbeddedBrokerMetrics
 from tests.support.hub_process import HubProcess
 
 
 def test_memory_is_read_when_scraped() -> None:
-    figures = {"memory": 10, "checkpoints": 0}
+    figures = {"memory": 10, "checkpoints": 0, "storage": 0}
     registry = CollectorRegistry()
     EmbeddedBrokerMetrics(
-        registry, memory=lambda: figures["memory"], checkpoints=lambda: figures["checkpoints"]
+        registry,
+        memory=lambda: figures["memory"],
+        checkpoints=lambda: figures["checkpoints"],
+        storage=lambda: figures["storage"],
     )
     assert registry.get_sample_value(MEMORY) == 10
+    assert registry.get_sample_value(STORAGE) == 0
     assert registry.get_sample_value(f"{CHECKPOINTS}_total") == 0
-    figures["memory"], figures["checkpoints"] = 11, 2
+    figures["memory"], figures["checkpoints"], figures["storage"] = 11, 2, 4096
     assert registry.get_sample_value(MEMORY) == 11
+    assert registry.get_sample_value(STORAGE) == 4096
     assert registry.get_sample_value(f"{CHECKPOINTS}_total") == 2
 
 
 def test_the_view_shows_memory_checkpoints_and_what_is_kept() -> None:
     registry = CollectorRegistry()
-    EmbeddedBrokerMetrics(registry, memory=lambda: 50 * 2**20, checkpoints=lambda: 3)
+    EmbeddedBrokerMetrics(
+        registry, memory=lambda: 50 * 2**20, checkpoints=lambda: 3, storage=lambda: 7 * 2**20
+    )
     snapshot = read_snapshot(registry)
     assert snapshot.broker is not None
     line = broker_line(snapshot.broker)
-    assert line.startswith("embedded broker 50 MiB, checkpoints 3 (records in memory, ")
+    assert line.startswith("embedded broker 50 MiB, on disk 7 MiB, checkpoints 3 (records in ")
+    assert "windows kept on disk" in line
     assert "a crash loses what it held" in line
     assert plain_line(snapshot, 0.0)["broker"] == line
 
 
 def test_a_stopped_broker_has_no_memory_sample() -> None:
     registry = CollectorRegistry()
-    EmbeddedBrokerMetrics(registry, memory=lambda: None, checkpoints=lambda: 0)
+    EmbeddedBrokerMetrics(
+        registry, memory=lambda: None, checkpoints=lambda: 0, storage=lambda: None
+    )
     assert registry.get_sample_value(MEMORY) is None
     snapshot = read_snapshot(registry)
     assert snapshot.broker is not None
-    assert broker_line(snapshot.broker).startswith("embedded broker –, checkpoints 0")
+    assert broker_line(snapshot.broker).startswith("embedded broker –, on disk –, checkpoints 0")
 
 
 def test_without_an_embedded_broker_the_view_has_no_broker_line() -> None:
@@ -59,9 +69,10 @@ def test_without_an_embedded_broker_the_view_has_no_broker_line() -> None:
 
 def test_exposition_is_prometheus_text() -> None:
     registry = CollectorRegistry()
-    EmbeddedBrokerMetrics(registry, memory=lambda: 1, checkpoints=lambda: 4)
+    EmbeddedBrokerMetrics(registry, memory=lambda: 1, checkpoints=lambda: 4, storage=lambda: 5)
     text = generate_latest(registry).decode()
     assert f"# TYPE {MEMORY} gauge\n{MEMORY} 1.0\n" in text
+    assert f"# TYPE {STORAGE} gauge\n{STORAGE} 5.0\n" in text
     assert f"# TYPE {CHECKPOINTS}_total counter\n{CHECKPOINTS}_total 4.0\n" in text
 
 
@@ -70,7 +81,7 @@ def test_promtool_accepts_the_exposition() -> None:
     if promtool is None:
         pytest.skip("promtool not installed (Debian package prometheus); CI has it")
     registry = CollectorRegistry()
-    EmbeddedBrokerMetrics(registry, memory=lambda: 1, checkpoints=lambda: 2)
+    EmbeddedBrokerMetrics(registry, memory=lambda: 1, checkpoints=lambda: 2, storage=lambda: 3)
     result = subprocess.run(
         [promtool, "check", "metrics"],
         input=generate_latest(registry),

@@ -16,11 +16,13 @@ from pathlib import Path
 import httpx
 import pika
 import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from access.principals import Principal, Principals
 from access.tokens import token_hash
 from addressregister.fileformat import write_register_file
 from addressregister.kinds import EndpointKind
+from kafka_io import readable
 from meldingshub.embedded_broker import free_port
 from schemas.reader import MessageReader
 from schemas.settings import SchemaSettings
@@ -75,13 +77,17 @@ class _Hub:
     def send(self, count: int) -> list[str]:
         """Post ``count`` new messages; their MsgIds, each accepted (202)."""
         sent = []
-        with httpx.Client(timeout=30) as client:
-            for _ in range(count):
-                raw, msg_id = with_new_msg_id(self.template.raw)
-                answer = self._post(client, raw)
-                assert answer.status_code == 202, answer.text
-                sent.append(msg_id)
+        for _ in range(count):
+            raw, msg_id = with_new_msg_id(self.template.raw)
+            self.send_document(raw)
+            sent.append(msg_id)
         return sent
+
+    def send_document(self, raw: bytes) -> None:
+        """Post ``raw`` as it is; accepted (202)."""
+        with httpx.Client(timeout=30) as client:
+            answer = self._post(client, raw)
+        assert answer.status_code == 202, answer.text
 
     def _post(self, client: httpx.Client, raw: bytes) -> httpx.Response:
         """As a sender does: send the same document again while the API is away (it restarts
@@ -217,3 +223,76 @@ def test_the_hub_routes_and_delivers_through_its_brokers_checkpoints(tmp_path: P
     finally:
         _stop(running)
         _queue(hub.queue, exists=False)
+
+
+def _window_records(hub: HubProcess, topic: str) -> list[bytes | None]:
+    """What the running hub's embedded broker holds of ``topic`` (fillers skipped)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": f"127.0.0.1:{hub.port}",
+            "group.id": f"test-{uuid.uuid4().hex}",
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions])
+        found: list[bytes | None] = []
+        ended: set[int] = set()
+        while len(ended) < len(metadata.partitions):
+            message = consumer.poll(10)
+            assert message is not None, f"no end of {topic} within 10 s"
+            error = message.error()
+            if error is None:
+                found.extend(m.value() for m in readable([message]))
+            elif error.code() == KafkaError._PARTITION_EOF:
+                ended.add(message.partition() or 0)
+        return found
+    finally:
+        consumer.close()
+
+
+def test_the_windows_outlive_a_restart_on_disk_and_not_in_the_broker(tmp_path: Path) -> None:
+    """After a restart the de-duplication and correlation windows are in the cold store on
+    disk, not in the broker's memory, and the router still knows a re-send for a duplicate.
+    A broker that ended without a checkpoint leaves a cold store nobody can use: dropped."""
+    hub = _Hub(tmp_path, EndpointKind.AMQP)
+    _queue(hub.queue, exists=True)
+    raw, msg_id = with_new_msg_id(hub.template.raw)
+    cold = tmp_path / "embedded-broker" / "cold.sqlite"
+    first = hub.start()
+    try:
+        first.wait_for("hub ready", 90)
+        hub.send_document(raw)
+        _delivered_exactly(first, hub.queue, [msg_id])
+        assert _window_records(first, "hub.router.dedup")  # written to the broker while it runs
+    finally:
+        _stop(first)
+
+    second = hub.start()
+    try:
+        restored = second.wait_for("embedded broker restored from its checkpoint", 60)
+        assert restored["on_disk"] >= 3  # the de-duplication, correlation and status records
+        assert cold.is_file() and not (tmp_path / "embedded-broker" / "checkpoint.sqlite").exists()
+        second.wait_for("hub ready", 90)
+        assert _window_records(second, "hub.router.dedup") == []
+        assert _window_records(second, "hub.router.sent") == []
+        hub.send_document(raw)
+        second.wait_for("duplicate", 60)
+        assert _drain(hub.queue, 1, 3) == []
+    finally:
+        second.process.kill()  # a crash: no checkpoint of this broker
+        second.process.wait()
+        _queue(hub.queue, exists=False)
+    third = hub.start()
+    try:
+        third.wait_for(
+            "embedded broker's cold store dropped: the broker it belonged to ended without "
+            "a checkpoint",
+            60,
+        )
+        third.wait_for("hub ready", 90)
+        assert not cold.exists()
+    finally:
+        _stop(third)
