@@ -4,8 +4,12 @@ The state of input partition *p* is written to partition *p* of the changelog
 inside the same transaction as the outputs and offsets, so it is exactly as
 committed. When a partition is assigned, its state is read back from the
 changelog (``read_committed``) into a local file (:class:`LocalState`), after what
-of it is kept off the broker (:mod:`kafka_io.cold`); when it is revoked, it is dropped.
-This is the state-store pattern of Kafka Streams, kept small.
+of it is kept off the broker (:mod:`kafka_io.cold`). The state stays when the partition
+is revoked or the consumer restarts: assigned again, the partition is read on from where
+it was read to, which brings in what other consumers wrote meanwhile. A key this process
+wrote in a transaction that was aborted stays too: the record that wrote it is processed
+again, and its reader tells the same record from another with the same key. This is the
+state-store pattern of Kafka Streams, kept small.
 """
 
 import time
@@ -40,34 +44,47 @@ class ChangelogState:
             "group.id": f"{topic}.restore",
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
+            # A position that compaction or retention has passed reads on from the start.
+            "auto.offset.reset": "earliest",
         }
         self.topic = topic
         self._ttl_ms = ttl_ms
         self._state = LocalState(directory, topic, ttl_ms)
-        self._held: set[int] = set()
+        self._read_to: dict[int, int] = {}
+        """Changelog partition -> the offset the local state has read it to."""
         self._cold = cold
 
     def restore(self, partitions: Iterable[int], timeout_s: float = 60.0) -> int:
-        """Read the changelog of ``partitions`` into the local state; return the entries read."""
-        wanted = [p for p in partitions if p not in self._held]
-        if not wanted:
+        """Bring the local state of ``partitions`` up to their changelog's end; return the
+        entries read. A partition read before is read on from where it was read to (what
+        this process wrote since comes again, and what others wrote while it was assigned
+        elsewhere), so a restart of the consumer costs what was written meanwhile, not the
+        window."""
+        starts = {p: self._read_to.get(p, 0) for p in partitions}
+        if not starts:
             return 0
-        consumer = Consumer(self._config)
         oldest = int(time.time() * 1000) - self._ttl_ms
         restored = 0
         if self._cold is not None:
-            for batch in in_batches(self._cold.read(self.topic, wanted)):
+            for batch in in_batches(self._cold.read(self.topic, starts)):
                 kept = [row for record in batch if (row := _row(*record, oldest)) is not None]
                 self._state.put_many(kept)
                 restored += sum(row[3] is not None for row in kept)
+        consumer = Consumer(self._config)
         try:
             ends = {
                 p: consumer.get_watermark_offsets(TopicPartition(self.topic, p), 10)[1]
-                for p in wanted
+                for p in starts
             }
-            self._held.update(wanted)
-            pending = {p for p, end in ends.items() if end > 0}
-            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in pending])
+            pending = {p for p, end in ends.items() if end > starts[p]}
+            for p in starts.keys() - pending:
+                self._read_to[p] = max(starts[p], ends[p])
+            consumer.assign(
+                [
+                    TopicPartition(self.topic, p, starts[p] or OFFSET_BEGINNING)
+                    for p in sorted(pending)
+                ]
+            )
             deadline = time.monotonic() + timeout_s
             while pending and time.monotonic() < deadline:
                 rows: list[Row] = []
@@ -83,6 +100,8 @@ class ChangelogState:
                         restored += row[3] is not None
                 self._state.put_many(rows)
                 for tp in consumer.position([TopicPartition(self.topic, p) for p in list(pending)]):
+                    if tp.offset >= 0:
+                        self._read_to[tp.partition] = tp.offset
                     if tp.offset >= ends[tp.partition]:
                         pending.discard(tp.partition)
             if pending:
@@ -92,12 +111,6 @@ class ChangelogState:
         finally:
             consumer.close()
         return restored
-
-    def drop(self, partitions: Iterable[int]) -> None:
-        """Forget the state of revoked partitions."""
-        dropped = set(partitions) & self._held
-        self._state.drop(dropped)
-        self._held -= dropped
 
     def get(self, partition: int, key: str, now_ms: int) -> str | None:
         """The live value stored for ``key`` in ``partition``, or None (absent or expired)."""

@@ -8,7 +8,7 @@ reader of such a topic reads what is on disk first, then the topic from its begi
 as if it were one log: the records on disk are all older than any in the broker.
 """
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Protocol
 
@@ -19,9 +19,10 @@ ColdRecord = tuple[int, bytes, bytes | None]
 class ColdRecords(Protocol):
     """The part of a topic's log kept off the broker."""
 
-    def read(self, topic: str, partitions: Collection[int]) -> Iterator[ColdRecord]:
-        """Every record of ``topic`` kept off the broker in ``partitions``, oldest first
-        within each partition; nothing for a topic it keeps nothing of."""
+    def read(self, topic: str, starts: Mapping[int, int]) -> Iterator[ColdRecord]:
+        """The records of ``topic`` kept off the broker, of each partition in ``starts``
+        from its offset there on, oldest first within each partition; nothing for a topic
+        it keeps nothing of."""
         ...
 
 

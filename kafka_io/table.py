@@ -7,6 +7,9 @@ kept off the broker, :mod:`kafka_io.cold`). Tombstones delete keys,
 keys older than the time-to-live are forgotten, and the view lives in a local
 file (:class:`LocalState`), so memory does not grow with the topic.
 
+The view outlives its follower: started again (the router restarted, the embedded broker
+checkpointed), it reads on from where it was, not the whole window again.
+
 The view trails the topic by a fetch or so. A reader that must see every record committed
 before it asked (the router correlating an AppRec with the original it routed a moment ago)
 uses :meth:`TimedTable.get_committed`, which on a miss first lets the view catch up.
@@ -53,6 +56,8 @@ class TimedTable:
             "group.id": f"{topic}.table",
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
+            # A position that compaction or retention has passed reads on from the start.
+            "auto.offset.reset": "earliest",
             # The broker may hold a fetch for this long when there is nothing new; the
             # default 500 ms would be how far the view trails the topic (as in consumer_config).
             "fetch.wait.max.ms": 20,
@@ -70,7 +75,7 @@ class TimedTable:
         """Next offset per partition that the view has applied (the follower's position)."""
         self._advanced = threading.Condition()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._follow, name=f"table-{topic}", daemon=True)
+        self._thread = threading.Thread()  # never started: replaced by each start()
 
     def get(self, key: bytes, now_ms: int) -> tuple[int, str] | None:
         """``(time, text)`` stored for ``key``, or None when absent or past the time-to-live."""
@@ -138,13 +143,19 @@ class TimedTable:
                 return None
 
     def start(self, timeout_s: float = 60.0) -> None:
-        """Start following; return once the view caught up (or after ``timeout_s``)."""
+        """Start following (again after :meth:`stop`: on from where the view had read);
+        return once the view caught up (or after ``timeout_s``)."""
+        self._stop.clear()
+        self.loaded.clear()
+        self._thread = threading.Thread(
+            target=self._follow, name=f"table-{self.topic}", daemon=True
+        )
         self._thread.start()
         if not self.loaded.wait(timeout_s):
             log.warning("table not caught up at start", topic=self.topic, timeout_s=timeout_s)
 
     def stop(self) -> None:
-        """Stop following and release the local file."""
+        """Stop following; the view stays, for a later :meth:`start`."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(10)
@@ -152,6 +163,10 @@ class TimedTable:
             if self._ends_client is not None:
                 self._ends_client.close()
                 self._ends_client = None
+
+    def close(self) -> None:
+        """Stop following and release the local file."""
+        self.stop()
         self._state.close()
 
     def _follow(self) -> None:
@@ -159,17 +174,21 @@ class TimedTable:
         try:
             metadata = AdminClient(self._config).list_topics(self.topic, timeout=10)
             partitions = list(metadata.topics[self.topic].partitions)
+            with self._advanced:
+                starts = {p: self._positions.get(p, 0) for p in partitions}
             if self._cold is not None:
-                for batch in in_batches(self._cold.read(self.topic, partitions)):
+                for batch in in_batches(self._cold.read(self.topic, starts)):
                     self._apply_values(batch)
             ends = {
                 p: consumer.get_watermark_offsets(TopicPartition(self.topic, p), 10)[1]
                 for p in partitions
             }
-            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
+            consumer.assign(
+                [TopicPartition(self.topic, p, starts[p] or OFFSET_BEGINNING) for p in partitions]
+            )
             with self._advanced:
-                self._positions = dict.fromkeys(partitions, 0)
-            behind = {p for p, end in ends.items() if end > 0}
+                self._positions = starts
+            behind = {p for p, end in ends.items() if end > starts[p]}
             if not behind:
                 self.loaded.set()
             everything = [TopicPartition(self.topic, p) for p in partitions]

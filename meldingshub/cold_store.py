@@ -15,10 +15,9 @@ broker the checkpoint came from: a broker that ended without a checkpoint (a cra
 leaves a file of offsets no new broker has, which :meth:`ColdStore.forget` removes.
 """
 
-import json
 import os
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from kafka_io.cold import ColdRecord
@@ -45,18 +44,19 @@ class ColdStore:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def read(self, topic: str, partitions: Collection[int]) -> Iterator[ColdRecord]:
-        """Every record of ``topic`` kept here in ``partitions``, in offset order."""
-        if not self.path.is_file() or not partitions:
+    def read(self, topic: str, starts: Mapping[int, int]) -> Iterator[ColdRecord]:
+        """The records of ``topic`` kept here, of each partition in ``starts`` from its
+        offset there on, in offset order."""
+        if not self.path.is_file():
             return
         db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         try:
-            rows = db.execute(
-                "SELECT partition, key, value FROM record WHERE topic = ? AND key IS NOT NULL"
-                " AND partition IN (SELECT value FROM json_each(?)) ORDER BY partition, offset",
-                (topic, json.dumps(sorted(partitions))),
-            )
-            yield from rows
+            for partition, start in sorted(starts.items()):
+                yield from db.execute(
+                    "SELECT partition, key, value FROM record WHERE topic = ? AND partition = ?"
+                    " AND offset >= ? AND key IS NOT NULL ORDER BY offset",
+                    (topic, partition, start),
+                )
         finally:
             db.close()
 

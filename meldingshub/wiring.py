@@ -92,6 +92,10 @@ class Resources:
         self.adapters: dict[str, str] = {}
         """Ingress adapters built so far -> their component's name (see :class:`Assembly`)."""
 
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Call ``closer`` when the process is done with its components (last added, first)."""
+        self._closers.append(closer)
+
     @cached_property
     def metrics(self) -> HubMetrics:
         return HubMetrics(self.registry, message_types_of(default_catalogue()))
@@ -246,7 +250,7 @@ def _router(res: Resources) -> Component:
         router_topics(res.settings.routing, kafka.topics.inbound.partitions),
     )
     register = res.register
-    return RouterComponent(
+    router = RouterComponent(
         kafka,
         res.settings.routing,
         res.settings.data_dir / "state",
@@ -257,6 +261,8 @@ def _router(res: Resources) -> Component:
         register_usable=register.usable,
         cold=cold_store(res.settings) if kafka.embedded else None,
     )
+    res.on_close(router.close)
+    return router
 
 
 def _aggregator(res: Resources) -> Component:

@@ -146,7 +146,6 @@ class RouterComponent:
         self._builder = OutputBuilder(routing, Principals())
         self._state_args = (client_config(kafka, bootstrap_servers), routing, state_dir, cold)
         self._dedup, self._sent = self._open_state()
-        self._state_closed = False
         self._sent_topic = routing.sent_topic
         self._loop = TransactionalLoop(
             name=self.name,
@@ -158,7 +157,6 @@ class RouterComponent:
             process=self.process,
             on_error=self.dead_letter,
             on_assign=self._restore,
-            on_revoke=self._forget,
             consume_while=register_usable,
         )
 
@@ -172,17 +170,18 @@ class RouterComponent:
         return dedup, sent
 
     def run(self, stop: threading.Event) -> None:
-        """Route until stopped; runs again after a failure (the supervisor restarts it)."""
-        if self._state_closed:  # a restart: the state is read back from its topics
-            self._dedup, self._sent = self._open_state()
-        self._state_closed = False
+        """Route until stopped; runs again after a failure (the supervisor restarts it) or
+        a checkpoint of the embedded broker, with the state it had, read on from there."""
         self._sent.start()
         try:
             self._loop.run(stop)
         finally:
-            self._state_closed = True
             self._sent.stop()
-            self._dedup.close()
+
+    def close(self) -> None:
+        """Release the state's local files (the process is done with this router)."""
+        self._sent.close()
+        self._dedup.close()
 
     @property
     def holding(self) -> threading.Event:
@@ -201,9 +200,6 @@ class RouterComponent:
     def _restore(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         restored = self._dedup.restore(p.partition for p in partitions)
         log.info("de-duplication state restored", partitions=len(partitions), entries=restored)
-
-    def _forget(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._dedup.drop(p.partition for p in partitions)
 
     def process(self, message: Message) -> list[OutRecord]:
         """Decide one inbound record and return every record it produces."""

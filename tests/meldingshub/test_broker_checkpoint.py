@@ -334,8 +334,8 @@ def test_cold_topics_are_restored_to_disk_and_only_their_offsets_to_the_broker(
     assert restored.records_cold == saved.records_kept == 3
     assert _read(new, "window") == [] and _read(new, "status") == []  # fillers only
     assert _ends(new, "window") == 4 and _ends(new, "status") == 2  # every offset still holds
-    assert list(cold.read("window", [0])) == [(0, b"y", b"y2"), (0, b"z", b"z1")]
-    assert list(cold.read("status", [0])) == [(0, b"s", b"new")]
+    assert list(cold.read("window", {0: 0})) == [(0, b"y", b"y2"), (0, b"z", b"z1")]
+    assert list(cold.read("status", {0: 0})) == [(0, b"s", b"new")]
     assert cold.path.stat().st_mode & 0o077 == 0
 
     _write(new, "window", [(b"y", b"y3"), (b"z", None), (b"w", b"w1")])
@@ -348,8 +348,8 @@ def test_cold_topics_are_restored_to_disk_and_only_their_offsets_to_the_broker(
         broker_checkpoint.save(_config(new), path, INBOUND, cold_topics={"window", "status"})
         broker_checkpoint.restore(_config(third), third.host, third.port, path, INBOUND, cold)
         assert _read(third, "window") == []
-    assert list(cold.read("window", [0])) == [(0, b"y", b"y3"), (0, b"w", b"w1")]
-    assert list(cold.read("status", [0])) == [(0, b"s", b"newer")]
+    assert list(cold.read("window", {0: 0})) == [(0, b"y", b"y3"), (0, b"w", b"w1")]
+    assert list(cold.read("status", {0: 0})) == [(0, b"s", b"newer")]
 
 
 def _age(cold: ColdStore, topic: str, by_ms: int) -> None:
@@ -367,8 +367,9 @@ def test_a_checkpoint_restored_twice_keeps_each_cold_record_once(tmp_path: Path)
     for _ in range(2):
         cold.keep("window", 0, records, compacted=True, oldest_ms=None)
         cold.keep("stream", 0, records, compacted=False, oldest_ms=None)
-    assert list(cold.read("window", [0])) == [(0, b"b", b"2"), (0, b"a", b"3")]
-    assert [value for _p, _k, value in cold.read("stream", [0])] == [b"1", b"2", b"3"]
-    assert list(cold.read("window", [1])) == []
+    assert list(cold.read("window", {0: 0})) == [(0, b"b", b"2"), (0, b"a", b"3")]
+    assert [value for _p, _k, value in cold.read("stream", {0: 0})] == [b"1", b"2", b"3"]
+    assert list(cold.read("window", {1: 0})) == []
+    assert [value for _p, _k, value in cold.read("stream", {0: 1})] == [b"2", b"3"]
     assert cold.forget() and not cold.forget()
-    assert list(cold.read("window", [0])) == []
+    assert list(cold.read("window", {0: 0})) == []
