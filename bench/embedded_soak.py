@@ -11,9 +11,10 @@ a ratio of the issue's bound of 3 MB a minute, and each checkpoint as the hub lo
 it (records kept, seconds, the pause). The broker's checkpoints make a saw tooth,
 and a slope over a run that stops part-way up a tooth measures where it stopped; so
 the growth of the tree's peak before each checkpoint (the same phase of every tooth) is
-given too, and the broker's memory right after each restore (what the checkpoint
-kept). Issue #20; the figures measured are in bench/README.md. Not part of `make test`
-(it takes minutes); `make bench` runs it with the default.
+given too, and the memory of each right after each restore (another same phase; the
+broker's is what the checkpoint kept). Issue #20; the figures measured are in
+bench/README.md. Not part of `make test` (it takes minutes); `make bench` runs it with the
+default.
 
     .venv/bin/python bench/embedded_soak.py [--minutes 10] [--rate 40] [--keep DIR]
 """
@@ -233,8 +234,11 @@ def _summary(samples: list[Sample]) -> None:
         f"{rate / BOUND_MB_PER_MIN:.2f} of the bound "
         f"({'met' if rate < BOUND_MB_PER_MIN else 'NOT met'})"
     )
-    floors = ", ".join(f"{samples[i].broker / MB:.0f}" for i in restores)
-    print(f"broker right after each restore: {floors} MB")
+    for name in ("broker", "hub", "tree"):
+        floors = [samples[i] for i in restores]
+        rate = slope([(s.minute, getattr(s, name) / MB) for s in floors])
+        values = ", ".join(f"{getattr(s, name) / MB:.0f}" for s in floors)
+        print(f"{name} right after each restore: {values} MB, {rate:.2f} MB/min")
 
 
 def _restored(before: Sample, after: Sample) -> bool:

@@ -50,6 +50,12 @@ def test_the_view_shows_memory_checkpoints_and_what_is_kept() -> None:
     assert plain_line(snapshot, 0.0)["broker"] == line
 
 
+def test_the_readme_says_what_the_embedded_broker_keeps() -> None:
+    """The start-up log, the live view and the README say the same."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert CHECKPOINTED in " ".join(readme.split())
+
+
 def test_a_stopped_broker_has_no_memory_sample() -> None:
     registry = CollectorRegistry()
     EmbeddedBrokerMetrics(
