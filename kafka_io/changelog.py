@@ -65,17 +65,19 @@ class ChangelogState:
             return 0
         oldest = int(time.time() * 1000) - self._ttl_ms
         restored = 0
-        if self._cold is not None:
-            for batch in in_batches(self._cold.read(self.topic, starts)):
-                kept = [row for record in batch if (row := _row(*record, oldest)) is not None]
-                self._state.put_many(kept)
-                restored += sum(row[3] is not None for row in kept)
         consumer = Consumer(self._config)
         try:
             ends = {
                 p: consumer.get_watermark_offsets(TopicPartition(self.topic, p), 10)[1]
                 for p in starts
             }
+            # A changelog that ends before where it was read to was made anew: from the start.
+            starts = {p: 0 if start > ends[p] else start for p, start in starts.items()}
+            if self._cold is not None:
+                for batch in in_batches(self._cold.read(self.topic, starts)):
+                    kept = [row for record in batch if (row := _row(*record, oldest)) is not None]
+                    self._state.put_many(kept)
+                    restored += sum(row[3] is not None for row in kept)
             pending = {p for p, end in ends.items() if end > starts[p]}
             for p in starts.keys() - pending:
                 self._read_to[p] = max(starts[p], ends[p])
@@ -126,6 +128,11 @@ class ChangelogState:
             value=f"{now_ms}|{value}".encode(),
             partition=partition,
         )
+
+    def forget(self, partition: int, key: str) -> None:
+        """Drop ``key`` from the local state only: it was put in a transaction that was
+        aborted and whose record will not be processed again."""
+        self._state.delete(partition, key.encode())
 
     def close(self) -> None:
         """Release the local file."""

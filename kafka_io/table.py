@@ -26,6 +26,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message,
 from confluent_kafka.admin import AdminClient
 
 from kafka_io.cold import ColdRecord, ColdRecords, in_batches
+from kafka_io.errors import KafkaLayerError
 from kafka_io.local_state import LocalState, Row
 from kafka_io.placed_records import readable
 
@@ -34,8 +35,15 @@ log = structlog.get_logger(__name__)
 _PARTITION = 0
 """The view is one key space, whatever partition a record came from."""
 
+_STOP_WAIT_S = 60.0
+"""How long stopping waits for the follower (it looks at its stop between batches)."""
+
 CATCH_UP_TIMEOUT_S = 5.0
 """How long a miss in :meth:`TimedTable.get_committed` waits for the view to catch up."""
+
+
+class TableError(KafkaLayerError):
+    """The view cannot follow its topic as asked."""
 
 
 class TimedTable:
@@ -144,11 +152,17 @@ class TimedTable:
 
     def start(self, timeout_s: float = 60.0) -> None:
         """Start following (again after :meth:`stop`: on from where the view had read);
-        return once the view caught up (or after ``timeout_s``)."""
-        self._stop.clear()
+        return once the view caught up (or after ``timeout_s``). Each follower has a stop
+        of its own, and never runs beside another (they would both move the positions)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(_STOP_WAIT_S)
+        if self._thread.is_alive():
+            raise TableError(f"the follower of {self.topic} does not stop; not started again")
+        self._stop = threading.Event()
         self.loaded.clear()
         self._thread = threading.Thread(
-            target=self._follow, name=f"table-{self.topic}", daemon=True
+            target=self._follow, args=(self._stop,), name=f"table-{self.topic}", daemon=True
         )
         self._thread.start()
         if not self.loaded.wait(timeout_s):
@@ -158,7 +172,9 @@ class TimedTable:
         """Stop following; the view stays, for a later :meth:`start`."""
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(10)
+            self._thread.join(_STOP_WAIT_S)
+        if self._thread.is_alive():
+            log.error("table follower did not stop", topic=self.topic, waited_s=_STOP_WAIT_S)
         with self._asking:
             if self._ends_client is not None:
                 self._ends_client.close()
@@ -169,30 +185,34 @@ class TimedTable:
         self.stop()
         self._state.close()
 
-    def _follow(self) -> None:
+    def _follow(self, stop: threading.Event) -> None:
         consumer = Consumer(self._config)
         try:
             metadata = AdminClient(self._config).list_topics(self.topic, timeout=10)
             partitions = list(metadata.topics[self.topic].partitions)
-            with self._advanced:
-                starts = {p: self._positions.get(p, 0) for p in partitions}
-            if self._cold is not None:
-                for batch in in_batches(self._cold.read(self.topic, starts)):
-                    self._apply_values(batch)
             ends = {
                 p: consumer.get_watermark_offsets(TopicPartition(self.topic, p), 10)[1]
                 for p in partitions
             }
+            with self._advanced:
+                starts = {p: self._positions.get(p, 0) for p in partitions}
+                # A topic that ends before where the view read it was made anew: from the start.
+                starts = {p: 0 if start > ends[p] else start for p, start in starts.items()}
+                # Look-ups wait for the follower from now on, the cold records included.
+                self._positions = dict(starts)
+            if self._cold is not None:
+                for batch in in_batches(self._cold.read(self.topic, starts)):
+                    if stop.is_set():
+                        return
+                    self._apply_values(batch)
             consumer.assign(
                 [TopicPartition(self.topic, p, starts[p] or OFFSET_BEGINNING) for p in partitions]
             )
-            with self._advanced:
-                self._positions = starts
             behind = {p for p, end in ends.items() if end > starts[p]}
             if not behind:
                 self.loaded.set()
             everything = [TopicPartition(self.topic, p) for p in partitions]
-            while not self._stop.is_set():
+            while not stop.is_set():
                 self._apply(readable(consumer.consume(1000, self._poll_timeout_s)))
                 # Only now is what the consumer read in the view: then it counts as read.
                 positions = {tp.partition: tp.offset for tp in consumer.position(everything)}

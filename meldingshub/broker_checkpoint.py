@@ -278,8 +278,9 @@ def save(
     ``claim_topics`` are the topics whose records may carry claim checks (the hub's own
     routed messages and dead letters; None: every topic but ``inbound_topic``): only those
     are decoded, never what an outside producer wrote to an ingress topic. ``cold_topics``
-    are kept whole too (their tombstones with them) and marked for :func:`restore` to keep
-    off the broker. Every component must be stopped: nothing may write while the topics are read.
+    no group has committed on are kept whole too (their tombstones with them) and marked
+    for :func:`restore` to keep off the broker. Every component must be stopped: nothing may
+    write while the topics are read.
     """
     started = time.monotonic()
     summary = CheckpointSummary()
@@ -287,10 +288,14 @@ def save(
     topics = _topics(admin)
     configs = _configs(admin, sorted(topics))
     groups = _group_offsets(admin)
+    # A cold topic some group reads by position (an outside reader of the status feed)
+    # stays in the broker: off it, the group would find only fillers.
+    read_by_groups = {tp.topic for committed in groups.values() for tp in committed}
+    cold_topics = set(cold_topics) - read_by_groups
     starts: dict[tuple[str, int], int] = {}
     for committed in groups.values():
         for tp in committed:
-            if tp.topic in whole_topics or tp.topic in cold_topics:
+            if tp.topic in whole_topics:
                 continue  # read from the start by a reader without a group
             key = (tp.topic, tp.partition)
             starts[key] = min(starts.get(key, tp.offset), tp.offset)

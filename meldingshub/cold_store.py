@@ -7,8 +7,10 @@ its rising floor (about 0.8 MB a minute at the demo's rate, bench/README.md (e))
 checkpoint's restore writes them here, and into the broker only fillers that hold their
 offsets; readers read this file first, then the topic (:mod:`kafka_io.cold`).
 
-The file is kept incrementally, one transaction per restore: rows are keyed by their
-offset, so restoring the same checkpoint twice (a stop between the two) keeps each once.
+The file is kept incrementally, one transaction per partition restored: rows are keyed by
+their offset, so restoring the same checkpoint again (a stop in between) keeps each once.
+Readers read it a page at a time, holding no lock while they apply a page, so a restore
+never waits for one.
 On a compacted topic a record replaces the older ones of its key, and a tombstone removes
 them; records older than the topic's ``retention.ms`` go. The offsets are those of the
 broker the checkpoint came from: a broker that ended without a checkpoint (a crash)
@@ -34,6 +36,11 @@ CREATE INDEX IF NOT EXISTS record_key ON record (topic, partition, key);
 CREATE INDEX IF NOT EXISTS record_time ON record (topic, timestamp);
 """
 
+_PAGE = 10_000
+"""Records a reader takes per query."""
+_BUSY_S = 60.0
+"""How long a write waits for a reader's query, and a reader for a write's commit."""
+
 StoredRecord = tuple[int, bytes | None, bytes | None, int]
 """``(offset, key, value, timestamp ms)`` of one partition, as a checkpoint holds it."""
 
@@ -49,14 +56,16 @@ class ColdStore:
         offset there on, in offset order."""
         if not self.path.is_file():
             return
-        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=_BUSY_S)
         try:
             for partition, start in sorted(starts.items()):
-                yield from db.execute(
-                    "SELECT partition, key, value FROM record WHERE topic = ? AND partition = ?"
-                    " AND offset >= ? AND key IS NOT NULL ORDER BY offset",
-                    (topic, partition, start),
-                )
+                while page := db.execute(
+                    "SELECT offset, key, value FROM record WHERE topic = ? AND partition = ?"
+                    " AND offset >= ? ORDER BY offset LIMIT ?",
+                    (topic, partition, start, _PAGE),
+                ).fetchall():
+                    yield from ((partition, key, value) for _o, key, value in page if key)
+                    start = page[-1][0] + 1
         finally:
             db.close()
 
@@ -108,6 +117,7 @@ class ColdStore:
         """Remove the file; True when there was one."""
         existed = self.path.is_file()
         self.path.unlink(missing_ok=True)
+        self.path.with_name(self.path.name + "-journal").unlink(missing_ok=True)
         return existed
 
     def _open(self) -> sqlite3.Connection:
@@ -115,7 +125,7 @@ class ColdStore:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Owner-only from the first byte, as the checkpoint it comes from.
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        db = sqlite3.connect(self.path)
+        db = sqlite3.connect(self.path, timeout=_BUSY_S)
         db.executescript("PRAGMA synchronous=FULL;" + _SCHEMA)
         return db
 

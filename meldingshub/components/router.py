@@ -146,6 +146,9 @@ class RouterComponent:
         self._builder = OutputBuilder(routing, Principals())
         self._state_args = (client_config(kafka, bootstrap_servers), routing, state_dir, cold)
         self._dedup, self._sent = self._open_state()
+        self._remembered: tuple[PayloadRef, int, str] | None = None
+        """Where the last record that was remembered for de-duplication came from, and its key."""
+        self._running = threading.Event()
         self._sent_topic = routing.sent_topic
         self._loop = TransactionalLoop(
             name=self.name,
@@ -172,14 +175,19 @@ class RouterComponent:
     def run(self, stop: threading.Event) -> None:
         """Route until stopped; runs again after a failure (the supervisor restarts it) or
         a checkpoint of the embedded broker, with the state it had, read on from there."""
-        self._sent.start()
+        self._running.set()
         try:
+            self._sent.start()
             self._loop.run(stop)
         finally:
             self._sent.stop()
+            self._running.clear()
 
     def close(self) -> None:
-        """Release the state's local files (the process is done with this router)."""
+        """Release the state's local files (the process is done with this router); left to
+        the process's end while a run that did not stop still uses them."""
+        if self._running.is_set():
+            return
         self._sent.close()
         self._dedup.close()
 
@@ -196,6 +204,18 @@ class RouterComponent:
     def ready(self) -> bool:
         """Ready once the group gave this router partitions and the correlation view is loaded."""
         return self._loop.assigned.is_set() and self._sent.loaded.is_set()
+
+    def _forget_remembered(self, message: Message) -> None:
+        """The record is parked instead of routed, so what processing it put in the local
+        de-duplication state (not in the changelog: that transaction was aborted) must not
+        make a corrected re-send a duplicate; the state outlives the run, nothing re-reads it."""
+        position = PayloadRef(
+            message.topic() or "", message.partition() or 0, message.offset() or 0
+        )
+        if self._remembered is not None and self._remembered[0] == position:
+            _where, partition, key = self._remembered
+            self._dedup.forget(partition, key)
+        self._remembered = None
 
     def _restore(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         restored = self._dedup.restore(p.partition for p in partitions)
@@ -241,6 +261,8 @@ class RouterComponent:
             decision, inbound, raw, index, now, original, principals, payload_at=where
         )
         self._log(decision, inbound)
+        if outputs.remember is not None:
+            self._remembered = (where, partition, outputs.remember[0])
         return self._records(outputs, partition, now_ms)
 
     def _records(self, outputs: Outputs, partition: int, now_ms: int) -> list[OutRecord]:
@@ -285,6 +307,7 @@ class RouterComponent:
         except Exception as meta_exc:
             log.error("inbound metadata unreadable", error=describe(meta_exc))
             inbound = fallback_metadata(message)
+        self._forget_remembered(message)  # parked, not routed: its outputs are not committed
         now = datetime.now(UTC)
         code, payload = AppRecErrorCode.X99, message.value() or b""
         reason = f"internal error in the router ({type(exc).__name__}); replay after a fix"

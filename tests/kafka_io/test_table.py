@@ -222,3 +222,44 @@ def test_a_changelog_assigned_again_reads_on_from_where_it_was(
         assert state.get(0, "59|on disk", _now_ms()) == "0"
     finally:
         state.close()
+
+
+class EndlessCold:
+    """A cold store with more than any stop waits for: a week of a window, read slowly."""
+
+    def __init__(self) -> None:
+        self.read_any = threading.Event()
+
+    def read(self, topic: str, starts: Mapping[int, int]) -> Iterator[ColdRecord]:
+        stamp = f"{_now_ms()}|62".encode()
+        for n in range(100_000_000):
+            self.read_any.set()
+            if n % 1000 == 0:
+                time.sleep(0.001)
+            yield (0, b"59|msg-%d" % n, stamp)
+
+
+def test_a_view_stopped_while_it_reads_the_cold_records_stops_and_starts_alone(
+    kafka_bootstrap: str, topic_factory: TopicFactory, tmp_path: Path
+) -> None:
+    """Stopping waits for the follower, which looks at its stop between batches; a view
+    started again never has two followers moving its positions."""
+    topic = topic_factory("sent", partitions=1, **{"cleanup.policy": "compact"})
+    cold = EndlessCold()
+    table = TimedTable(
+        {"bootstrap.servers": kafka_bootstrap}, topic, _entry, HOUR_MS, tmp_path, cold=cold
+    )
+
+    def followers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == f"table-{topic}" and t.is_alive()]
+
+    try:
+        table.start(timeout_s=0.5)  # the router's start gave up waiting
+        assert cold.read_any.is_set() and not table.loaded.is_set()
+        table.stop()
+        assert followers() == []
+        table.start(timeout_s=0.5)
+        assert len(followers()) == 1
+    finally:
+        table.close()
+    assert followers() == []

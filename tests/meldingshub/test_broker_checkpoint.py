@@ -6,6 +6,7 @@ empty broker, as the hub does when it restarts its embedded broker.
 
 import dataclasses
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from kafka_io import readable
+from kafka_io.changelog import ChangelogState
+from kafka_io.table import TimedTable
 from meldingshub import broker_checkpoint
 from meldingshub.cold_store import ColdStore
 from meldingshub.embedded_broker import EmbeddedBroker, free_port
@@ -88,6 +91,7 @@ def _read(broker: EmbeddedBroker, topic: str, partition: int = 0) -> list[Messag
         {
             **_config(broker),
             "group.id": "checkpoint-test-reader",
+            "enable.auto.commit": False,  # a reader that commits would keep a topic in the broker
             "enable.partition.eof": True,
             "isolation.level": "read_committed",
         }
@@ -360,16 +364,66 @@ def _age(cold: ColdStore, topic: str, by_ms: int) -> None:
     db.close()
 
 
-def test_a_checkpoint_restored_twice_keeps_each_cold_record_once(tmp_path: Path) -> None:
-    """A stop between a restore and the removal of its checkpoint restores it again."""
+def test_a_cold_topic_some_group_reads_stays_in_the_broker(
+    brokers: tuple[EmbeddedBroker, EmbeddedBroker], tmp_path: Path
+) -> None:
+    """``hub.delivery.status`` is a feed for outside readers: one that reads it with a group
+    finds what it has not read yet in the broker after a checkpoint, not only fillers."""
+    old, new = brokers
+    _create(old, "status", 1, **{"retention.ms": "60000"})
+    _write(old, "status", [(b"s", b"outcome %d" % n) for n in range(3)])
+    _commit(old, "monitoring", "status", 0, 1)
     cold = ColdStore(tmp_path / "cold.sqlite")
-    records = [(0, b"a", b"1", NOW_MS), (1, b"b", b"2", NOW_MS), (2, b"a", b"3", NOW_MS)]
-    for _ in range(2):
-        cold.keep("window", 0, records, compacted=True, oldest_ms=None)
-        cold.keep("stream", 0, records, compacted=False, oldest_ms=None)
-    assert list(cold.read("window", {0: 0})) == [(0, b"b", b"2"), (0, b"a", b"3")]
-    assert [value for _p, _k, value in cold.read("stream", {0: 0})] == [b"1", b"2", b"3"]
-    assert list(cold.read("window", {1: 0})) == []
-    assert [value for _p, _k, value in cold.read("stream", {0: 1})] == [b"2", b"3"]
-    assert cold.forget() and not cold.forget()
-    assert list(cold.read("window", {0: 0})) == []
+    path = tmp_path / "checkpoint.sqlite"
+    broker_checkpoint.save(_config(old), path, INBOUND, cold_topics={"status"})
+    restored = broker_checkpoint.restore(_config(new), new.host, new.port, path, INBOUND, cold)
+    assert restored.records_cold == 0
+    assert list(cold.read("status", {0: 0})) == []
+    assert _offsets_and_values(_resume(new, "monitoring", "status", 10)) == [
+        (1, b"outcome 1"),
+        (2, b"outcome 2"),
+    ]
+
+
+def _entry(value: bytes) -> tuple[int, str]:
+    stamp, _, text = value.decode().partition("|")
+    return int(stamp), text
+
+
+def test_readers_of_the_windows_read_on_across_checkpoints_from_disk_then_broker(
+    brokers: tuple[EmbeddedBroker, EmbeddedBroker], tmp_path: Path
+) -> None:
+    """The router's views read on from where they were: what was written after that and
+    then moved to disk by a checkpoint comes from the cold store, nothing twice, nothing lost."""
+    old, new = brokers
+    window = {"cleanup.policy": "compact,delete", "retention.ms": str(7 * 86_400_000)}
+    _create(old, "dedup", 1, **window)
+    _create(old, "sent", 1, **window)
+    now = str(int(time.time() * 1000)).encode()
+    cold = ColdStore(tmp_path / "embedded-broker" / "cold.sqlite")
+    _write(old, "dedup", [(b"k1", now + b"|h1")])
+    _write(old, "sent", [(b"s1", now + b"|r1")])
+    state = ChangelogState(_config(old), "dedup", 3_600_000, tmp_path / "state", cold)
+    table = TimedTable(_config(old), "sent", _entry, 3_600_000, tmp_path / "state", cold=cold)
+    try:
+        assert state.restore([0]) == 1
+        table.start(30)
+        table.stop()
+        _write(old, "dedup", [(b"k2", now + b"|h2")])  # after the views' positions
+        _write(old, "sent", [(b"s2", now + b"|r2")])
+        path = tmp_path / "one.sqlite"
+        broker_checkpoint.save(_config(old), path, INBOUND, cold_topics={"dedup", "sent"})
+        broker_checkpoint.restore(_config(new), new.host, new.port, path, INBOUND, cold)
+        for reader in (state, table):  # the hub's new broker listens where the old one did
+            reader._config["bootstrap.servers"] = new.bootstrap_servers
+        assert state.restore([0]) == 1  # k2, from disk; k1 not again
+        assert state.get(0, "k1", int(now)) == "h1" and state.get(0, "k2", int(now)) == "h2"
+        table.start(30)
+        assert table.get(b"s1", int(now)) == (int(now), "r1")
+        assert table.get(b"s2", int(now)) == (int(now), "r2")
+        table.stop()
+        _write(new, "dedup", [(b"k3", now + b"|h3")])
+        assert state.restore([0]) == 1
+    finally:
+        table.close()
+        state.close()

@@ -3,7 +3,7 @@
 import dataclasses
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,9 @@ from addressregister.index import RegisterIndex
 from addressregister.model import CommunicationParty
 from broker_adapters.delivery.payloads import PayloadFetcher, PayloadUnavailableError
 from kafka_io.config import consumer_config
+from kafka_io.errors import RecordRefusedError
 from kafka_io.table import TimedTable
+from meldingshub.components.router import RouterComponent
 from meldingshub.settings import Settings
 from routing.outputs import INLINE_PAYLOAD_MAX_BYTES, OutputBuilder
 from routing.pipeline import decide
@@ -25,8 +27,9 @@ from tests.support.corpus_register import (
     Sample,
     apprec_answer,
 )
-from tests.support.hub import isolated_settings, running_router, send_inbound
+from tests.support.hub import isolated_settings, router_settings, running_router, send_inbound
 from tests.support.kafka import read_all
+from tests.support.waiting import running
 
 pytestmark = pytest.mark.integration
 
@@ -398,3 +401,70 @@ def test_a_document_for_several_receivers_is_carried_once_and_read_back_whole(
         assert elsewhere.value.permanent  # another topic's records are never read
     finally:
         fetcher.close()
+
+
+def _router(settings: Settings, register: RegisterIndex, reader: MessageReader) -> RouterComponent:
+    return RouterComponent(
+        *router_settings(settings),
+        settings.kafka.bootstrap_servers,
+        lambda: register,
+        reader,
+        Principals.open(),
+    )
+
+
+@pytest.mark.slow
+def test_a_router_run_again_keeps_its_state_and_reads_on_from_where_it_was(
+    kafka_bootstrap: str, samples: list[Sample], register: RegisterIndex, reader: MessageReader
+) -> None:
+    """The supervisor runs a router again after a failure, the hub after each checkpoint of
+    its embedded broker: the de-duplication state is the one it had, topped up with what
+    was written since, not the week's window read again."""
+    sample = _first(samples, Family.PLO)
+    settings = isolated_settings(kafka_bootstrap, partitions=1)
+    topic = settings.kafka.topics.inbound.name
+    router = _router(settings, register, reader)
+    read: list[int] = []
+    restore = router._dedup.restore
+
+    def counted(partitions: Iterable[int], timeout_s: float = 60.0) -> int:
+        read.append(restore(partitions, timeout_s))
+        return read[-1]
+
+    router._dedup.restore = counted  # type: ignore[method-assign]
+    try:
+        send_inbound(kafka_bootstrap, topic, [sample.raw])
+        with running(router):
+            assert len(outbound(settings, 1)) == 1
+        send_inbound(kafka_bootstrap, topic, [sample.raw])
+        with running(router):
+            events(settings, 4)  # accepted, routed; accepted, duplicate
+        send_inbound(kafka_bootstrap, topic, [sample.raw])
+        with running(router):
+            seen = events(settings, 6)
+    finally:
+        router.close()
+    assert read == [0, 1, 0]  # nothing yet; the first run's entry; nothing new
+    assert Counter(e.event_type for e in seen)[EventType.DUPLICATE] == 2
+    assert len(outbound(settings, 1)) == 1
+
+
+def test_a_parked_record_leaves_no_duplicate_behind(
+    kafka_bootstrap: str, samples: list[Sample], register: RegisterIndex, reader: MessageReader
+) -> None:
+    """A record whose routed outputs the broker refuses is parked (T99) in a transaction of
+    its own; what processing it put in the local de-duplication state was never committed,
+    and must not make the sender's corrected re-send a duplicate."""
+    sample = _first(samples, Family.PLO)
+    settings = isolated_settings(kafka_bootstrap, partitions=1)
+    topic = settings.kafka.topics.inbound.name
+    router = _router(settings, register, reader)
+    try:
+        first = Message(topic=topic, partition=0, offset=7, value=sample.raw)
+        assert any(r.topic == settings.routing.dedup_topic for r in router.process(first))
+        router.dead_letter(first, RecordRefusedError("too_large", "refused by the broker"))
+        again = Message(topic=topic, partition=0, offset=8, value=sample.raw)
+        outputs = router.process(again)
+    finally:
+        router.close()
+    assert any(r.topic == settings.kafka.topics.outbound.name for r in outputs)
