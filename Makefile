@@ -30,9 +30,12 @@ install: $(VENV)/.installed ## create .venv and install the hub
 .PHONY: dev
 dev: $(VENV)/.installed-dev ## create .venv with the test and lint tools
 
+# PYTHONMALLOC=malloc: glibc's allocator for Python's objects too, so what each checkpoint of the
+# embedded broker frees goes back to the system; pymalloc's arenas stayed fragmented and grew
+# (bench/README.md, (f)).
 .PHONY: run
 run: $(VENV)/.installed ## run the hub with its embedded defaults (ARGS="..." passes options to `meldingshub run`)
-	$(BIN)/meldingshub run $(ARGS)
+	PYTHONMALLOC=malloc $(BIN)/meldingshub run $(ARGS)
 
 .PHONY: lint
 lint: $(VENV)/.installed-dev ## ruff (style and bug patterns) and the import contract (the layers)

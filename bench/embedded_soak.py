@@ -125,6 +125,9 @@ def main() -> None:
         "MELDINGSHUB_LOG__FORMAT": "json",
     }
     env.pop("MELDINGSHUB_KAFKA__BOOTSTRAP_SERVERS", None)
+    env.setdefault(
+        "PYTHONMALLOC", "malloc"
+    )  # as `make run` runs it; PYTHONMALLOC=pymalloc to compare
     command = [sys.executable, "-c", "from meldingshub.cli import main; main()", "run"]
     if args.rate is not None:
         command += ["--rate", str(args.rate)]

@@ -231,6 +231,7 @@ def _window_records(hub: HubProcess, topic: str) -> list[bytes | None]:
         {
             "bootstrap.servers": f"127.0.0.1:{hub.port}",
             "group.id": f"test-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,  # a group's offsets would keep the topic in the broker
             "enable.partition.eof": True,
             "isolation.level": "read_committed",
         }
