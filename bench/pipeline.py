@@ -10,7 +10,10 @@ and prints, all measured in this run on this machine:
 * p50/p99 ingest-to-routed latency at a fixed offered rate of 1,000 msg/s
   (target p99 < 100 ms);
 * the router's resident memory at the start and end of a sustained run
-  (``--soak-seconds``, default 300: the 5-minute run; shorten it while iterating).
+  (``--soak-seconds``, default 300: the 5-minute run; shorten it while iterating);
+* horizontal scale: the same number of messages drained by one router and then by two
+  router processes in one consumer group on ``hub.inbound``, each router's CPU seconds
+  showing that both took partitions.
 
 Run: ``.venv/bin/python bench/pipeline.py [--messages N] [--soak-seconds S]``.
 """
@@ -129,7 +132,10 @@ class Outbound:
 
     def start_phase(self) -> None:
         """Count only what is sent from now on (late copies of an earlier phase are left out)."""
-        self.since = datetime.now(UTC)
+        now = datetime.now(UTC)
+        # Records carry received-at in milliseconds: a message sent in this millisecond
+        # must not read as sent before it.
+        self.since = now.replace(microsecond=now.microsecond // 1000 * 1000)
         self.count = 0
         self.latencies_ms = []
 
@@ -187,6 +193,12 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a live process, from ``/proc/<pid>/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def paced(rate: float, seconds: float) -> Iterator[int]:
     """Yield message numbers at ``rate`` per second for ``seconds`` (busy-free pacing)."""
     start = time.perf_counter()
@@ -230,25 +242,22 @@ def main() -> None:
     broker = EmbeddedBroker(port=free_port())
     broker.start()
     bootstrap = broker.bootstrap_servers
-    data = Path(tempfile.mkdtemp(prefix="bench-hub-"))
     env = {
         **os.environ,
         "MELDINGSHUB_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
         "MELDINGSHUB_ADDRESS_REGISTER__SNAPSHOT": str(register_file),
         "MELDINGSHUB_ACCESS__PRINCIPALS_FILE": str(register_file.with_name("principals.toml")),
-        "MELDINGSHUB_DATA_DIR": str(data),
         "MELDINGSHUB_LOG__FORMAT": "json",
         "MELDINGSHUB_LOG__LEVEL": "warning",
-        "MELDINGSHUB_HTTP__OPS_BIND": f"127.0.0.1:{free_port()}",
         "MELDINGSHUB_KAFKA__TOPICS__INBOUND__PARTITIONS": str(PARTITIONS),
         "MELDINGSHUB_KAFKA__TOPICS__OUTBOUND__PARTITIONS": str(PARTITIONS),
     }
-    meldingshub = str(Path(sys.executable).with_name("meldingshub"))
     # Fill hub.inbound first, so the router's rate is measured, not the producer's.
     router = None
+    pair: list[subprocess.Popen[bytes]] = []
     outbound = None
     try:
-        setup = subprocess.Popen([meldingshub, "run", "router"], env=env, stdout=subprocess.DEVNULL)
+        setup = start_router(env, 0)
         _wait_topics(bootstrap)
         setup.terminate()
         setup.wait(30)
@@ -258,9 +267,7 @@ def main() -> None:
         p.flush(120)
 
         outbound = Outbound(bootstrap)
-        router = subprocess.Popen(
-            [meldingshub, "run", "router"], env=env, stdout=subprocess.DEVNULL
-        )
+        router = start_router(env, 1)
         _wait_first(outbound, 120)
         first_at = time.monotonic()
         first_count = outbound.count
@@ -283,12 +290,30 @@ def main() -> None:
         sent = half + offer(p, docs, args.soak_rate, args.soak_seconds / 2)
         outbound.wait_for(sent, max(120.0, args.soak_seconds))
         rss_end = rss_kib(router.pid)
+        router.terminate()
+        router.wait(30)
+        router = None
+
+        # Scale: the same count again, drained by two routers that share the partitions.
+        outbound.start_phase()
+        for i in range(args.messages):
+            send(p, fresh(docs[i % len(docs)]), f"epj-{i % SYSTEMS}")
+        p.flush(120)
+        pair = [start_router(env, n) for n in (2, 3)]
+        _wait_first(outbound, 120)
+        first_at = time.monotonic()
+        first_count = outbound.count
+        cpu_at_first = [cpu_seconds(r.pid) for r in pair]
+        end_at = outbound.wait_for(args.messages, 600)
+        e2e_pair = (args.messages - first_count) / (end_at - first_at)
+        cpu_pair = [cpu_seconds(r.pid) - c for r, c in zip(pair, cpu_at_first, strict=True)]
     finally:
         if outbound is not None:
             outbound.close()
-        if router is not None:
-            router.terminate()
-            router.wait(30)
+        for process in [router, *pair]:
+            if process is not None:
+                process.terminate()
+                process.wait(30)
         broker.stop()
 
     workers = 1
@@ -308,12 +333,39 @@ def main() -> None:
         f"(ratio {rss_end / rss_start:.2f}; second half "
         f"{(rss_end - rss_half) * 1024 / max(sent - half, 1):.0f} bytes per message)"
     )
+    print(
+        f"two routers, one group:    {e2e_pair:10.0f} msg/s ({args.messages} messages; "
+        f"x{e2e_pair / e2e:.2f} of one router; CPU s per router while draining "
+        f"{', '.join(f'{c:.1f}' for c in cpu_pair)})"
+    )
     ratio = e2e / workers / pure
     target("end to end / read rate per worker core", f"{ratio:.2f}", ">= 0.5", ratio >= 0.5)
     target("p99 ingest to routed at 1,000 msg/s", f"{p99:.0f} ms", "< 100 ms", p99 < 100)
     growth = rss_end / rss_half
     target(
         "router memory, second half of the soak", f"x{growth:.2f}", "flat: <= x1.05", growth <= 1.05
+    )
+    shared = min(cpu_pair) >= 0.2 * max(cpu_pair)
+    target(
+        "two routers on hub.inbound / one router",
+        f"x{e2e_pair / e2e:.2f}, {'both' if shared else 'not both'} routing",
+        "> x1.0, both routing",
+        e2e_pair > e2e and shared,
+    )
+
+
+def start_router(env: dict[str, str], n: int) -> subprocess.Popen[bytes]:
+    """Router process ``n``, as one replica of a deployment: an instance id (its
+    transactional id), a data directory and an ops port of its own."""
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("meldingshub")), "run", "router"],
+        env={
+            **env,
+            "MELDINGSHUB_KAFKA__INSTANCE_ID": f"bench-router-{n}",
+            "MELDINGSHUB_DATA_DIR": tempfile.mkdtemp(prefix=f"bench-router-{n}-"),
+            "MELDINGSHUB_HTTP__OPS_BIND": f"127.0.0.1:{free_port()}",
+        },
+        stdout=subprocess.DEVNULL,
     )
 
 

@@ -63,7 +63,10 @@ class TopicCollector:
         deadline = time.monotonic() + timeout_s
         while len(self.records) < count and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(self.records) >= count, f"{len(self.records)} of {count} within {timeout_s} s"
+        assert len(self.records) >= count, (
+            f"{len(self.records)} of {count} within {timeout_s} s; the routers said:\n"
+            + _router_logs()[-6000:]
+        )
 
     def settle(self, quiet_s: float = 3.0) -> None:
         """Keep reading until nothing new arrived for ``quiet_s`` (extra records would show)."""
@@ -80,6 +83,11 @@ class TopicCollector:
 
 
 LOGS: list[str] = []
+
+
+def _router_logs() -> str:
+    """What the router processes logged, less the line per message."""
+    return "\n".join(line for line in LOGS if "routed" not in line and "rejected" not in line)
 
 
 def _assert_repeats_are_identical(records: list[RoutedMessage]) -> None:
@@ -195,7 +203,7 @@ def test_sigkill_of_one_of_two_routers_neither_loses_nor_duplicates(
     routed_records = [decode(value, RoutedMessage) for value in outbound.records]
     got = Counter((str(r.hub_message_id), r.receiver_her_id) for r in routed_records)
     outcome_events = [decode(value, MessageEvent) for value in events.records]
-    logs = "\n".join(line for line in LOGS if "routed" not in line and "rejected" not in line)
+    logs = _router_logs()
     # Compared as counts, not with ``==``: pytest's diff of two 20,000-key counters takes minutes.
     missing, extra = expected - got, got - expected
     assert not missing, f"{sum(missing.values())} routed messages lost:\n{logs[-6000:]}"
