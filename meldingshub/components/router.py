@@ -307,7 +307,10 @@ class RouterComponent:
         except Exception as meta_exc:
             log.error("inbound metadata unreadable", error=describe(meta_exc))
             inbound = fallback_metadata(message)
-        self._forget_remembered(message)  # parked, not routed: its outputs are not committed
+        try:
+            self._forget_remembered(message)  # parked, not routed: its outputs are not committed
+        except Exception as state_exc:  # the local file; parking the record comes first
+            log.error("de-duplication entry not forgotten", error=describe(state_exc))
         now = datetime.now(UTC)
         code, payload = AppRecErrorCode.X99, message.value() or b""
         reason = f"internal error in the router ({type(exc).__name__}); replay after a fix"

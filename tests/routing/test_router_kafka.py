@@ -1,6 +1,7 @@
 """The router through a real broker: every family, each rejection, AppRec round trip, duplicates."""
 
 import dataclasses
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -468,3 +469,29 @@ def test_a_parked_record_leaves_no_duplicate_behind(
     finally:
         router.close()
     assert any(r.topic == settings.kafka.topics.outbound.name for r in outputs)
+
+
+def test_a_record_is_parked_even_when_its_local_entry_cannot_be_forgotten(
+    kafka_bootstrap: str, samples: list[Sample], register: RegisterIndex, reader: MessageReader
+) -> None:
+    """Parking settles the record whatever the local state file does (disk full, locked):
+    the dead letter and its event come out, and the loop goes on."""
+    sample = _first(samples, Family.PLO)
+    settings = isolated_settings(kafka_bootstrap, partitions=1)
+    topic = settings.kafka.topics.inbound.name
+    router = _router(settings, register, reader)
+
+    def broken(partition: int, key: str) -> None:
+        raise sqlite3.OperationalError(f"database or disk is full ({partition})")
+
+    router._dedup.forget = broken  # type: ignore[method-assign]
+    try:
+        first = Message(topic=topic, partition=0, offset=7, value=sample.raw)
+        router.process(first)
+        parked = router.dead_letter(first, RecordRefusedError("too_large", "refused"))
+    finally:
+        router.close()
+    assert [r.topic for r in parked] == [
+        settings.kafka.topics.rejected.name,
+        settings.kafka.topics.events.name,
+    ]
